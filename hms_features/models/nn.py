@@ -1,0 +1,1145 @@
+"""Torch-free neural embedders: a numpy MLP and a numpy LSTM with hand-written backward passes.
+
+Both estimators learn a softmax head over the six classes of :data:`~hms_features.metrics.CLASSES`
+by minimising the soft-target cross-entropy against the expert vote distribution, which differs
+from the competition's KL divergence only by the (constant) entropy of the targets, so the two
+have the same gradient. Their hidden representation is the product: ``transform`` returns the last
+hidden layer (:class:`MLPEmbedder`) or the pooled LSTM state (:class:`LSTMEmbedder`) to be fed,
+next to the feature table, to a gradient-boosted model downstream.
+
+Leak-free stacking
+------------------
+``fit_transform(X, Y)`` returns **out-of-fold** embeddings: the rows are split into ``cv`` folds
+(``GroupKFold`` when ``groups`` such as patient ids are given), a model is trained on all folds but
+one and embeds the held-out fold, exactly as :class:`sklearn.ensemble.StackingClassifier` and
+:class:`sklearn.preprocessing.TargetEncoder` cross-fit. The estimator is then refitted on all rows,
+and that final model serves ``transform`` / ``predict_proba`` afterwards. A booster trained on the
+output of ``fit_transform`` therefore never sees an embedding of a row whose label the embedder
+was trained on. All fold models and the final model start from the same initial weights (one
+seed), which keeps their hidden units in correspondence; ``align="linear"`` (default) in addition
+maps each fold model's embedding onto the final model's coordinates with a least-squares affine
+map fitted on that fold's *training* rows only (see ``_fit_alignment``), so out-of-fold and
+test-time embeddings share one coordinate system.
+
+Optimisation
+------------
+Mini-batch Adam [1]_ with **decoupled** weight decay (AdamW [2]_): after each step every weight
+matrix (not biases) is shrunk by ``learning_rate * weight_decay``; the decay is not part of the
+loss and so not part of the gradient. Inputs are standardised with a mean and standard deviation
+learned on the training rows, ignoring NaN; after standardising, NaN becomes 0 (the mean). Early
+stopping holds out ``validation_fraction`` of the rows (whole groups when ``groups`` is given),
+scores their weighted KL divergence after every epoch, stops after ``patience`` epochs without
+improvement and keeps the best weights.
+
+References
+----------
+.. [1] D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015.
+.. [2] I. Loshchilov and F. Hutter, "Decoupled weight decay regularization", ICLR 2019.
+.. [3] S. Hochreiter and J. Schmidhuber, "Long short-term memory", Neural Computation 9(8), 1997.
+.. [4] D. Hendrycks and K. Gimpel, "Gaussian error linear units (GELUs)", arXiv:1606.08415, 2016.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import erf
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..data import VOTE_COLUMNS
+from ..metrics import CLASSES, normalize_votes
+
+__all__ = ["MLPEmbedder", "LSTMEmbedder", "load_embedder"]
+
+_N_CLASSES = len(CLASSES)
+_ACTIVATIONS = ("relu", "gelu")
+_DTYPES = ("float32", "float64")
+_MANIFEST = "manifest.json"
+_WEIGHTS = "weights.npz"
+_FORMAT = "hms_features.models.nn"
+_FORMAT_VERSION = 1
+#: Smallest improvement of the validation KL (nats) that resets the patience counter.
+_TOL = 1e-5
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks (pure functions, vectorised over the batch)
+# --------------------------------------------------------------------------------------------
+
+
+def _activation(z: np.ndarray, name: str) -> np.ndarray:
+    if name == "relu":
+        return np.maximum(z, 0)
+    # exact GELU [4]: z * Phi(z)
+    return z * (0.5 * (1.0 + erf(z * (1.0 / np.sqrt(2.0)))))
+
+
+def _activation_grad(z: np.ndarray, name: str) -> np.ndarray:
+    """Derivative of :func:`_activation` with respect to ``z``."""
+    if name == "relu":
+        return (z > 0).astype(z.dtype)
+    cdf = 0.5 * (1.0 + erf(z * (1.0 / np.sqrt(2.0))))
+    pdf = np.exp(-0.5 * z * z) * (1.0 / np.sqrt(2.0 * np.pi))
+    return cdf + z * pdf
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # tanh form: no overflow warnings for large |z|
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _soft_cross_entropy(logits, Y, w):
+    """Weighted soft-target cross-entropy and its gradient with respect to the logits.
+
+    ``loss = -sum_i w_i sum_c Y_ic log softmax(logits_i)_c`` with ``w`` summing to 1, so the
+    gradient is ``w_i (softmax(logits_i) - Y_i)``.
+    """
+    logp = _log_softmax(logits)
+    loss = -float((w[:, None] * Y * logp).sum(dtype=np.float64))
+    dlogits = w[:, None] * (np.exp(logp) - Y)
+    return loss, dlogits
+
+
+def _weighted_kl(Y: np.ndarray, logits: np.ndarray, w: np.ndarray) -> float:
+    """Weighted mean KL divergence (nats) of ``softmax(logits)`` from targets ``Y``."""
+    Y = Y.astype(np.float64)
+    logp = _log_softmax(logits.astype(np.float64))
+    safe = np.where(Y > 0, Y, 1.0)
+    rows = (Y * (np.log(safe) - logp)).sum(axis=1)
+    return float((w * rows).sum() / w.sum())
+
+
+def _dense_forward(weights, prefix, n_layers, H, activation, dropout, rng):
+    """Forward pass of ``n_layers`` dense layers; all but the last use ``activation``.
+
+    Returns ``(logits, last_hidden, caches)``; ``caches[l] = (input of layer l, pre-activation
+    of layer l, dropout mask of layer l's output)``. Dropout (inverted, rate ``dropout``) is applied
+    to every hidden layer's output when ``rng`` is given (training) and ``dropout > 0``.
+    """
+    caches = []
+    a = H
+    for layer in range(n_layers - 1):
+        z = a @ weights[f"{prefix}W{layer}"] + weights[f"{prefix}b{layer}"]
+        h = _activation(z, activation)
+        mask = None
+        if rng is not None and dropout > 0:
+            keep = rng.random(h.shape) >= dropout
+            mask = keep.astype(h.dtype) * h.dtype.type(1.0 / (1.0 - dropout))
+            h = h * mask
+        caches.append((a, z, mask))
+        a = h
+    last = n_layers - 1
+    logits = a @ weights[f"{prefix}W{last}"] + weights[f"{prefix}b{last}"]
+    caches.append((a, None, None))
+    return logits, a, caches
+
+
+def _dense_backward(weights, prefix, n_layers, caches, dlogits, activation, grads, input_grad):
+    """Backward pass matching :func:`_dense_forward`; fills ``grads`` and returns dL/dH or None."""
+    g = dlogits
+    for layer in range(n_layers - 1, -1, -1):
+        a_in = caches[layer][0]
+        grads[f"{prefix}W{layer}"] = a_in.T @ g
+        grads[f"{prefix}b{layer}"] = g.sum(axis=0)
+        if layer == 0 and not input_grad:
+            return None
+        g = g @ weights[f"{prefix}W{layer}"].T
+        if layer > 0:
+            _, z_prev, mask_prev = caches[layer - 1]
+            if mask_prev is not None:
+                g = g * mask_prev
+            g = g * _activation_grad(z_prev, activation)
+    return g
+
+
+def _dense_init(weights, prefix, sizes, rng, dtype):
+    """He-normal hidden layers (ReLU/GELU), Glorot-uniform output layer, zero biases."""
+    n_layers = len(sizes) - 1
+    for layer in range(n_layers):
+        fan_in, fan_out = sizes[layer], sizes[layer + 1]
+        if layer < n_layers - 1:
+            W = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
+        else:
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            W = rng.uniform(-limit, limit, size=(fan_in, fan_out))
+        weights[f"{prefix}W{layer}"] = W.astype(dtype)
+        weights[f"{prefix}b{layer}"] = np.zeros(fan_out, dtype=dtype)
+
+
+def _lstm_forward(X, Wx, Wh, b, reverse):
+    """One LSTM direction over ``X`` (B, T, d); gates ordered input, forget, cell, output [3].
+
+    Returns the hidden states ``hs`` (B, T, H), indexed by time step whatever the direction (the
+    backward direction's final state is ``hs[:, 0]``), and the cache for :func:`_lstm_backward`.
+    """
+    B, T, _ = X.shape
+    H = Wh.shape[0]
+    xs = X @ Wx + b  # (B, T, 4H): all input projections in one matmul
+    gates = np.empty((B, T, 4 * H), dtype=X.dtype)
+    cs = np.empty((B, T, H), dtype=X.dtype)
+    hs = np.empty((B, T, H), dtype=X.dtype)
+    h = np.zeros((B, H), dtype=X.dtype)
+    c = np.zeros((B, H), dtype=X.dtype)
+    steps = range(T - 1, -1, -1) if reverse else range(T)
+    for t in steps:
+        a = xs[:, t] + h @ Wh
+        act = np.empty_like(a)
+        act[:, : 2 * H] = _sigmoid(a[:, : 2 * H])
+        act[:, 2 * H : 3 * H] = np.tanh(a[:, 2 * H : 3 * H])
+        act[:, 3 * H :] = _sigmoid(a[:, 3 * H :])
+        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        gates[:, t], cs[:, t], hs[:, t] = act, c, h
+    return hs, (X, gates, cs, hs, reverse)
+
+
+def _lstm_backward(dhs, Wh, cache):
+    """Backpropagation through time for :func:`_lstm_forward`.
+
+    ``dhs`` (B, T, H) is dL/dh_t from the layer above. Returns ``(dWx, dWh, db)``.
+    """
+    X, gates, cs, hs, reverse = cache
+    B, T, H = hs.shape
+    zeros = np.zeros((B, 1, H), dtype=hs.dtype)
+    if reverse:  # state before step t is the one after step t + 1
+        h_prev = np.concatenate([hs[:, 1:], zeros], axis=1)
+        c_prev = np.concatenate([cs[:, 1:], zeros], axis=1)
+        steps = range(T)
+    else:
+        h_prev = np.concatenate([zeros, hs[:, :-1]], axis=1)
+        c_prev = np.concatenate([zeros, cs[:, :-1]], axis=1)
+        steps = range(T - 1, -1, -1)
+    da_all = np.empty_like(gates)
+    dh_next = np.zeros((B, H), dtype=hs.dtype)
+    dc_next = np.zeros((B, H), dtype=hs.dtype)
+    for t in steps:
+        act = gates[:, t]
+        i, f, g, o = act[:, :H], act[:, H : 2 * H], act[:, 2 * H : 3 * H], act[:, 3 * H :]
+        tc = np.tanh(cs[:, t])
+        dh = dhs[:, t] + dh_next
+        dc = dc_next + dh * o * (1.0 - tc * tc)
+        da = da_all[:, t]
+        da[:, :H] = dc * g * i * (1.0 - i)
+        da[:, H : 2 * H] = dc * c_prev[:, t] * f * (1.0 - f)
+        da[:, 2 * H : 3 * H] = dc * i * (1.0 - g * g)
+        da[:, 3 * H :] = dh * tc * o * (1.0 - o)
+        dc_next = dc * f
+        dh_next = da @ Wh.T
+    flat = da_all.reshape(B * T, 4 * H)
+    dWx = X.reshape(B * T, -1).T @ flat
+    dWh = h_prev.reshape(B * T, H).T @ flat
+    db = flat.sum(axis=0)
+    return dWx, dWh, db
+
+
+class _Adam:
+    """Adam [1] with decoupled weight decay [2] on the parameters named in ``decay``."""
+
+    def __init__(self, weights, learning_rate, weight_decay, decay, beta1=0.9, beta2=0.999,
+                 eps=1e-8):
+        self.lr, self.wd, self.decay = learning_rate, weight_decay, set(decay)
+        self.b1, self.b2, self.eps = beta1, beta2, eps
+        self.m = {k: np.zeros_like(v) for k, v in weights.items()}
+        self.v = {k: np.zeros_like(v) for k, v in weights.items()}
+        self.t = 0
+
+    def step(self, weights, grads):
+        self.t += 1
+        step = self.lr * np.sqrt(1.0 - self.b2**self.t) / (1.0 - self.b1**self.t)
+        for k, p in weights.items():
+            g = grads[k]
+            m, v = self.m[k], self.v[k]
+            m *= self.b1
+            m += (1.0 - self.b1) * g
+            v *= self.b2
+            v += (1.0 - self.b2) * (g * g)
+            if self.wd and k in self.decay:
+                p *= 1.0 - self.lr * self.wd
+            p -= (step * m / (np.sqrt(v) + self.eps)).astype(p.dtype, copy=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Input checks
+# --------------------------------------------------------------------------------------------
+
+
+def _check_targets(Y, n_rows: int) -> np.ndarray:
+    """Vote counts, probabilities or 1-D class labels -> (n, 6) float64 probabilities."""
+    if Y is None:
+        raise ValueError(
+            f"Y is required: vote counts or probabilities of shape (n_rows, {_N_CLASSES}) in "
+            f"class order {CLASSES}, or a 1-D vector of class names / indices"
+        )
+    if isinstance(Y, pd.DataFrame):
+        cols = [str(c) for c in Y.columns]
+        for names in (VOTE_COLUMNS, CLASSES):
+            if set(names) <= set(cols):
+                Y = Y[[Y.columns[cols.index(c)] for c in names]]
+                break
+        Y = Y.to_numpy()
+    elif isinstance(Y, pd.Series):
+        Y = Y.to_numpy()
+    Y = np.asarray(Y)
+    if Y.ndim == 2 and Y.shape[1] == 1:
+        Y = Y[:, 0]
+    if Y.ndim == 1:
+        if Y.dtype.kind in "iu":
+            codes = Y.astype(np.int64)
+            bad = (codes < 0) | (codes >= _N_CLASSES)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"Y: row {i} holds class index {codes[i]}, expected 0..5")
+        else:
+            lookup = {c: k for k, c in enumerate(CLASSES)}
+            try:
+                codes = np.array([lookup[str(v).lower()] for v in Y], dtype=np.int64)
+            except KeyError as err:
+                raise ValueError(
+                    f"Y: unknown class label {err.args[0]!r}; expected one of {CLASSES} "
+                    "(or integer indices 0..5)"
+                ) from None
+        Y = np.eye(_N_CLASSES)[codes]
+    elif Y.ndim != 2 or Y.shape[1] != _N_CLASSES:
+        raise ValueError(
+            f"Y: expected shape (n_rows, {_N_CLASSES}) of vote counts or probabilities in class "
+            f"order {CLASSES}, or a 1-D label vector; got shape {Y.shape}"
+        )
+    if Y.shape[0] != n_rows:
+        raise ValueError(f"X has {n_rows} rows but Y has {Y.shape[0]}: they must match")
+    return normalize_votes(Y, name="Y")
+
+
+def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
+    if sample_weight is None:
+        return np.ones(n_rows)
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.shape != (n_rows,):
+        raise ValueError(f"sample_weight: expected shape ({n_rows},), got {w.shape}")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"sample_weight: row {i} is {w[i]}; expected finite and >= 0")
+    if w.sum() <= 0:
+        raise ValueError("sample_weight: all weights are 0")
+    return w
+
+
+def _check_groups(groups, n_rows: int):
+    if groups is None:
+        return None
+    groups = np.asarray(groups)
+    if groups.shape != (n_rows,):
+        raise ValueError(f"groups: expected shape ({n_rows},), got {groups.shape}")
+    return groups
+
+
+def _standardise(X: np.ndarray, mean: np.ndarray, scale: np.ndarray, dtype) -> np.ndarray:
+    Z = ((X - mean) / scale).astype(dtype, copy=False)
+    return np.nan_to_num(Z, nan=0.0, posinf=0.0, neginf=0.0, copy=False)
+
+
+def _nan_stats(X2: np.ndarray):
+    """NaN-ignoring column mean and std (float64); all-NaN columns get 0 / 1, constant ones 1."""
+    X2 = X2.astype(np.float64, copy=False)
+    finite = np.isfinite(X2)
+    count = finite.sum(axis=0)
+    Xz = np.where(finite, X2, 0.0)
+    mean = Xz.sum(axis=0) / np.maximum(count, 1)
+    var = (np.where(finite, X2 - mean, 0.0) ** 2).sum(axis=0) / np.maximum(count, 1)
+    scale = np.sqrt(var)
+    scale[~(scale > 1e-12)] = 1.0
+    return mean, scale
+
+
+# --------------------------------------------------------------------------------------------
+# Shared estimator machinery
+# --------------------------------------------------------------------------------------------
+
+
+class _NeuralEmbedder(TransformerMixin, BaseEstimator):
+    """Fit loop, cross-fitting, prediction and persistence shared by the MLP and the LSTM."""
+
+    _emb_prefix = "emb"
+    _tuple_params: tuple[str, ...] = ()
+
+    # -- to be provided by subclasses ---------------------------------------------------------
+    def _validate_X(self, X, reset):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _init_weights(self, n_inputs, rng, dtype):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _forward(self, weights, X, rng=None):  # pragma: no cover - abstract
+        """Returns ``(logits, embedding, cache)``."""
+        raise NotImplementedError
+
+    def _backward(self, weights, dlogits, cache):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _embedding_size(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- parameter checks ----------------------------------------------------------------------
+    def _check_common_params(self):
+        checks = [
+            ("activation", self.activation in _ACTIVATIONS, f"one of {_ACTIVATIONS}"),
+            ("dropout", isinstance(self.dropout, numbers.Real) and 0 <= self.dropout < 1,
+             "a number in [0, 1)"),
+            ("weight_decay", isinstance(self.weight_decay, numbers.Real) and self.weight_decay >= 0,
+             "a number >= 0"),
+            ("learning_rate",
+             isinstance(self.learning_rate, numbers.Real) and self.learning_rate > 0, "> 0"),
+            ("batch_size", isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1,
+             "an integer >= 1"),
+            ("max_epochs", isinstance(self.max_epochs, numbers.Integral) and self.max_epochs >= 1,
+             "an integer >= 1"),
+            ("validation_fraction",
+             isinstance(self.validation_fraction, numbers.Real)
+             and 0 < self.validation_fraction < 1, "a number in (0, 1)"),
+            ("patience", isinstance(self.patience, numbers.Integral) and self.patience >= 1,
+             "an integer >= 1"),
+            ("cv", (isinstance(self.cv, numbers.Integral) and self.cv >= 2)
+             or hasattr(self.cv, "split"), "an integer >= 2 or a CV splitter"),
+            ("dtype", self.dtype in _DTYPES, f"one of {_DTYPES}"),
+            ("align", self.align in ("linear", "none"), "'linear' or 'none'"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {name}={getattr(self, name)!r}; "
+                    f"expected {expected}"
+                )
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, numbers.Integral):
+            return int(self.random_state)
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    # -- fitting -------------------------------------------------------------------------------
+    def _prepare(self, X, Y, sample_weight, groups):
+        self._check_params()
+        X = self._validate_X(X, reset=True)
+        n = X.shape[0]
+        Y = _check_targets(Y, n)
+        w = _check_sample_weight(sample_weight, n)
+        groups = _check_groups(groups, n)
+        return X, Y, w, groups
+
+    def fit(self, X, Y, sample_weight=None, groups=None):
+        """Train on all rows (early stopping on a held-out share of them).
+
+        Parameters
+        ----------
+        X : array-like
+            Inputs; see the class docstring for the accepted shapes. NaN is allowed.
+        Y : array-like or DataFrame, shape (n_rows, 6) or (n_rows,)
+            Vote counts or probabilities in :data:`~hms_features.metrics.CLASSES` order
+            (normalised per row; a DataFrame with the ``*_vote`` or class-name columns is
+            reordered by name), or 1-D class names / indices.
+        sample_weight : array-like, shape (n_rows,), optional
+            Non-negative row weights of the loss (e.g. the number of votes).
+        groups : array-like, shape (n_rows,), optional
+            Group labels (e.g. ``patient_id``); the early-stopping validation set then holds
+            whole groups.
+
+        Returns
+        -------
+        self
+        """
+        X, Y, w, groups = self._prepare(X, Y, sample_weight, groups)
+        self._fit_arrays(X, Y, w, groups, self._seed())
+        return self
+
+    def fit_transform(self, X, Y, sample_weight=None, groups=None):
+        """Out-of-fold embeddings of the training rows, then refit on all rows.
+
+        Each row's embedding comes from a model that did not see that row's target (``cv``
+        folds; ``GroupKFold`` when ``groups`` is given, else shuffled ``KFold``). Afterwards the
+        estimator is fitted on all rows, as :meth:`fit` would, and :meth:`transform` uses that
+        final model; so ``fit_transform(X, Y)`` is deliberately **not** ``fit(X, Y).transform(X)``.
+
+        Parameters
+        ----------
+        X, Y, sample_weight, groups
+            As in :meth:`fit`; ``groups`` (e.g. ``patient_id``) keeps each group in one fold.
+
+        Returns
+        -------
+        ndarray, shape (n_rows, n_embedding)
+            Out-of-fold embeddings (``dtype``). The matching out-of-fold class probabilities are
+            kept in ``oof_proba_``.
+        """
+        X, Y, w, groups = self._prepare(X, Y, sample_weight, groups)
+        seed = self._seed()
+        n = X.shape[0]
+        if hasattr(self.cv, "split"):
+            splits = list(self.cv.split(np.zeros((n, 1)), None, groups))
+        elif groups is not None:
+            if len(np.unique(groups)) < self.cv:
+                raise ValueError(
+                    f"groups: {len(np.unique(groups))} distinct groups cannot fill cv={self.cv} "
+                    "folds"
+                )
+            splits = list(GroupKFold(n_splits=self.cv).split(np.zeros((n, 1)), None, groups))
+        else:
+            if n < self.cv:
+                raise ValueError(f"cv={self.cv} folds need at least {self.cv} rows, got {n}")
+            kf = KFold(n_splits=self.cv, shuffle=True, random_state=seed)
+            splits = list(kf.split(np.zeros((n, 1))))
+        covered = np.zeros(n, dtype=bool)
+        for _, test in splits:
+            covered[test] = True
+        if not covered.all():
+            raise ValueError("cv: the splitter must put every row in exactly one test fold")
+
+        self._fit_arrays(X, Y, w, groups, seed)
+        oof = np.empty((n, self._embedding_size()), dtype=self.dtype)
+        oof_proba = np.empty((n, _N_CLASSES))
+        for train, test in splits:
+            fold = clone(self)
+            fold._check_params()
+            fold_groups = None if groups is None else groups[train]
+            fold._fit_arrays(X[train], Y[train], w[train], fold_groups, seed)
+            emb = fold._embed(X[test])
+            if self.align == "linear":
+                A = _fit_alignment(fold._embed(X[train]), self._embed(X[train]))
+                emb = (np.c_[emb, np.ones(len(emb))] @ A).astype(self.dtype)
+            oof[test] = emb
+            oof_proba[test] = fold._proba(X[test])
+        self.oof_proba_ = oof_proba
+        return oof
+
+    def _fit_arrays(self, X, Y, w, groups, seed):
+        """Standardise, initialise and train; sets every fitted attribute."""
+        dtype = np.dtype(self.dtype)
+        rng_init = np.random.default_rng([seed, 0])
+        rng_split = np.random.default_rng([seed, 1])
+        rng_train = np.random.default_rng([seed, 2])
+
+        self.mean_, self.scale_ = self._input_stats(X)
+        Z = self._standardised(X)
+        Yd = Y.astype(dtype)
+        weights = self._init_weights(Z.shape[-1], rng_init, dtype)
+
+        n = Z.shape[0]
+        if self.early_stopping:
+            train_idx, val_idx = self._validation_split(n, groups, rng_split)
+        else:
+            train_idx, val_idx = np.arange(n), np.array([], dtype=np.int64)
+        decay = [k for k in weights if "W" in k]
+        adam = _Adam(weights, self.learning_rate, self.weight_decay, decay)
+        clip = getattr(self, "clip_norm", None)
+
+        best = (np.inf, None, 0)
+        self.loss_curve_, self.validation_scores_ = [], []
+        wait = 0
+        epoch = 0
+        for epoch in range(1, self.max_epochs + 1):
+            order = train_idx[rng_train.permutation(len(train_idx))]
+            total = 0.0
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                wb = w[idx]
+                if wb.sum() <= 0:
+                    continue
+                loss, grads = self._loss_grad(weights, Z[idx], Yd[idx], wb, rng_train)
+                if clip is not None:
+                    norm = np.sqrt(sum(float((g.astype(np.float64) ** 2).sum())
+                                       for g in grads.values()))
+                    if norm > clip:
+                        grads = {k: g * dtype.type(clip / norm) for k, g in grads.items()}
+                adam.step(weights, grads)
+                total += loss * wb.sum()
+            self.loss_curve_.append(total / w[train_idx].sum())
+            if not self.early_stopping:
+                continue
+            logits = self._forward(weights, Z[val_idx])[0]
+            score = _weighted_kl(Y[val_idx], logits, w[val_idx])
+            self.validation_scores_.append(score)
+            if score < best[0] - _TOL:
+                best = (score, {k: v.copy() for k, v in weights.items()}, epoch)
+                wait = 0
+            else:
+                wait += 1
+                if wait >= self.patience:
+                    break
+        if self.early_stopping and best[1] is not None:
+            weights = best[1]
+            self.best_validation_score_ = best[0]
+            self.best_epoch_ = best[2]
+        else:
+            self.best_validation_score_ = None
+            self.best_epoch_ = epoch
+        self.weights_ = weights
+        self.n_iter_ = epoch
+        self.classes_ = np.array(CLASSES, dtype=object)
+
+    def _validation_split(self, n, groups, rng):
+        if groups is not None and len(np.unique(groups)) >= 2:
+            seed = int(rng.integers(2**31 - 1))
+            gss = GroupShuffleSplit(1, test_size=self.validation_fraction, random_state=seed)
+            train_idx, val_idx = next(gss.split(np.zeros((n, 1)), None, groups))
+        else:
+            n_val = int(round(n * self.validation_fraction))
+            if n_val < 1 or n - n_val < 1:
+                raise ValueError(
+                    f"{type(self).__name__}: {n} rows cannot be split into training and "
+                    f"validation with validation_fraction={self.validation_fraction}; pass more "
+                    "rows or early_stopping=False"
+                )
+            perm = rng.permutation(n)
+            train_idx, val_idx = np.sort(perm[n_val:]), np.sort(perm[:n_val])
+        return train_idx, val_idx
+
+    def _loss_grad(self, weights, Z, Y, w, rng=None):
+        """Weighted soft-target cross-entropy and its gradient for every parameter.
+
+        ``Z`` is the standardised input, ``w`` the row weights (normalised here to sum to 1);
+        ``rng`` enables dropout. Weight decay is decoupled and so not part of this loss.
+        """
+        w = (w / w.sum()).astype(Z.dtype)
+        logits, _, cache = self._forward(weights, Z, rng)
+        loss, dlogits = _soft_cross_entropy(logits, Y, w)
+        return loss, self._backward(weights, dlogits, cache)
+
+    # -- inference -----------------------------------------------------------------------------
+    def _embed(self, X):
+        return self._forward(self.weights_, self._standardised(X))[1]
+
+    def _proba(self, X):
+        logits = self._forward(self.weights_, self._standardised(X))[0]
+        p = np.exp(_log_softmax(logits.astype(np.float64)))
+        return p / p.sum(axis=1, keepdims=True)
+
+    def transform(self, X):
+        """Embeddings of ``X`` from the final (all-rows) model.
+
+        Returns
+        -------
+        ndarray, shape (n_rows, n_embedding)
+            ``dtype`` values, columns named by :meth:`get_feature_names_out`.
+        """
+        check_is_fitted(self, "weights_")
+        return self._embed(self._validate_X(X, reset=False))
+
+    def predict_proba(self, X):
+        """Class probabilities from the softmax head.
+
+        Returns
+        -------
+        ndarray of float64, shape (n_rows, 6)
+            Rows sum to 1; columns in :data:`~hms_features.metrics.CLASSES` order.
+        """
+        check_is_fitted(self, "weights_")
+        return self._proba(self._validate_X(X, reset=False))
+
+    def predict(self, X):
+        """Most probable class name per row."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def get_feature_names_out(self, input_features=None):
+        """Embedding column names ``{prefix}_emb_0 ...``."""
+        check_is_fitted(self, "weights_")
+        return np.array(
+            [f"{self._emb_prefix}_emb_{i}" for i in range(self._embedding_size())], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.target_tags.required = True
+        return tags
+
+    # -- persistence ---------------------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write ``weights.npz`` (numpy arrays only) and ``manifest.json`` into directory ``path``.
+
+        The manifest holds the class name, the parameters (JSON values; a non-integer
+        ``random_state`` or a splitter object as ``cv`` is stored as ``null`` and listed under
+        ``params_not_saved``), the class order, array names with shapes and dtypes, the input
+        description and the library version. Returns the directory.
+        """
+        from .. import __version__
+
+        check_is_fitted(self, "weights_")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        arrays = {f"weight__{k}": v for k, v in self.weights_.items()}
+        arrays["mean_"], arrays["scale_"] = self.mean_, self.scale_
+        params, not_saved = {}, []
+        for k, v in self.get_params(deep=False).items():
+            if isinstance(v, tuple):
+                v = list(v)
+            try:
+                json.dumps(v)
+            except TypeError:
+                v = None
+                not_saved.append(k)
+            params[k] = v
+        manifest = {
+            "format": _FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "class": type(self).__name__,
+            "library_version": __version__,
+            "params": params,
+            "params_not_saved": not_saved,
+            "classes": list(CLASSES),
+            "feature_names_out": [str(s) for s in self.get_feature_names_out()],
+            "inputs": self._input_description(),
+            "n_iter": int(self.n_iter_),
+            "best_validation_score": self.best_validation_score_,
+            "arrays": {
+                k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()
+            },
+        }
+        np.savez(path / _WEIGHTS, **arrays)
+        (path / _MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Rebuild a fitted embedder written by :meth:`save`; executes no code from the files.
+
+        Reads JSON and ``np.load(..., allow_pickle=False)`` only, checks the format, the class
+        (one of this module's embedders), the class order and every array's shape.
+        """
+        path = Path(path)
+        manifest_path = path / _MANIFEST
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"{manifest_path}: no embedder manifest here")
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != _FORMAT:
+            raise ValueError(f"{manifest_path}: format {manifest.get('format')!r}, expected "
+                             f"{_FORMAT!r}")
+        known = {k.__name__: k for k in (MLPEmbedder, LSTMEmbedder)}
+        name = manifest.get("class")
+        if name not in known:
+            raise ValueError(f"{manifest_path}: class {name!r} is not one of {sorted(known)}")
+        klass = known[name]
+        if cls is not _NeuralEmbedder and not issubclass(klass, cls):
+            raise ValueError(f"{manifest_path}: holds a {name}, not a {cls.__name__}")
+        if tuple(manifest.get("classes", ())) != CLASSES:
+            raise ValueError(f"{manifest_path}: class order {manifest.get('classes')}, expected "
+                             f"{list(CLASSES)}")
+        params = dict(manifest["params"])
+        for k in klass._tuple_params:
+            if isinstance(params.get(k), list):
+                params[k] = tuple(params[k])
+        est = klass(**params)
+        with np.load(path / _WEIGHTS, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        for k, spec in manifest["arrays"].items():
+            if k not in arrays or list(arrays[k].shape) != spec["shape"]:
+                got = None if k not in arrays else arrays[k].shape
+                raise ValueError(f"{path / _WEIGHTS}: array {k!r} has shape {got}, manifest "
+                                 f"says {spec['shape']}")
+        est.weights_ = {k[len("weight__"):]: v for k, v in arrays.items()
+                        if k.startswith("weight__")}
+        est.mean_, est.scale_ = arrays["mean_"], arrays["scale_"]
+        est._restore_inputs(manifest["inputs"])
+        expected = est._init_weights(est.mean_.shape[-1], np.random.default_rng(0),
+                                     np.dtype(est.dtype))
+        for k, v in expected.items():
+            if k not in est.weights_ or est.weights_[k].shape != v.shape:
+                raise ValueError(f"{path / _WEIGHTS}: weight {k!r} missing or of the wrong shape "
+                                 f"for the saved parameters (expected {v.shape})")
+        est.n_iter_ = manifest["n_iter"]
+        est.best_validation_score_ = manifest["best_validation_score"]
+        est.classes_ = np.array(CLASSES, dtype=object)
+        return est
+
+    def _input_description(self):
+        desc = {"n_features_in": int(getattr(self, "n_features_in_", -1))}
+        if hasattr(self, "feature_names_in_"):
+            desc["feature_names_in"] = [str(s) for s in self.feature_names_in_]
+        return desc
+
+    def _restore_inputs(self, desc):
+        if desc.get("n_features_in", -1) >= 0:
+            self.n_features_in_ = desc["n_features_in"]
+        if "feature_names_in" in desc:
+            self.feature_names_in_ = np.array(desc["feature_names_in"], dtype=object)
+
+
+def _fit_alignment(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Least-squares affine map ``[source, 1] @ A ~ target`` (float64, tiny ridge for rank loss).
+
+    Used by ``fit_transform`` to express a fold model's embedding in the final model's
+    coordinates; fitted on the fold's training rows only.
+    """
+    S = np.c_[source.astype(np.float64), np.ones(len(source))]
+    T = target.astype(np.float64)
+    gram = S.T @ S
+    ridge = 1e-6 * (np.trace(gram) / gram.shape[0] + 1.0)
+    return np.linalg.solve(gram + ridge * np.eye(gram.shape[0]), S.T @ T)
+
+
+def load_embedder(path):
+    """Load an :class:`MLPEmbedder` or :class:`LSTMEmbedder` saved with ``save(path)``."""
+    return _NeuralEmbedder.load(path)
+
+
+# --------------------------------------------------------------------------------------------
+# MLP
+# --------------------------------------------------------------------------------------------
+
+
+class MLPEmbedder(_NeuralEmbedder):
+    """Multi-layer perceptron trained on soft vote targets; its last hidden layer is the embedding.
+
+    ``Z = standardise(X)``; ``h_l = dropout(act(h_{l-1} W_l + b_l))`` for each entry of
+    ``hidden``; ``p = softmax(h_L W_out + b_out)`` over the six classes. Trained with mini-batch
+    Adam and decoupled weight decay on the weighted soft-target cross-entropy (same gradient as
+    the KL divergence); see the module docstring.
+
+    Parameters
+    ----------
+    hidden : tuple of int
+        Hidden layer sizes; ``transform`` returns ``hidden[-1]`` columns.
+    activation : {"relu", "gelu"}
+        Hidden-layer non-linearity (GELU: exact, ``z * Phi(z)``).
+    dropout : float
+        Inverted-dropout rate on every hidden layer's output during training.
+    weight_decay : float
+        Decoupled (AdamW) weight decay per step, times ``learning_rate``, on weight matrices.
+    learning_rate : float
+        Adam step size.
+    batch_size : int
+        Rows per mini-batch.
+    max_epochs : int
+        Upper bound on passes over the training rows.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the rows and keep the weights of the epoch with the
+        lowest validation KL, stopping after ``patience`` epochs without improvement.
+    validation_fraction : float
+        Share of rows (or of groups) held out for early stopping.
+    patience : int
+        Epochs without improvement before stopping.
+    cv : int or CV splitter
+        Folds used by :meth:`fit_transform` for out-of-fold embeddings.
+    align : {"linear", "none"}
+        How :meth:`fit_transform` maps fold-model embeddings into the final model's coordinates
+        (see the module docstring).
+    random_state : int, RandomState or None
+        Seeds initialisation, shuffling, dropout and the folds.
+    dtype : {"float32", "float64"}
+        Arithmetic precision.
+
+    Attributes
+    ----------
+    weights_ : dict of str -> ndarray
+        ``W0, b0, ...``; the last pair is the softmax head.
+    mean_, scale_ : ndarray, shape (n_features,)
+        Input standardisation (NaN-ignoring mean and standard deviation).
+    classes_ : ndarray of str
+        :data:`~hms_features.metrics.CLASSES`.
+    n_iter_, best_epoch_ : int
+        Epochs run, and the epoch whose weights were kept.
+    loss_curve_, validation_scores_ : list of float
+        Training loss (cross-entropy, nats) and validation KL (nats) per epoch.
+    best_validation_score_ : float or None
+    oof_proba_ : ndarray, shape (n_rows, 6)
+        Out-of-fold probabilities, after :meth:`fit_transform`.
+    n_features_in_, feature_names_in_
+        As in scikit-learn.
+
+    Examples
+    --------
+    >>> emb = MLPEmbedder(hidden=(64, 32), random_state=0)
+    >>> Z_train = emb.fit_transform(X_train, votes_train, groups=patient_ids)  # doctest: +SKIP
+    >>> Z_test = emb.transform(X_test)  # doctest: +SKIP
+    """
+
+    _emb_prefix = "mlp"
+    _tuple_params = ("hidden",)
+
+    def __init__(self, hidden=(128, 64), activation="relu", dropout=0.1, weight_decay=1e-4,
+                 learning_rate=1e-3, batch_size=128, max_epochs=200, early_stopping=True,
+                 validation_fraction=0.15, patience=10, cv=5, align="linear", random_state=None,
+                 dtype="float32"):
+        self.hidden = hidden
+        self.activation = activation
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.cv = cv
+        self.align = align
+        self.random_state = random_state
+        self.dtype = dtype
+
+    def _check_params(self):
+        self._check_common_params()
+        h = self.hidden
+        if not (isinstance(h, (tuple, list)) and len(h) >= 1
+                and all(isinstance(k, numbers.Integral) and k >= 1 for k in h)):
+            raise ValueError(f"MLPEmbedder: parameter hidden={h!r}; expected a non-empty tuple "
+                             "of positive integers")
+
+    def _validate_X(self, X, reset):
+        return validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
+                             dtype=(np.float64, np.float32))
+
+    def _input_stats(self, X):
+        return _nan_stats(X)
+
+    def _standardised(self, X):
+        return _standardise(X, self.mean_, self.scale_, self.dtype)
+
+    def _embedding_size(self):
+        return int(self.hidden[-1])
+
+    def _init_weights(self, n_inputs, rng, dtype):
+        weights = {}
+        _dense_init(weights, "", [n_inputs, *self.hidden, _N_CLASSES], rng, dtype)
+        return weights
+
+    def _forward(self, weights, X, rng=None):
+        logits, last, caches = _dense_forward(weights, "", len(self.hidden) + 1, X,
+                                              self.activation, self.dropout, rng)
+        return logits, last, caches
+
+    def _backward(self, weights, dlogits, cache):
+        grads = {}
+        _dense_backward(weights, "", len(self.hidden) + 1, cache, dlogits, self.activation,
+                        grads, input_grad=False)
+        return grads
+
+
+# --------------------------------------------------------------------------------------------
+# LSTM
+# --------------------------------------------------------------------------------------------
+
+
+class LSTMEmbedder(_NeuralEmbedder):
+    """LSTM [3] over feature sequences; the pooled hidden state is the embedding.
+
+    Input: ``X`` of shape ``(n, T, d)`` (``T`` time steps of ``d`` features), or a 2-D array /
+    DataFrame of shape ``(n, T * d)`` whose columns are **step-major** — column ``t * d + j`` is
+    feature ``j`` at step ``t`` (what ``seq.reshape(n, -1)`` of a 3-D sequence gives) — with
+    ``n_steps=T`` set, so the embedder can sit in a scikit-learn Pipeline after a feature table.
+    Each of the ``d`` features is standardised over rows and steps (NaN-ignoring; NaN -> 0 after).
+
+    Model: an LSTM layer of ``hidden`` units (gates input, forget, cell, output; forget-gate bias
+    initialised to 1), optionally a second one reading the sequence backwards; per direction the
+    hidden states are pooled (``"last"``: the direction's final state; ``"mean"``: the mean over
+    steps) and concatenated into the embedding ``e``; then dropout and a dense head: ``head``
+    hidden layers with ``activation``, and a softmax output over the six classes. Trained by
+    backpropagation through time with the optimiser and loss of :class:`MLPEmbedder`, with the
+    global gradient norm clipped at ``clip_norm``.
+
+    Parameters
+    ----------
+    hidden : int
+        LSTM units per direction.
+    bidirectional : bool
+        Add a backward-in-time LSTM; the embedding has ``2 * hidden`` columns.
+    pooling : {"last", "mean"}
+        How hidden states over time become the embedding.
+    head : tuple of int
+        Sizes of dense hidden layers between the embedding and the softmax (``()``: linear).
+    n_steps : int or None
+        Number of steps ``T`` encoded in a 2-D input's columns; ``None`` requires 3-D input.
+    clip_norm : float or None
+        Global gradient-norm clipping threshold (``None``: off).
+    activation, dropout, weight_decay, learning_rate, batch_size, max_epochs, early_stopping, \
+validation_fraction, patience, cv, align, random_state, dtype
+        As in :class:`MLPEmbedder`; ``dropout`` acts on the embedding and the head's layers.
+
+    Attributes
+    ----------
+    weights_ : dict of str -> ndarray
+        ``fwd_Wx`` (d, 4H), ``fwd_Wh`` (H, 4H), ``fwd_b`` (4H,), the same with ``bwd_`` when
+        bidirectional, and the head ``head_W0, head_b0, ...``.
+    mean_, scale_ : ndarray, shape (d,)
+        Per-feature standardisation.
+    n_steps_in_ : int
+        ``T`` seen in fit (other lengths are accepted for 3-D input at transform).
+    Others as in :class:`MLPEmbedder`.
+    """
+
+    _emb_prefix = "lstm"
+    _tuple_params = ("head",)
+
+    def __init__(self, hidden=32, bidirectional=False, pooling="last", head=(), n_steps=None,
+                 clip_norm=5.0, activation="relu", dropout=0.1, weight_decay=1e-4,
+                 learning_rate=1e-3, batch_size=128, max_epochs=200, early_stopping=True,
+                 validation_fraction=0.15, patience=10, cv=5, align="linear", random_state=None,
+                 dtype="float32"):
+        self.hidden = hidden
+        self.bidirectional = bidirectional
+        self.pooling = pooling
+        self.head = head
+        self.n_steps = n_steps
+        self.clip_norm = clip_norm
+        self.activation = activation
+        self.dropout = dropout
+        self.weight_decay = weight_decay
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.cv = cv
+        self.align = align
+        self.random_state = random_state
+        self.dtype = dtype
+
+    def _check_params(self):
+        self._check_common_params()
+        checks = [
+            ("hidden", isinstance(self.hidden, numbers.Integral) and self.hidden >= 1,
+             "a positive integer"),
+            ("pooling", self.pooling in ("last", "mean"), "'last' or 'mean'"),
+            ("head", isinstance(self.head, (tuple, list))
+             and all(isinstance(k, numbers.Integral) and k >= 1 for k in self.head),
+             "a tuple of positive integers"),
+            ("n_steps", self.n_steps is None
+             or (isinstance(self.n_steps, numbers.Integral) and self.n_steps >= 1),
+             "None or a positive integer"),
+            ("clip_norm", self.clip_norm is None
+             or (isinstance(self.clip_norm, numbers.Real) and self.clip_norm > 0),
+             "None or a number > 0"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ValueError(f"LSTMEmbedder: parameter {name}={getattr(self, name)!r}; "
+                                 f"expected {expected}")
+
+    def _validate_X(self, X, reset):
+        if isinstance(X, pd.DataFrame) or np.ndim(X) != 3:
+            X2 = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
+                               dtype=(np.float64, np.float32))
+            if self.n_steps is None:
+                raise ValueError(
+                    f"LSTMEmbedder: X has shape {X2.shape}; pass a 3-D (n, T, d) array, or set "
+                    "n_steps=T for a 2-D (n, T * d) table with step-major columns"
+                )
+            if X2.shape[1] % self.n_steps:
+                raise ValueError(
+                    f"LSTMEmbedder: X has {X2.shape[1]} columns, not a multiple of "
+                    f"n_steps={self.n_steps} (columns must be step-major: t * d + j)"
+                )
+            X3 = X2.reshape(X2.shape[0], self.n_steps, -1)
+        else:
+            X3 = np.asarray(X)
+            if X3.dtype.kind not in "fiu":
+                raise ValueError(f"LSTMEmbedder: X has dtype {X3.dtype}; expected numbers")
+            if X3.dtype not in (np.float32, np.float64):
+                X3 = X3.astype(np.float64)
+            if self.n_steps is not None and X3.shape[1] != self.n_steps:
+                raise ValueError(f"LSTMEmbedder: X has {X3.shape[1]} steps, n_steps="
+                                 f"{self.n_steps}")
+            if X3.shape[0] < 1 or X3.shape[1] < 1 or X3.shape[2] < 1:
+                raise ValueError(f"LSTMEmbedder: X has empty shape {X3.shape}")
+            if reset:
+                for attr in ("n_features_in_", "feature_names_in_"):
+                    if hasattr(self, attr):
+                        delattr(self, attr)
+        if np.isinf(X3).any():
+            raise ValueError("LSTMEmbedder: X holds inf; NaN is allowed, inf is not")
+        if reset:
+            self.n_steps_in_ = X3.shape[1]
+        elif X3.shape[2] != self.mean_.shape[0]:
+            raise ValueError(f"LSTMEmbedder: X has {X3.shape[2]} features per step, the model "
+                             f"was fitted with {self.mean_.shape[0]}")
+        return X3
+
+    def _input_stats(self, X):
+        return _nan_stats(X.reshape(-1, X.shape[-1]))
+
+    def _standardised(self, X):
+        return _standardise(X, self.mean_, self.scale_, self.dtype)
+
+    def _embedding_size(self):
+        return int(self.hidden) * (2 if self.bidirectional else 1)
+
+    def _directions(self):
+        return ("fwd", "bwd") if self.bidirectional else ("fwd",)
+
+    def _init_weights(self, n_inputs, rng, dtype):
+        H = int(self.hidden)
+        limit = 1.0 / np.sqrt(H)
+        weights = {}
+        for name in self._directions():
+            weights[f"{name}_Wx"] = rng.uniform(-limit, limit, (n_inputs, 4 * H)).astype(dtype)
+            weights[f"{name}_Wh"] = rng.uniform(-limit, limit, (H, 4 * H)).astype(dtype)
+            b = np.zeros(4 * H, dtype=dtype)
+            b[H : 2 * H] = 1.0  # forget-gate bias 1: remember by default
+            weights[f"{name}_b"] = b
+        _dense_init(weights, "head_", [self._embedding_size(), *self.head, _N_CLASSES], rng,
+                    dtype)
+        return weights
+
+    def _pool(self, hs, reverse):
+        if self.pooling == "mean":
+            return hs.mean(axis=1)
+        return hs[:, 0] if reverse else hs[:, -1]
+
+    def _forward(self, weights, X, rng=None):
+        pooled, caches = [], []
+        for name in self._directions():
+            reverse = name == "bwd"
+            hs, cache = _lstm_forward(X, weights[f"{name}_Wx"], weights[f"{name}_Wh"],
+                                      weights[f"{name}_b"], reverse)
+            pooled.append(self._pool(hs, reverse))
+            caches.append(cache)
+        emb = np.concatenate(pooled, axis=1) if len(pooled) > 1 else pooled[0]
+        mask = None
+        h = emb
+        if rng is not None and self.dropout > 0:
+            mask = (rng.random(emb.shape) >= self.dropout).astype(emb.dtype)
+            mask *= emb.dtype.type(1.0 / (1.0 - self.dropout))
+            h = emb * mask
+        logits, _, head_caches = _dense_forward(weights, "head_", len(self.head) + 1, h,
+                                                self.activation, self.dropout, rng)
+        return logits, emb, (caches, mask, head_caches)
+
+    def _backward(self, weights, dlogits, cache):
+        caches, mask, head_caches = cache
+        grads = {}
+        demb = _dense_backward(weights, "head_", len(self.head) + 1, head_caches, dlogits,
+                               self.activation, grads, input_grad=True)
+        if mask is not None:
+            demb = demb * mask
+        H = int(self.hidden)
+        for k, name in enumerate(self._directions()):
+            d = demb[:, k * H : (k + 1) * H]
+            hs = caches[k][3]
+            dhs = np.zeros_like(hs)
+            if self.pooling == "mean":
+                dhs += (d / hs.shape[1])[:, None, :]
+            elif name == "bwd":
+                dhs[:, 0] = d
+            else:
+                dhs[:, -1] = d
+            dWx, dWh, db = _lstm_backward(dhs, weights[f"{name}_Wh"], caches[k])
+            grads[f"{name}_Wx"], grads[f"{name}_Wh"], grads[f"{name}_b"] = dWx, dWh, db
+        return grads
+
+    def _input_description(self):
+        desc = super()._input_description()
+        desc["n_steps_in"] = int(self.n_steps_in_)
+        return desc
+
+    def _restore_inputs(self, desc):
+        super()._restore_inputs(desc)
+        self.n_steps_in_ = desc["n_steps_in"]

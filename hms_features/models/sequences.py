@@ -1,0 +1,268 @@
+"""Feature sequences for :class:`~hms_features.models.nn.LSTMEmbedder`.
+
+Two builders turn one label's windows into a short sequence of cheap feature vectors
+``(n_windows, T, d)`` float32, so that an LSTM can see how the EEG evolves over the window:
+
+* :func:`subwindow_sequence` cuts the 50 s EEG window into consecutive sub-windows (5 s by
+  default: ``T = 10``) and describes each by log band powers and log line length of the
+  double-banana bipolar montage, averaged per chain (LL, LP, RP, RL, C);
+* :func:`spectrogram_sequence` averages the 10 min Kaggle spectrogram (``(n, 300, 400)``, one row
+  per 2 s) into frames (30 frames of 20 s by default) and gives log band powers per chain (LL, RL,
+  LP, RP).
+
+Both are pure, vectorised numpy functions, NaN-safe (missing samples / cells are ignored; a
+sub-window or frame with no data at all gives NaN, which the embedder's standardisation turns into
+the training mean), and accept read-only input. Flatten with ``seq.reshape(n, -1)`` for a 2-D
+table with step-major columns, as ``LSTMEmbedder(n_steps=T)`` reads it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import get_window
+
+from ..data import SPEC_CHAINS, SPEC_FREQS, SPEC_STEP_S
+from ..features.base import chain_groups
+from ..signal import EEG_COLUMNS, FS, bipolar
+
+__all__ = ["BANDS", "subwindow_sequence", "spectrogram_sequence"]
+
+#: Default frequency bands ``(name, low, high)`` in Hz, half-open ``[low, high)``.
+BANDS = (("delta", 0.5, 4.0), ("theta", 4.0, 8.0), ("alpha", 8.0, 13.0), ("beta", 13.0, 20.0))
+#: Bipolar chains averaged by :func:`subwindow_sequence`, in output order.
+SUBWINDOW_CHAINS = ("LL", "LP", "RP", "RL", "C")
+
+
+def _check_bands(bands, nyquist: float, where: str):
+    bands = tuple(bands)
+    if not bands:
+        raise ValueError(f"{where}: bands is empty; expected (name, low_hz, high_hz) triples")
+    for band in bands:
+        if len(band) != 3 or not 0 <= band[1] < band[2] <= nyquist:
+            raise ValueError(
+                f"{where}: band {band!r}; expected (name, low_hz, high_hz) with "
+                f"0 <= low < high <= {nyquist:g} Hz"
+            )
+    return bands
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def subwindow_sequence(
+    eeg: np.ndarray,
+    fs: float = FS,
+    step_s: float = 5.0,
+    bands=BANDS,
+    eps: float = 1e-6,
+    chunk: int = 32,
+    return_names: bool = False,
+):
+    """Per-sub-window log band powers and line length of the bipolar montage.
+
+    The window is cut into ``T = n_samples // round(step_s * fs)`` consecutive, non-overlapping
+    sub-windows (trailing samples that do not fill one are dropped). In each sub-window and each
+    of the 18 bipolar derivations (:func:`hms_features.signal.bipolar`):
+
+    * the mean is removed and a periodic Hann-windowed periodogram computed — the one-sided PSD
+      of :func:`scipy.signal.periodogram` with ``window="hann", detrend="constant",
+      scaling="density"`` (µV²/Hz); band power is the sum of the PSD over bins with
+      ``low <= f < high`` times the bin width ``fs / L`` (µV²);
+    * line length is the mean absolute first difference (µV per sample).
+
+    Both are averaged over the derivations of each chain (``LL, LP, RP, RL, C``) and logged:
+    ``log(power + eps)``, ``log(line_length + eps)`` (natural log).
+
+    NaN samples are ignored: the mean and line length use the valid samples only, NaN is set to 0
+    after removing the mean and the power is scaled by ``L / n_valid``; derivations without any
+    valid sample are left out of their chain's average, and a chain without any gives NaN.
+
+    Parameters
+    ----------
+    eeg : array, shape (n_windows, 20, n_samples)
+        Referential EEG in µV, channels in :data:`~hms_features.signal.EEG_COLUMNS` order.
+    fs : float
+        Sampling rate, Hz.
+    step_s : float
+        Sub-window length, seconds.
+    bands : sequence of (name, low_hz, high_hz)
+        Frequency bands, Hz; default :data:`BANDS` (delta, theta, alpha, beta).
+    eps : float
+        Added before the logarithm (µV² for power, µV for line length).
+    chunk : int
+        Windows processed per vectorised block (bounds memory; no effect on the result).
+    return_names : bool
+        Also return the ``d`` feature names.
+
+    Returns
+    -------
+    seq : ndarray of float32, shape (n_windows, T, d)
+        ``d = 5 * (len(bands) + 1)``: per chain, the band log-powers then the log line length.
+    names : list of str, only if ``return_names``
+        ``seq_logpower_{band}_{chain}_{step}s`` and ``seq_loglinelength_{chain}_{step}s``.
+
+    References
+    ----------
+    P. Welch, "The use of fast Fourier transform for the estimation of power spectra", IEEE
+    Trans. Audio Electroacoust. 15(2), 1967 (periodogram scaling). R. Esteller et al., "Line
+    length: an efficient feature for seizure onset detection", IEEE EMBS 2001.
+    """
+    eeg = np.asarray(eeg)
+    if eeg.ndim != 3 or eeg.shape[1] != len(EEG_COLUMNS):
+        raise ValueError(
+            f"subwindow_sequence: eeg must have shape (n_windows, {len(EEG_COLUMNS)}, n_samples) "
+            f"with channels {EEG_COLUMNS}; got {eeg.shape}"
+        )
+    if not fs > 0:
+        raise ValueError(f"subwindow_sequence: fs={fs!r}; expected a positive rate in Hz")
+    L = int(round(step_s * fs))
+    n, _, n_samples = eeg.shape
+    if L < 2 or n_samples // L < 1:
+        raise ValueError(
+            f"subwindow_sequence: step_s={step_s} s at fs={fs} Hz gives {L} samples per "
+            f"sub-window; need 2 <= that <= n_samples ({n_samples})"
+        )
+    if not (isinstance(chunk, int) and chunk >= 1):
+        raise ValueError(f"subwindow_sequence: chunk={chunk!r}; expected a positive integer")
+    bands = _check_bands(bands, fs / 2, "subwindow_sequence")
+    T = n_samples // L
+
+    freqs = np.fft.rfftfreq(L, d=1.0 / fs)
+    masks = np.stack([(freqs >= lo) & (freqs < hi) for _, lo, hi in bands]).astype(np.float64)
+    win = get_window("hann", L).astype(np.float32)
+    # one-sided density scaling, as scipy.signal.periodogram: |X|^2 / (fs * sum w^2), doubled
+    # except at DC and (even L) Nyquist; band power = sum over bins * df
+    scale = np.full(len(freqs), 2.0 / (fs * float((win.astype(np.float64) ** 2).sum())))
+    scale[0] /= 2
+    if L % 2 == 0:
+        scale[-1] /= 2
+    band_op = (masks * scale * (fs / L)).T  # (n_freqs, n_bands)
+
+    groups = chain_groups()
+    member = np.zeros((len(SUBWINDOW_CHAINS), 18))
+    for k, chain in enumerate(SUBWINDOW_CHAINS):
+        member[k, groups[chain]] = 1.0
+
+    nb = len(bands)
+    out = np.empty((n, T, len(SUBWINDOW_CHAINS), nb + 1), dtype=np.float32)
+    for start in range(0, n, chunk):
+        x = bipolar(eeg[start : start + chunk, :, : T * L]).astype(np.float32, copy=False)
+        x = x.reshape(x.shape[0], 18, T, L)
+        valid = np.isfinite(x)
+        n_valid = valid.sum(axis=-1)  # (b, 18, T)
+        x0 = np.where(valid, x, 0.0)
+        mean = x0.sum(axis=-1, dtype=np.float64) / np.maximum(n_valid, 1)
+        x0 = np.where(valid, x0 - mean[..., None].astype(np.float32), 0.0).astype(np.float32)
+        spec = np.fft.rfft(x0 * win, axis=-1)
+        power = (spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2) @ band_op
+        power *= (L / np.maximum(n_valid, 1))[..., None]  # (b, 18, T, nb)
+
+        d = np.abs(np.diff(x, axis=-1))
+        d_ok = np.isfinite(d)
+        n_d = d_ok.sum(axis=-1)
+        ll = np.where(d_ok, d, 0.0).sum(axis=-1, dtype=np.float64) / np.maximum(n_d, 1)
+
+        feats = np.concatenate([power, ll[..., None]], axis=-1)  # (b, 18, T, nb + 1)
+        ok = np.concatenate(
+            [np.broadcast_to((n_valid > 0)[..., None], power.shape), (n_d > 0)[..., None]],
+            axis=-1,
+        )
+        num = np.einsum("kc,bctf->btkf", member, np.where(ok, feats, 0.0))
+        den = np.einsum("kc,bctf->btkf", member, ok.astype(np.float64))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            chain_mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        out[start : start + chunk] = np.log(chain_mean + eps)
+
+    seq = out.reshape(n, T, -1)
+    if not return_names:
+        return seq
+    span = _fmt(L / fs)
+    names = [
+        name
+        for chain in SUBWINDOW_CHAINS
+        for name in [f"seq_logpower_{b[0]}_{chain}_{span}s" for b in bands]
+        + [f"seq_loglinelength_{chain}_{span}s"]
+    ]
+    return seq, names
+
+
+def spectrogram_sequence(
+    spec: np.ndarray,
+    frames: int = 30,
+    bands=BANDS,
+    eps: float = 1e-3,
+    step_s: float = SPEC_STEP_S,
+    return_names: bool = False,
+):
+    """Log band power per chain in consecutive frames of a Kaggle spectrogram window.
+
+    The ``m`` rows (one per ``step_s`` = 2 s) are split into ``frames`` consecutive frames with
+    boundaries ``floor(linspace(0, m, frames + 1) + 0.5)`` (300 rows and 30 frames: 20 s each).
+    For each frame, chain (the four 100-column blocks LL, RL, LP, RP of
+    :data:`~hms_features.data.SPEC_COLUMNS`) and band, the value is ``log(mean + eps)`` where
+    ``mean`` averages every finite cell of the frame's rows and of the chain's bins whose centre
+    frequency ``(k + 3) * 200 / 1024`` Hz lies in ``[low, high)`` — an average power per bin in the
+    spectrogram's own units. Frames without any finite cell in a band give NaN.
+
+    Parameters
+    ----------
+    spec : array, shape (n_windows, m, 400)
+        Spectrogram windows as ``HMSDataset.spectrogram_windows`` returns them.
+    frames : int
+        Number of frames ``T`` (1 <= frames <= m).
+    bands : sequence of (name, low_hz, high_hz)
+        Frequency bands, Hz; default :data:`BANDS`. Each must contain at least one bin
+        (bins span 0.59–19.92 Hz).
+    eps : float
+        Added before the natural logarithm, in the spectrogram's units.
+    step_s : float
+        Seconds per spectrogram row (2 s in the Kaggle files); only used for the names.
+    return_names : bool
+        Also return the ``d`` feature names.
+
+    Returns
+    -------
+    seq : ndarray of float32, shape (n_windows, frames, 4 * len(bands))
+        Chain-major: all bands of LL, then RL, LP, RP.
+    names : list of str, only if ``return_names``
+        ``specseq_logpower_{band}_{chain}_{frame}s``.
+    """
+    spec = np.asarray(spec)
+    n_bins = len(SPEC_FREQS)
+    if spec.ndim != 3 or spec.shape[2] != len(SPEC_CHAINS) * n_bins:
+        raise ValueError(
+            f"spectrogram_sequence: spec must have shape (n_windows, n_rows, "
+            f"{len(SPEC_CHAINS) * n_bins}) with columns SPEC_COLUMNS; got {spec.shape}"
+        )
+    n, m, _ = spec.shape
+    if not (isinstance(frames, (int, np.integer)) and 1 <= frames <= m):
+        raise ValueError(
+            f"spectrogram_sequence: frames={frames!r}; expected an integer in 1..{m} (rows)"
+        )
+    bands = _check_bands(bands, 100.0, "spectrogram_sequence")
+    freqs = np.asarray(SPEC_FREQS)
+    masks = np.stack([(freqs >= lo) & (freqs < hi) for _, lo, hi in bands]).astype(np.float64)
+    empty = np.flatnonzero(masks.sum(axis=1) == 0)
+    if empty.size:
+        raise ValueError(
+            f"spectrogram_sequence: band {bands[empty[0]]!r} contains no spectrogram bin "
+            f"(bins span {freqs[0]:.2f}-{freqs[-1]:.2f} Hz)"
+        )
+    x = spec.reshape(n, m, len(SPEC_CHAINS), n_bins)
+    ok = np.isfinite(x)
+    sums = np.where(ok, x, 0.0).astype(np.float64) @ masks.T  # (n, m, 4, nb)
+    counts = ok.astype(np.float64) @ masks.T
+    edges = np.floor(np.linspace(0, m, frames + 1) + 0.5).astype(np.int64)
+    sums = np.add.reduceat(sums, edges[:-1], axis=1)
+    counts = np.add.reduceat(counts, edges[:-1], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
+    seq = np.log(mean + eps).astype(np.float32).reshape(n, frames, -1)
+    if not return_names:
+        return seq
+    span = _fmt(m * step_s / frames)
+    names = [
+        f"specseq_logpower_{b[0]}_{chain}_{span}s" for chain in SPEC_CHAINS for b in bands
+    ]
+    return seq, names
