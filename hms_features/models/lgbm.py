@@ -1,0 +1,631 @@
+"""LightGBM trained on soft vote distributions: the loss is the competition's KL divergence.
+
+For one row with vote fractions ``y`` (summing to 1) and raw scores ``z`` (one per class), the
+model predicts ``p = softmax(z)`` and is trained on the cross-entropy
+
+    L(z) = -sum_c y_c log p_c  =  KL(y || p) + H(y),
+
+which differs from the Kaggle score ``KL(y || p)`` by the row's entropy ``H(y)``, a constant:
+minimising one minimises the other. Its gradient is ``dL/dz_c = p_c - y_c`` and its Hessian
+diagonal ``p_c (1 - p_c)``. The booster gets these through a custom objective, with the Hessian
+scaled by ``K / (K - 1)`` (``K = 6``) exactly as LightGBM's own ``multiclass`` objective does,
+and the starting score ``log`` of the weighted mean vote distribution, which is what LightGBM's
+``boost_from_average`` uses. For one-hot votes this *is* LightGBM's multiclass objective; for
+split votes it equals the multiclass objective on rows repeated once per voted class with weight
+``y_c`` (``tests/test_lgbm.py`` checks both identities on full-depth trees), without the
+repetition's memory and without counting a repeated row several times towards
+``min_child_samples`` or bagging.
+
+References
+----------
+Ke G. et al., "LightGBM: a highly efficient gradient boosting decision tree", NeurIPS 2017.
+Kaggle, "HMS - Harmful Brain Activity Classification" (2024), evaluation: KL divergence.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ..metrics import CLASSES, kl_divergence
+
+__all__ = [
+    "SoftLabelLGBMClassifier", "as_soft_targets", "soft_cross_entropy_grad_hess", "softmax",
+]
+
+_K = len(CLASSES)
+_VOTE_NAMES = tuple(f"{c}_vote" for c in CLASSES)
+_BOOSTER_FILE = "booster.txt"
+# LightGBM refuses feature names holding JSON special characters.
+_LGB_BAD_NAME = re.compile(r'[",:\[\]{}]')
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of raw scores ``z`` (n, K), computed stably in float64."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def soft_cross_entropy_grad_hess(raw, targets, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient and Hessian diagonal of the weighted soft-target softmax cross-entropy.
+
+    For row ``i`` with raw scores ``z_i``, target distribution ``y_i`` and weight ``w_i``, the loss
+    is ``w_i * (-sum_c y_ic log softmax(z_i)_c)``; its gradient is ``w_i (p_ic - y_ic)`` and the
+    Hessian diagonal ``w_i p_ic (1 - p_ic)``, returned scaled by ``K / (K - 1)`` as in LightGBM's
+    ``multiclass`` objective (``MulticlassSoftmax::GetGradients``).
+
+    Parameters
+    ----------
+    raw : ndarray, shape (n, K)
+        Raw scores.
+    targets : ndarray, shape (n, K)
+        Target distributions (rows summing to 1).
+    weights : ndarray, shape (n,), optional
+        Row weights (default 1).
+
+    Returns
+    -------
+    grad, hess : ndarray of float64, shape (n, K)
+    """
+    p = softmax(raw)
+    k = p.shape[1]
+    w = np.ones(p.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    return w[:, None] * (p - targets), w[:, None] * (k / (k - 1.0) * p * (1.0 - p))
+
+
+def as_soft_targets(Y, name: str = "Y") -> tuple[np.ndarray, np.ndarray]:
+    """Turn vote counts, probabilities or class labels into vote distributions.
+
+    Parameters
+    ----------
+    Y : array-like or DataFrame
+        Either shape (n, 6): vote counts or probabilities in :data:`~hms_features.metrics.CLASSES`
+        order (a DataFrame may instead name its columns ``seizure..other`` or
+        ``seizure_vote..other_vote``, in any order); or shape (n,): class names (case-insensitive,
+        e.g. Kaggle's ``expert_consensus``) or class indices 0..5.
+    name : str
+        Used in error messages.
+
+    Returns
+    -------
+    probabilities : ndarray of float64, shape (n, 6)
+        Rows summing to 1.
+    n_votes : ndarray of float64, shape (n,)
+        Row sums before normalising (the number of votes for counts; 1 for probabilities and
+        labels).
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape or column set, NaN/inf, negative votes or a row with zero votes, naming
+        the first bad row.
+    """
+    if isinstance(Y, pd.DataFrame):
+        cols = [str(c) for c in Y.columns]
+        for names in (CLASSES, _VOTE_NAMES):
+            if set(names) <= set(cols) and len(cols) == _K:
+                Y = Y[list(names)]
+                break
+        else:
+            if not (isinstance(Y.columns, pd.RangeIndex) and len(cols) == _K):
+                raise ValueError(
+                    f"{name}: DataFrame columns {cols[:8]} are not the six classes; expected "
+                    f"{list(_VOTE_NAMES)} or {list(CLASSES)}"
+                )
+        Y = Y.to_numpy()
+    elif isinstance(Y, pd.Series):
+        Y = Y.to_numpy()
+    Y = np.asarray(Y)
+    if Y.ndim == 1:
+        return _labels_to_targets(Y, name)
+    if Y.ndim != 2 or Y.shape[1] != _K:
+        raise ValueError(
+            f"{name}: expected shape (n_rows, {_K}) of vote counts or probabilities in class order "
+            f"{CLASSES}, or a 1-D vector of class labels; got shape {Y.shape}"
+        )
+    try:
+        Y = Y.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: vote columns must be numeric, got dtype {Y.dtype}") from None
+    bad = ~np.isfinite(Y).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{name}: row {int(np.argmax(bad))} holds NaN or inf")
+    neg = (Y < 0).any(axis=1)
+    if neg.any():
+        raise ValueError(f"{name}: row {int(np.argmax(neg))} has a negative vote")
+    total = Y.sum(axis=1)
+    zero = total <= 0
+    if zero.any():
+        raise ValueError(
+            f"{name}: row {int(np.argmax(zero))} has zero votes in total "
+            "(drop it: it carries no target distribution)"
+        )
+    return Y / total[:, None], total
+
+
+def _labels_to_targets(y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if y.dtype.kind in "iu" or (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+        idx = y.astype(np.int64)
+        bad = (idx < 0) | (idx >= _K)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{name}: row {i} has class index {y[i].item()}, expected 0..{_K - 1}")
+    else:
+        lookup = {c: i for i, c in enumerate(CLASSES)}
+        lookup.update({c + "_vote": i for i, c in enumerate(CLASSES)})
+        keys = [str(v).strip().lower() for v in y]
+        bad = [i for i, k in enumerate(keys) if k not in lookup]
+        if bad:
+            raise ValueError(
+                f"{name}: row {bad[0]} has label {str(y[bad[0]])!r}, expected one of {CLASSES}"
+            )
+        idx = np.array([lookup[k] for k in keys], dtype=np.int64)
+    out = np.zeros((len(idx), _K))
+    out[np.arange(len(idx)), idx] = 1.0
+    return out, np.ones(len(idx))
+
+
+def _n_threads(n_jobs) -> int:
+    if n_jobs is None:
+        return 0  # LightGBM's default (OpenMP's thread count)
+    if n_jobs < 0:
+        import os
+
+        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
+    return int(n_jobs)
+
+
+class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
+    """LightGBM multiclass booster fitted to soft vote distributions (KL / cross-entropy loss).
+
+    Parameters
+    ----------
+    n_estimators : int
+        Maximum number of boosting rounds (each grows one tree per class).
+    learning_rate : float
+        Shrinkage per round.
+    num_leaves : int
+        Maximum leaves per tree.
+    max_depth : int
+        Maximum tree depth, -1 for no limit.
+    min_child_samples : int
+        Minimum number of rows in a leaf.
+    min_child_weight : float
+        Minimum summed Hessian in a leaf.
+    subsample : float
+        Fraction of rows drawn for each round (used when ``subsample_freq > 0``).
+    subsample_freq : int
+        Redraw the row sample every this many rounds; 0 disables row subsampling.
+    colsample_bytree : float
+        Fraction of features considered per tree (0.3 suits thousands of correlated features).
+    reg_alpha, reg_lambda : float
+        L1 / L2 penalty on leaf values.
+    min_split_gain : float
+        Minimum loss reduction to make a split.
+    max_bin : int
+        Histogram bins per feature.
+    early_stopping_rounds : int or None
+        With a validation set (``eval_set`` or ``validation_fraction``), stop when its KL has not
+        improved for this many rounds and keep the best round. Ignored without one.
+    validation_fraction : float or None
+        When given and ``fit`` receives no ``eval_set``, hold out this fraction of the training
+        rows (whole groups when ``fit`` gets ``groups``, e.g. patient ids) for early stopping.
+    vote_weight_power : float
+        Row weight ``n_votes ** vote_weight_power`` (times ``sample_weight``) when ``Y`` holds
+        vote counts: 0 weights every row equally, 1 in proportion to its number of votes, 0.5 by
+        its square root. Rows given as probabilities count as one vote.
+    importance_type : {"gain", "split"}
+        What :attr:`feature_importances_` measures.
+    n_jobs : int or None
+        LightGBM threads; None uses LightGBM's default, negative values count back from the
+        number of CPUs.
+    random_state : int or None
+        Seed for row and feature subsampling; an int also makes training deterministic.
+    extra_params : dict or None
+        Further LightGBM parameters passed unchanged (e.g. ``{"path_smooth": 1.0}``).
+
+    Attributes
+    ----------
+    booster_ : lightgbm.Booster
+    classes_ : ndarray of str, the six class names in :data:`~hms_features.metrics.CLASSES` order
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (only when fitted on a DataFrame)
+    init_score_ : ndarray, shape (6,), starting raw scores (log of the weighted class prior)
+    best_iteration_ : int, number of rounds used for prediction
+    evals_result_ : dict, validation KL per round (``{"valid_0": {"kl": [...]}}``)
+    feature_importances_ : ndarray, shape (n_features,)
+
+    Examples
+    --------
+    >>> clf = SoftLabelLGBMClassifier(n_estimators=200).fit(X, votes)  # doctest: +SKIP
+    >>> clf.predict_proba(X_test).sum(axis=1)                           # doctest: +SKIP
+    array([1., 1., ...])
+    """
+
+    def __init__(
+        self,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        max_depth: int = -1,
+        min_child_samples: int = 20,
+        min_child_weight: float = 1e-3,
+        subsample: float = 0.8,
+        subsample_freq: int = 1,
+        colsample_bytree: float = 0.3,
+        reg_alpha: float = 0.0,
+        reg_lambda: float = 1.0,
+        min_split_gain: float = 0.0,
+        max_bin: int = 255,
+        early_stopping_rounds: int | None = 50,
+        validation_fraction: float | None = None,
+        vote_weight_power: float = 0.0,
+        importance_type: str = "gain",
+        n_jobs: int | None = None,
+        random_state: int | None = None,
+        extra_params: dict | None = None,
+    ):
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.max_depth = max_depth
+        self.min_child_samples = min_child_samples
+        self.min_child_weight = min_child_weight
+        self.subsample = subsample
+        self.subsample_freq = subsample_freq
+        self.colsample_bytree = colsample_bytree
+        self.reg_alpha = reg_alpha
+        self.reg_lambda = reg_lambda
+        self.min_split_gain = min_split_gain
+        self.max_bin = max_bin
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.vote_weight_power = vote_weight_power
+        self.importance_type = importance_type
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.extra_params = extra_params
+
+    # ------------------------------------------------------------------ inputs
+    def _check_X(self, X, fitting: bool) -> np.ndarray:
+        """Validate features; remember (fit) or check (predict) names and count."""
+        where = f"{type(self).__name__}.{'fit' if fitting else 'predict'}"
+        names = None
+        if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            if not fitting and hasattr(self, "feature_names_in_"):
+                from .persist import check_feature_names
+
+                check_feature_names(self.feature_names_in_, names, f"{where}: X")
+                X = X[list(self.feature_names_in_)]  # same names, possibly reordered
+            nonnum = [c for c, dt in zip(names, X.dtypes, strict=True)
+                      if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))]
+            if nonnum:
+                raise ValueError(
+                    f"{where}: X columns must be numeric features; non-numeric: {nonnum[:5]}"
+                )
+            arr = X.to_numpy(dtype=np.float32, na_value=np.nan)
+        else:
+            if hasattr(X, "toarray"):
+                raise ValueError(f"{where}: sparse X is not supported; pass a dense array")
+            arr = np.asarray(X, dtype=np.float32)
+            if arr.ndim != 2:
+                raise ValueError(f"{where}: X must be 2-D (n_rows, n_features), got {arr.shape}")
+        inf = np.isinf(arr)
+        if inf.any():
+            r, c = np.argwhere(inf)[0]
+            col = names[c] if names is not None else f"column {c}"
+            raise ValueError(
+                f"{where}: X row {r}, {col} is infinite; use NaN for a missing value"
+            )
+        if fitting:
+            self.n_features_in_ = arr.shape[1]
+            if names is not None:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{where}: X has {arr.shape[1]} features, the model was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return arr
+
+    def _lgb_params(self) -> dict:
+        params = {
+            "num_class": _K,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
+            "min_data_in_leaf": self.min_child_samples,
+            "min_sum_hessian_in_leaf": self.min_child_weight,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": self.subsample_freq,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l1": self.reg_alpha,
+            "lambda_l2": self.reg_lambda,
+            "min_gain_to_split": self.min_split_gain,
+            "max_bin": self.max_bin,
+            "num_threads": _n_threads(self.n_jobs),
+            "verbosity": -1,
+            "feature_pre_filter": False,
+        }
+        if self.random_state is not None:
+            if not isinstance(self.random_state, (int, np.integer)):
+                raise ValueError(
+                    f"random_state must be an int or None, got {type(self.random_state).__name__}"
+                )
+            params["seed"] = int(self.random_state)
+            params["deterministic"] = True
+        params.update(self.extra_params or {})
+        return params
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X, Y, sample_weight=None, eval_set=None, groups=None, callbacks=None):
+        """Fit the booster to soft targets.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame, shape (n, n_features)
+            Numeric features; NaN means missing. Column names are remembered and checked at
+            prediction time.
+        Y : array-like or DataFrame, shape (n, 6) or (n,)
+            Vote counts, vote probabilities or class labels (see :func:`as_soft_targets`).
+        sample_weight : array-like, shape (n,), optional
+            Non-negative row weights (multiplied by ``n_votes ** vote_weight_power``).
+        eval_set : (X_val, Y_val) or list of such pairs, optional
+            Validation data scored by KL every round; the first pair drives early stopping.
+        groups : array-like, shape (n,), optional
+            Group of each row (patient id), used only to hold out whole groups when
+            ``validation_fraction`` is set.
+        callbacks : list, optional
+            Extra LightGBM callbacks.
+
+        Returns
+        -------
+        self
+        """
+        import lightgbm as lgb
+
+        Xa = self._check_X(X, fitting=True)
+        T, n_votes = as_soft_targets(Y)
+        n = Xa.shape[0]
+        if T.shape[0] != n:
+            raise ValueError(f"X has {n} rows but Y has {T.shape[0]}: they must match")
+        if n < 2:
+            raise ValueError(f"need at least 2 training rows, got {n}")
+        w = np.power(n_votes, float(self.vote_weight_power))
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            if sw.shape[0] != n:
+                raise ValueError(f"sample_weight has {sw.shape[0]} entries, X has {n} rows")
+            if not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError("sample_weight must be finite and non-negative")
+            w = w * sw
+        if not w.sum() > 0:
+            raise ValueError("sample weights sum to 0: nothing to learn from")
+
+        valid = []
+        if eval_set is not None:
+            pairs = [eval_set] if isinstance(eval_set, tuple) else list(eval_set)
+            for i, pair in enumerate(pairs):
+                if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+                    raise ValueError(f"eval_set[{i}] must be a pair (X_val, Y_val)")
+                Xv = self._check_X(pair[0], fitting=False)
+                Tv, _ = as_soft_targets(pair[1], name=f"eval_set[{i}] Y")
+                if Tv.shape[0] != Xv.shape[0]:
+                    raise ValueError(
+                        f"eval_set[{i}]: X has {Xv.shape[0]} rows but Y has {Tv.shape[0]}"
+                    )
+                valid.append((Xv, Tv))
+        elif self.validation_fraction is not None:
+            train_idx, val_idx = self._holdout(n, groups)
+            valid.append((Xa[val_idx], T[val_idx]))
+            Xa, T, w = Xa[train_idx], T[train_idx], w[train_idx]
+
+        prior = (w[:, None] * T).sum(axis=0) / w.sum()
+        init = np.log(np.clip(prior, 1e-15, None))
+        self.init_score_ = init
+
+        def objective(raw, _data):
+            return soft_cross_entropy_grad_hess(raw, T, w)
+
+        params = self._lgb_params()
+        params["objective"] = objective
+        names = "auto"
+        if hasattr(self, "feature_names_in_") and not any(
+            _LGB_BAD_NAME.search(c) for c in self.feature_names_in_
+        ):
+            names = [c.replace(" ", "_") for c in self.feature_names_in_]
+        ds_params = {"max_bin": self.max_bin, "verbosity": -1, "feature_pre_filter": False}
+        train = lgb.Dataset(
+            Xa, init_score=np.tile(init, (len(Xa), 1)), feature_name=names, params=ds_params,
+            free_raw_data=True,
+        )
+        valid_sets, targets = [], {}
+        for Xv, Tv in valid:
+            valid_sets.append(
+                lgb.Dataset(Xv, init_score=np.tile(init, (len(Xv), 1)), reference=train,
+                            feature_name=names, params=ds_params)
+            )
+            targets[id(valid_sets[-1])] = Tv
+
+        def kl_metric(raw, data):
+            return "kl", kl_divergence(targets[id(data)], softmax(raw)), False
+
+        self.evals_result_ = {}
+        cbs = list(callbacks or [])
+        if valid_sets:
+            cbs.append(lgb.record_evaluation(self.evals_result_))
+            if self.early_stopping_rounds:
+                cbs.append(lgb.early_stopping(int(self.early_stopping_rounds),
+                                              first_metric_only=True, verbose=False))
+        params["metric"] = "None"
+        booster = lgb.train(
+            params, train, num_boost_round=int(self.n_estimators), valid_sets=valid_sets,
+            valid_names=[f"valid_{i}" for i in range(len(valid_sets))],
+            feval=kl_metric if valid_sets else None, callbacks=cbs,
+        )
+        self.booster_ = booster
+        best = booster.best_iteration if valid_sets and self.early_stopping_rounds else 0
+        self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
+        self.classes_ = np.array(CLASSES, dtype=object)
+        return self
+
+    def _holdout(self, n: int, groups):
+        from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+
+        frac = float(self.validation_fraction)
+        if not 0 < frac < 1:
+            raise ValueError(f"validation_fraction must be in (0, 1), got {frac}")
+        seed = None if self.random_state is None else int(self.random_state)
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape[0] != n:
+                raise ValueError(f"groups has {groups.shape[0]} entries, X has {n} rows")
+            split = GroupShuffleSplit(n_splits=1, test_size=frac, random_state=seed)
+            return next(split.split(np.zeros(n), groups=groups))
+        split = ShuffleSplit(n_splits=1, test_size=frac, random_state=seed)
+        return next(split.split(np.zeros(n)))
+
+    # ----------------------------------------------------------------- predict
+    def decision_function(self, X) -> np.ndarray:
+        """Raw scores (log-probabilities up to a per-row constant), shape (n, 6)."""
+        check_is_fitted(self, "booster_")
+        Xa = self._check_X(X, fitting=False)
+        raw = self.booster_.predict(Xa, raw_score=True, num_iteration=self.best_iteration_)
+        return np.asarray(raw, dtype=np.float64).reshape(len(Xa), _K) + self.init_score_
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n, 6), rows summing to 1, columns in ``classes_`` order."""
+        return softmax(self.decision_function(X))
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class name per row (from ``classes_``)."""
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+
+    def score(self, X, Y, sample_weight=None) -> float:
+        """Negative Kaggle KL divergence of ``predict_proba(X)`` from ``Y`` (higher is better).
+
+        ``Y`` is anything :func:`as_soft_targets` accepts. With ``sample_weight``, a weighted
+        mean of the per-row KL.
+        """
+        from ..metrics import kl_per_row
+
+        T, _ = as_soft_targets(Y)
+        rows = kl_per_row(T, self.predict_proba(X))
+        return -float(np.average(rows, weights=sample_weight))
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importance per feature (``importance_type``), summed over the six classes' trees."""
+        check_is_fitted(self, "booster_")
+        return self.booster_.feature_importance(
+            importance_type=self.importance_type, iteration=self.best_iteration_
+        ).astype(np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    # ------------------------------------------------------------- persistence
+    def save(self, directory) -> Path:
+        """Save to ``directory``: LightGBM's text model plus ``manifest.json`` (no pickle).
+
+        The manifest holds the parameters, class order, feature names (or count), the starting
+        scores and the number of rounds used; see :mod:`hms_features.models.persist`.
+        """
+        import lightgbm as lgb
+
+        from .persist import write_manifest
+
+        check_is_fitted(self, "booster_")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(str(directory / _BOOSTER_FILE),
+                                 num_iteration=self.best_iteration_)
+        names = getattr(self, "feature_names_in_", None)
+        payload = {
+            "params": self.get_params(deep=False),
+            "feature_names": None if names is None else [str(c) for c in names],
+            "n_features": int(self.n_features_in_),
+            "init_score": [float(v) for v in self.init_score_],
+            "best_iteration": int(self.best_iteration_),
+            "lightgbm_version": lgb.__version__,
+        }
+        write_manifest(directory, type(self).__name__, payload, files=[_BOOSTER_FILE])
+        return directory
+
+    @classmethod
+    def load(cls, directory, feature_names=None) -> SoftLabelLGBMClassifier:
+        """Load a model written by :meth:`save`; executes no code from the files.
+
+        Parameters
+        ----------
+        directory : str or Path
+        feature_names : sequence of str, optional
+            Names of the features you will predict on; a ``ValueError`` lists the differences
+            when they are not the ones the model was fitted with.
+
+        Raises
+        ------
+        ModelFileError
+            Missing/changed files, invalid JSON, other class order or kind.
+        """
+        import lightgbm as lgb
+
+        from .persist import ModelFileError, check_feature_names, manifest_field, read_manifest
+
+        directory = Path(directory)
+        m = read_manifest(directory, kind=cls.__name__)
+        params = manifest_field(m, "params", directory, dict)
+        known = cls().get_params(deep=False)
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ModelFileError(f"{directory}: manifest has unknown parameters {unknown}")
+        model = cls(**params)
+        init = manifest_field(m, "init_score", directory, list)
+        if len(init) != _K or not all(isinstance(v, (int, float)) for v in init):
+            raise ModelFileError(f"{directory}: 'init_score' must be {_K} numbers")
+        n_features = manifest_field(m, "n_features", directory, int)
+        names = m.get("feature_names")
+        if names is not None:
+            if not (isinstance(names, list) and all(isinstance(c, str) for c in names)
+                    and len(names) == n_features):
+                raise ModelFileError(
+                    f"{directory}: 'feature_names' must be {n_features} strings"
+                )
+            model.feature_names_in_ = np.asarray(names, dtype=object)
+        if feature_names is not None:
+            if names is None:
+                raise ValueError(
+                    f"{directory}: the model was fitted without feature names; cannot check "
+                    f"{len(list(feature_names))} given names"
+                )
+            check_feature_names(names, list(feature_names), f"{directory}")
+        try:
+            booster = lgb.Booster(model_file=str(directory / _BOOSTER_FILE))
+        except lgb.basic.LightGBMError as e:
+            raise ModelFileError(
+                f"{directory / _BOOSTER_FILE}: not a LightGBM text model ({e})"
+            ) from None
+        if booster.num_feature() != n_features:
+            raise ModelFileError(
+                f"{directory / _BOOSTER_FILE}: has {booster.num_feature()} features, manifest "
+                f"says {n_features}"
+            )
+        model.booster_ = booster
+        model.n_features_in_ = n_features
+        model.init_score_ = np.asarray(init, dtype=np.float64)
+        model.best_iteration_ = manifest_field(m, "best_iteration", directory, int)
+        model.classes_ = np.array(CLASSES, dtype=object)
+        model.evals_result_ = {}
+        return model

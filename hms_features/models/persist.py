@@ -1,0 +1,298 @@
+"""Saving and loading models without pickle: JSON manifests, LightGBM text models, ``.npz``.
+
+A saved model is a directory holding ``manifest.json`` and the files it lists. The manifest is
+plain JSON::
+
+    {"format": "hms_features.model", "format_version": 1, "kind": "SoftLabelLGBMClassifier",
+     "library_version": "0.1.0", "classes": ["seizure", ...], "feature_names": [...],
+     "params": {...}, "files": {"booster.txt": "<sha256>"}, ...}
+
+Loading reads JSON, LightGBM's own text format (``lightgbm.Booster(model_file=...)``) and
+``numpy.load(..., allow_pickle=False)``; it never unpickles or imports anything named in a
+file: the ``kind`` is looked up in a fixed allow-list of the library's own classes. Every listed
+file is checked against its SHA-256 so a half-written or swapped file is reported, not silently
+used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+from ..metrics import CLASSES
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MANIFEST",
+    "ModelFileError",
+    "check_feature_names",
+    "load",
+    "read_manifest",
+    "register_kind",
+    "save",
+    "write_manifest",
+]
+
+#: Value of the manifest's ``format`` key.
+FORMAT = "hms_features.model"
+#: Version of the on-disk layout; bumped on incompatible changes.
+FORMAT_VERSION = 1
+#: File name of the manifest inside a model directory.
+MANIFEST = "manifest.json"
+
+
+class ModelFileError(ValueError):
+    """A saved model directory is missing, incomplete, tampered with or of another kind."""
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _library_version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def json_safe(value, where: str):
+    """Check that ``value`` survives a JSON round trip unchanged (plain numbers, str, lists...).
+
+    Tuples are returned as lists; anything else that JSON cannot hold exactly (objects, numpy
+    scalars, NaN) raises :class:`ModelFileError` naming ``where``.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ModelFileError(f"{where}: {value!r} cannot be stored in JSON")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise ModelFileError(f"{where}: key {k!r} is not a string")
+            out[k] = json_safe(v, f"{where}.{k}")
+        return out
+    raise ModelFileError(
+        f"{where}: {type(value).__name__} value {value!r} cannot be saved without pickle; "
+        "use plain numbers, strings, lists or dicts (e.g. an int random_state)"
+    )
+
+
+def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
+    """Write ``manifest.json`` into ``directory`` (created if needed).
+
+    Parameters
+    ----------
+    directory : str or Path
+        Model directory.
+    kind : str
+        Class name recorded for :func:`load` (one of the allow-listed kinds).
+    payload : dict
+        JSON-serialisable content (feature names, params, learned constants...).
+    files : iterable of str
+        Names, relative to ``directory``, of the files already written for this model; their
+        SHA-256 is recorded and checked on load.
+
+    Returns
+    -------
+    Path
+        The manifest's path.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    checksums = {}
+    for name in files:
+        path = directory / name
+        if not path.is_file():
+            raise ModelFileError(f"{path}: expected a saved model file, found none")
+        checksums[str(name)] = _sha256(path)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "library_version": _library_version(),
+        "classes": list(CLASSES),
+        **json_safe(payload, f"{kind} manifest"),
+        "files": checksums,
+    }
+    target = directory / MANIFEST
+    tmp = directory / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(tmp, target)  # never leave a half-written manifest behind
+    return target
+
+
+def read_manifest(directory, kind=None) -> dict:
+    """Read and validate ``directory/manifest.json``.
+
+    Checks: valid JSON object, ``format`` and ``format_version``, ``kind`` (when given; a str
+    or tuple of accepted kinds), the class order equals :data:`~hms_features.metrics.CLASSES`,
+    every listed file exists and has the recorded SHA-256.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the file and what was wrong.
+    """
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no model manifest (expected a directory written by save())")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise ModelFileError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    if manifest.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: 'format' is {manifest.get('format')!r}, expected {FORMAT!r}")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: format_version {manifest.get('format_version')!r} is not supported "
+            f"(this library reads version {FORMAT_VERSION})"
+        )
+    if kind is not None:
+        kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+        if manifest.get("kind") not in kinds:
+            raise ModelFileError(
+                f"{path}: holds a {manifest.get('kind')!r}, expected {' or '.join(kinds)}"
+            )
+    if manifest.get("classes") != list(CLASSES):
+        raise ModelFileError(
+            f"{path}: classes {manifest.get('classes')!r} differ from the library's class order "
+            f"{list(CLASSES)}"
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ModelFileError(f"{path}: 'files' must map file names to SHA-256 checksums")
+    for name, digest in files.items():
+        fpath = directory / name
+        if not fpath.is_file():
+            raise ModelFileError(f"{fpath}: listed in {path.name} but missing")
+        if _sha256(fpath) != digest:
+            raise ModelFileError(
+                f"{fpath}: SHA-256 differs from the one recorded in {path.name} "
+                "(file changed or corrupted after saving)"
+            )
+    return manifest
+
+
+def manifest_field(manifest: dict, key: str, directory, types):
+    """Return ``manifest[key]`` checking its JSON type; a clear error when absent or wrong."""
+    if key not in manifest:
+        raise ModelFileError(f"{Path(directory) / MANIFEST}: missing key {key!r}")
+    value = manifest[key]
+    if not isinstance(value, types):
+        raise ModelFileError(
+            f"{Path(directory) / MANIFEST}: {key!r} has type {type(value).__name__}"
+        )
+    return value
+
+
+def check_feature_names(expected, given, where: str) -> None:
+    """Raise ``ValueError`` unless ``given`` holds exactly the names in ``expected``.
+
+    The message lists (up to 5 of) the missing and unexpected names.
+    """
+    expected = [str(c) for c in expected]
+    given = [str(c) for c in given]
+    if expected == given:
+        return
+    missing = [c for c in expected if c not in set(given)]
+    extra = [c for c in given if c not in set(expected)]
+    if not missing and not extra:
+        if len(set(given)) != len(given):
+            dup = sorted({c for c in given if given.count(c) > 1})[:5]
+            raise ValueError(f"{where}: duplicated feature names {dup}")
+        return  # same names, other order: callers reorder by name
+    raise ValueError(
+        f"{where}: feature names differ from those the model was fitted with: "
+        f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]}); "
+        f"expected {len(expected)} features"
+    )
+
+
+#: Loaders added with :func:`register_kind` (by code, never by a file).
+_REGISTERED: dict = {}
+
+
+def register_kind(kind: str, loader) -> None:
+    """Allow :func:`load` (and pipeline loading) to rebuild ``kind`` with ``loader(directory)``.
+
+    For your own embedders or steps: a saved file can only name a kind, never a class or module,
+    so code has to register what may be loaded.
+    """
+    if not isinstance(kind, str) or not callable(loader):
+        raise TypeError("register_kind(kind: str, loader: callable)")
+    _REGISTERED[kind] = loader
+
+
+def _kinds() -> dict:
+    """Allow-list of loadable kinds -> loader callables (no import by name from files)."""
+    from .lgbm import SoftLabelLGBMClassifier
+    from .pipeline import EmbeddingUnion, HMSPipeline
+
+    kinds = {
+        "SoftLabelLGBMClassifier": SoftLabelLGBMClassifier.load,
+        "HMSPipeline": HMSPipeline.load,
+        "EmbeddingUnion": EmbeddingUnion.load,
+    }
+    try:
+        from . import nn
+    except ImportError:  # pragma: no cover - optional part of the library absent
+        nn = None
+    for name in ("MLPEmbedder", "LSTMEmbedder"):
+        cls = getattr(nn, name, None)
+        if cls is not None:
+            kinds[name] = cls.load
+    kinds.update(_REGISTERED)
+    return kinds
+
+
+def loader_for(kind, directory):
+    """The allow-listed loader for ``kind``; :class:`ModelFileError` if there is none."""
+    kinds = _kinds()
+    if kind not in kinds:
+        raise ModelFileError(
+            f"{Path(directory) / MANIFEST}: unknown model kind {kind!r}; "
+            f"expected one of {sorted(kinds)}"
+        )
+    return kinds[kind]
+
+
+def save(model, directory) -> Path:
+    """Save a fitted library model (anything with a ``save(directory)`` method) to a directory."""
+    if not hasattr(model, "save"):
+        raise TypeError(
+            f"{type(model).__name__} has no save(); build models with "
+            "hms_features.models.make_pipeline or SoftLabelLGBMClassifier"
+        )
+    model.save(directory)
+    return Path(directory)
+
+
+def load(directory):
+    """Load any model saved by this library, dispatching on the manifest's ``kind``.
+
+    Raises
+    ------
+    ModelFileError
+        When the directory holds no valid manifest or a kind this library does not know.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    return loader_for(manifest.get("kind"), directory)(directory)
