@@ -63,8 +63,6 @@ _ACTIVATIONS = ("relu", "gelu")
 _DTYPES = ("float32", "float64")
 _MANIFEST = "manifest.json"
 _WEIGHTS = "weights.npz"
-_FORMAT = "hms_features.models.nn"
-_FORMAT_VERSION = 1
 #: Smallest improvement of the validation KL (nats) that resets the patience counter.
 _TOL = 1e-5
 
@@ -664,19 +662,20 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         return tags
 
     # -- persistence ---------------------------------------------------------------------------
-    def save(self, path) -> Path:
-        """Write ``weights.npz`` (numpy arrays only) and ``manifest.json`` into directory ``path``.
+    def save(self, directory) -> Path:
+        """Save to ``directory``: ``weights.npz`` (plain arrays) plus ``manifest.json`` (no pickle).
 
-        The manifest holds the class name, the parameters (JSON values; a non-integer
-        ``random_state`` or a splitter object as ``cv`` is stored as ``null`` and listed under
-        ``params_not_saved``), the class order, array names with shapes and dtypes, the input
-        description and the library version. Returns the directory.
+        Uses the library's manifest format (:mod:`hms_features.models.persist`: format, kind =
+        class name, library version, class order, SHA-256 of ``weights.npz``) with the parameters
+        (a non-integer ``random_state`` or a splitter object as ``cv`` is stored as ``null`` and
+        listed under ``params_not_saved``), input feature names or shape, embedding names and
+        every array's shape and dtype. Returns the directory.
         """
-        from .. import __version__
+        from .persist import write_manifest
 
         check_is_fitted(self, "weights_")
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
         arrays = {f"weight__{k}": v for k, v in self.weights_.items()}
         arrays["mean_"], arrays["scale_"] = self.mean_, self.scale_
         params, not_saved = {}, []
@@ -684,94 +683,104 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             if isinstance(v, tuple):
                 v = list(v)
             try:
-                json.dumps(v)
-            except TypeError:
+                json.dumps(v, allow_nan=False)
+            except (TypeError, ValueError):
                 v = None
                 not_saved.append(k)
             params[k] = v
-        manifest = {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "class": type(self).__name__,
-            "library_version": __version__,
+        names = getattr(self, "feature_names_in_", None)
+        payload = {
             "params": params,
             "params_not_saved": not_saved,
-            "classes": list(CLASSES),
-            "feature_names_out": [str(s) for s in self.get_feature_names_out()],
+            "feature_names": None if names is None else [str(c) for c in names],
             "inputs": self._input_description(),
+            "feature_names_out": [str(c) for c in self.get_feature_names_out()],
             "n_iter": int(self.n_iter_),
+            "best_epoch": int(self.best_epoch_),
             "best_validation_score": self.best_validation_score_,
             "arrays": {
                 k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in arrays.items()
             },
         }
-        np.savez(path / _WEIGHTS, **arrays)
-        (path / _MANIFEST).write_text(json.dumps(manifest, indent=2))
-        return path
+        np.savez(directory / _WEIGHTS, **arrays)
+        write_manifest(directory, type(self).__name__, payload, files=[_WEIGHTS])
+        return directory
 
     @classmethod
-    def load(cls, path):
+    def load(cls, directory, feature_names=None):
         """Rebuild a fitted embedder written by :meth:`save`; executes no code from the files.
 
-        Reads JSON and ``np.load(..., allow_pickle=False)`` only, checks the format, the class
-        (one of this module's embedders), the class order and every array's shape.
+        Reads JSON and ``np.load(..., allow_pickle=False)`` only; checks the manifest (format,
+        kind among this module's embedders, class order, checksum) and every array's shape
+        against the saved parameters.
+
+        Parameters
+        ----------
+        directory : str or Path
+        feature_names : sequence of str, optional
+            Names of the columns you will transform; a ``ValueError`` lists the differences when
+            they are not the ones the model was fitted with.
+
+        Raises
+        ------
+        hms_features.models.persist.ModelFileError
+            Missing/changed files, invalid JSON, another kind or class order, bad arrays.
         """
-        path = Path(path)
-        manifest_path = path / _MANIFEST
-        if not manifest_path.is_file():
-            raise FileNotFoundError(f"{manifest_path}: no embedder manifest here")
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("format") != _FORMAT:
-            raise ValueError(f"{manifest_path}: format {manifest.get('format')!r}, expected "
-                             f"{_FORMAT!r}")
+        from .persist import ModelFileError, check_feature_names, manifest_field, read_manifest
+
         known = {k.__name__: k for k in (MLPEmbedder, LSTMEmbedder)}
-        name = manifest.get("class")
-        if name not in known:
-            raise ValueError(f"{manifest_path}: class {name!r} is not one of {sorted(known)}")
-        klass = known[name]
-        if cls is not _NeuralEmbedder and not issubclass(klass, cls):
-            raise ValueError(f"{manifest_path}: holds a {name}, not a {cls.__name__}")
-        if tuple(manifest.get("classes", ())) != CLASSES:
-            raise ValueError(f"{manifest_path}: class order {manifest.get('classes')}, expected "
-                             f"{list(CLASSES)}")
-        params = dict(manifest["params"])
+        kinds = tuple(k for k, c in known.items() if issubclass(c, cls))
+        directory = Path(directory)
+        m = read_manifest(directory, kind=kinds)
+        klass = known[m["kind"]]
+        params = dict(manifest_field(m, "params", directory, dict))
         for k in klass._tuple_params:
             if isinstance(params.get(k), list):
                 params[k] = tuple(params[k])
-        est = klass(**params)
-        with np.load(path / _WEIGHTS, allow_pickle=False) as npz:
+        try:
+            est = klass(**params)
+            est._check_params()
+        except (TypeError, ValueError) as err:
+            raise ModelFileError(f"{directory / _MANIFEST}: bad params ({err})") from None
+        with np.load(directory / _WEIGHTS, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-        for k, spec in manifest["arrays"].items():
-            if k not in arrays or list(arrays[k].shape) != spec["shape"]:
-                got = None if k not in arrays else arrays[k].shape
-                raise ValueError(f"{path / _WEIGHTS}: array {k!r} has shape {got}, manifest "
-                                 f"says {spec['shape']}")
+        specs = manifest_field(m, "arrays", directory, dict)
+        for k in set(specs) | set(arrays):
+            spec = specs.get(k, {})
+            if k not in arrays or list(arrays[k].shape) != spec.get("shape"):
+                got = arrays[k].shape if k in arrays else None
+                raise ModelFileError(f"{directory / _WEIGHTS}: array {k!r} has shape {got}, "
+                                     f"the manifest says {spec.get('shape')}")
         est.weights_ = {k[len("weight__"):]: v for k, v in arrays.items()
                         if k.startswith("weight__")}
+        if "mean_" not in arrays or "scale_" not in arrays:
+            raise ModelFileError(f"{directory / _WEIGHTS}: standardisation arrays missing")
         est.mean_, est.scale_ = arrays["mean_"], arrays["scale_"]
-        est._restore_inputs(manifest["inputs"])
         expected = est._init_weights(est.mean_.shape[-1], np.random.default_rng(0),
                                      np.dtype(est.dtype))
-        for k, v in expected.items():
-            if k not in est.weights_ or est.weights_[k].shape != v.shape:
-                raise ValueError(f"{path / _WEIGHTS}: weight {k!r} missing or of the wrong shape "
-                                 f"for the saved parameters (expected {v.shape})")
-        est.n_iter_ = manifest["n_iter"]
-        est.best_validation_score_ = manifest["best_validation_score"]
+        if set(expected) != set(est.weights_) or any(
+            est.weights_[k].shape != v.shape for k, v in expected.items()
+        ):
+            raise ModelFileError(f"{directory / _WEIGHTS}: weights do not match the saved "
+                                 f"parameters (expected {sorted(expected)} with their shapes)")
+        est._restore_inputs(manifest_field(m, "inputs", directory, dict))
+        saved_names = m.get("feature_names")
+        if saved_names is not None:
+            est.feature_names_in_ = np.array(saved_names, dtype=object)
+            if feature_names is not None:
+                check_feature_names(saved_names, feature_names, f"{klass.__name__}.load")
+        est.n_iter_ = manifest_field(m, "n_iter", directory, int)
+        est.best_epoch_ = manifest_field(m, "best_epoch", directory, int)
+        est.best_validation_score_ = m.get("best_validation_score")
         est.classes_ = np.array(CLASSES, dtype=object)
         return est
 
     def _input_description(self):
-        desc = {"n_features_in": int(getattr(self, "n_features_in_", -1))}
-        if hasattr(self, "feature_names_in_"):
-            desc["feature_names_in"] = [str(s) for s in self.feature_names_in_]
-        return desc
+        return {"n_features_in": int(getattr(self, "n_features_in_", -1))}
 
     def _restore_inputs(self, desc):
         if desc.get("n_features_in", -1) >= 0:
-            self.n_features_in_ = desc["n_features_in"]
-        if "feature_names_in" in desc:
-            self.feature_names_in_ = np.array(desc["feature_names_in"], dtype=object)
+            self.n_features_in_ = int(desc["n_features_in"])
 
 
 def _fit_alignment(source: np.ndarray, target: np.ndarray) -> np.ndarray:
