@@ -1,0 +1,770 @@
+"""Pictures and one self-contained HTML report of a model's out-of-fold predictions.
+
+Each ``plot_*`` function writes one PNG and returns its path; :func:`write_report` writes all of
+them into a folder together with ``report.html``, a single page holding the tables and every
+picture embedded as a base64 ``data:`` URI (it can be mailed or archived on its own).
+
+Pictures:
+
+- :func:`plot_kl_by_group` — Kaggle KL per class and per vote-count group, per fold;
+- :func:`plot_reliability` — reliability diagram per class (predicted probability vs observed
+  vote fraction, binned by :func:`reliability_bins`);
+- :func:`plot_confusion` — confusion matrix of the argmax (:func:`confusion_counts`);
+- :func:`plot_importances` — top feature importances;
+- :func:`plot_eeg_window` — the EEG viewer: a 50 s window in the double-banana montage with the
+  labelled central 10 s shaded, its Kaggle spectrogram and the predicted vs voted distribution.
+
+Matplotlib is used through its object-oriented API with the Agg canvas (no pyplot state, no GUI
+backend), so the functions are safe in scripts, servers and worker processes. Matplotlib is an
+optional dependency (``pip install "hms-features[plot]"``).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
+from .metrics import CLASSES, kl_report
+from .signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
+
+__all__ = [
+    "CLASS_COLORS",
+    "reliability_bins",
+    "confusion_counts",
+    "plot_kl_by_group",
+    "plot_reliability",
+    "plot_confusion",
+    "plot_importances",
+    "plot_eeg_window",
+    "viewer_traces",
+    "write_report",
+]
+
+#: One colour per class, used by every picture (colour-blind-safe Okabe-Ito palette).
+CLASS_COLORS = {
+    "seizure": "#D55E00",
+    "lpd": "#E69F00",
+    "gpd": "#CC79A7",
+    "lrda": "#0072B2",
+    "grda": "#56B4E9",
+    "other": "#999999",
+}
+#: Montage display order of the EEG viewer: left lateral, left parasagittal, right
+#: parasagittal, right lateral, central (the usual double-banana reading order).
+VIEWER_CHAINS = ("LL", "LP", "RP", "RL", "C")
+
+_DPI = 100
+
+
+# ---------------------------------------------------------------------------- helpers
+def _new_figure(figsize):
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as err:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError("hms_features.report needs matplotlib: "
+                          'pip install "hms-features[plot]"') from err
+    fig = Figure(figsize=figsize, dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png", dpi=_DPI, facecolor="white")
+    return path
+
+
+def _prob_matrix(a, name: str) -> np.ndarray:
+    if isinstance(a, pd.DataFrame):
+        a = a.to_numpy()
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] != len(CLASSES):
+        raise ValueError(f"{name}: expected shape (n_rows, {len(CLASSES)}) in class order "
+                         f"{CLASSES}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: row {int(np.argwhere(~np.isfinite(a))[0, 0])} holds NaN/inf")
+    return a
+
+
+def _fractions(a, name: str) -> np.ndarray:
+    """Rows scaled to sum to 1 (vote counts or probabilities alike)."""
+    a = _prob_matrix(a, name)
+    total = a.sum(axis=1, keepdims=True)
+    if (a < 0).any() or (total <= 0).any():
+        bad = int(np.argmax((a < 0).any(axis=1) | (total[:, 0] <= 0)))
+        raise ValueError(f"{name}: row {bad} has a negative entry or sums to 0")
+    return a / total
+
+
+# ---------------------------------------------------------------------------- pure numbers
+def reliability_bins(p, y, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bin predicted probabilities and average the observed fractions in each bin.
+
+    Bins are ``n_bins`` equal-width intervals of [0, 1]: bin ``k`` holds the predictions with
+    ``k / n_bins <= p < (k + 1) / n_bins``; ``p == 1`` falls in the last bin.
+
+    Parameters
+    ----------
+    p : array-like, shape (n,)
+        Predicted probability of one class.
+    y : array-like, shape (n,)
+        Observed fraction of the experts' votes for that class (0..1).
+    n_bins : int
+        Number of bins.
+
+    Returns
+    -------
+    mean_pred : ndarray, shape (n_bins,)
+        Mean of ``p`` in each bin (NaN for an empty bin).
+    mean_obs : ndarray, shape (n_bins,)
+        Mean of ``y`` in each bin (NaN for an empty bin). A calibrated model has
+        ``mean_obs == mean_pred``.
+    count : ndarray of int64, shape (n_bins,)
+        Number of predictions in each bin.
+    """
+    p = np.asarray(p, dtype=np.float64).ravel()
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if p.shape != y.shape:
+        raise ValueError(f"reliability_bins: p has {p.size} values but y has {y.size}")
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise ValueError(f"reliability_bins: n_bins must be a positive integer, got {n_bins!r}")
+    if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1 or np.isnan(p).any()):
+        raise ValueError("reliability_bins: p must hold probabilities in [0, 1]")
+    n_bins = int(n_bins)
+    idx = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
+    count = np.bincount(idx, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_pred = np.bincount(idx, weights=p, minlength=n_bins) / count
+        mean_obs = np.bincount(idx, weights=y, minlength=n_bins) / count
+    mean_pred[count == 0] = np.nan
+    mean_obs[count == 0] = np.nan
+    return mean_pred, mean_obs, count
+
+
+def confusion_counts(y_true_prob, y_pred) -> np.ndarray:
+    """Confusion matrix of the argmax class.
+
+    Parameters
+    ----------
+    y_true_prob : array-like, shape (n, 6)
+        Vote fractions or counts; the true class is the argmax (the expert consensus; ties go to
+        the first class in :data:`CLASSES` order).
+    y_pred : array-like, shape (n, 6)
+        Predicted probabilities; the predicted class is the argmax.
+
+    Returns
+    -------
+    ndarray of int64, shape (6, 6)
+        ``counts[i, j]`` = rows whose true class is ``CLASSES[i]`` and predicted ``CLASSES[j]``.
+    """
+    t = _prob_matrix(y_true_prob, "y_true_prob").argmax(axis=1)
+    p = _prob_matrix(y_pred, "y_pred").argmax(axis=1)
+    if len(t) != len(p):
+        raise ValueError(f"confusion_counts: y_true_prob has {len(t)} rows, y_pred {len(p)}")
+    k = len(CLASSES)
+    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+
+
+# ---------------------------------------------------------------------------- pictures
+def plot_kl_by_group(fold_reports, path) -> Path:
+    """KL divergence per class and per vote-count group, per fold.
+
+    Parameters
+    ----------
+    fold_reports : sequence of dict
+        One :func:`~hms_features.metrics.kl_report` dict per fold.
+    path : path-like
+        PNG file to write.
+
+    Returns
+    -------
+    Path
+        ``path``. Left panel: each class's contribution to the KL (nats; they add up to the
+        fold's KL), one bar per fold and the mean across folds. Right panel: KL of all rows,
+        of rows with >= 10 votes and of rows with fewer, per fold.
+    """
+    reports = list(fold_reports)
+    if not reports:
+        raise ValueError("plot_kl_by_group: fold_reports is empty (expected one kl_report per "
+                         "fold)")
+    for i, r in enumerate(reports):
+        if not isinstance(r, dict) or "per_class" not in r or "kl" not in r:
+            raise ValueError(f"plot_kl_by_group: fold_reports[{i}] is not a kl_report dict")
+    n = len(reports)
+    fig = _new_figure(figsize=(13, 4.8))
+    ax1, ax2 = fig.subplots(1, 2, width_ratios=(2, 1))
+    cmap = _fold_colors(n)
+    width = 0.8 / (n + 1)
+    x = np.arange(len(CLASSES))
+    per_class = np.array([[r["per_class"][c] for c in CLASSES] for r in reports])
+    for k in range(n):
+        ax1.bar(x + (k - n / 2) * width, per_class[k], width, color=cmap[k], label=f"fold {k}")
+    ax1.bar(x + (n - n / 2) * width, per_class.mean(axis=0), width, color="black",
+            label="mean")
+    ax1.set_xticks(x, CLASSES)
+    ax1.set_ylabel("KL contribution (nats)")
+    ax1.set_title("KL contribution by class (true class terms y·log(y/p))")
+    ax1.set_ylim(0, np.nanmax(per_class) * 1.18 if np.nanmax(per_class) > 0 else 1)
+    ax1.legend(ncols=min(n + 1, 6), fontsize=8, frameon=False, loc="upper left")
+    ax1.grid(axis="y", alpha=0.3)
+
+    groups = [("kl", "all rows", "n_total"), ("kl_many_votes", "≥10 votes", "n_many_votes"),
+              ("kl_few_votes", "<10 votes", "n_few_votes")]
+    x2 = np.arange(len(groups))
+    for k, r in enumerate(reports):
+        vals = [r.get(key, np.nan) for key, _, _ in groups]
+        ax2.bar(x2 + (k - (n - 1) / 2) * (0.8 / n), vals, 0.8 / n, color=cmap[k])
+    labels = []
+    for key, label, nkey in groups:
+        if nkey == "n_total":
+            total = sum(r.get("n_many_votes", 0) + r.get("n_few_votes", 0) for r in reports)
+        else:
+            total = sum(r.get(nkey, 0) for r in reports)
+        labels.append(f"{label}\n(n={total})")
+        mean = np.nanmean([r.get(key, np.nan) for r in reports]) if any(
+            np.isfinite(r.get(key, np.nan)) for r in reports) else np.nan
+        if np.isfinite(mean):
+            top_bar = np.nanmax([r.get(key, np.nan) for r in reports])
+            xg = x2[len(labels) - 1]
+            ax2.hlines(mean, xg - 0.42, xg + 0.42, color="black", lw=1.5)
+            ax2.annotate(f"mean {mean:.3f}", (xg, max(top_bar, mean)), xytext=(0, 4),
+                         textcoords="offset points", ha="center", fontsize=8)
+    ax2.set_xticks(x2, labels)
+    ax2.margins(y=0.12)
+    ax2.set_ylabel("KL divergence (nats)")
+    ax2.set_title("KL by vote count (black line: mean of folds)")
+    ax2.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def _fold_colors(n: int):
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(0.15 + 0.7 * k / max(n - 1, 1)) for k in range(n)]
+
+
+def plot_reliability(y_true_prob, y_pred, path, n_bins: int = 10) -> Path:
+    """Reliability diagram per class (six panels).
+
+    Parameters
+    ----------
+    y_true_prob : array-like, shape (n, 6)
+        Vote fractions (or counts, normalised per row).
+    y_pred : array-like, shape (n, 6)
+        Predicted probabilities.
+    path : path-like
+        PNG file to write.
+    n_bins : int
+        Equal-width probability bins (see :func:`reliability_bins`).
+
+    Returns
+    -------
+    Path
+        ``path``. Each panel plots the mean observed vote fraction against the mean predicted
+        probability per bin (marker area grows with the bin's count; the diagonal is perfect
+        calibration), with the share of rows in each bin as grey bars, and states the expected
+        calibration error ``ECE = sum_k (count_k / n) |obs_k - pred_k|``.
+    """
+    y = _fractions(y_true_prob, "y_true_prob")
+    p = _prob_matrix(y_pred, "y_pred")
+    if len(y) != len(p):
+        raise ValueError(f"plot_reliability: y_true_prob has {len(y)} rows, y_pred {len(p)}")
+    fig = _new_figure(figsize=(13, 8))
+    axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
+    edges = np.linspace(0, 1, n_bins + 1)
+    for j, (ax, c) in enumerate(zip(axes, CLASSES)):
+        mean_pred, mean_obs, count = reliability_bins(p[:, j], y[:, j], n_bins)
+        share = count / max(len(p), 1)
+        ax.bar(edges[:-1], share, width=1 / n_bins, align="edge", color="0.85",
+               edgecolor="white", label="share of rows")
+        ax.plot([0, 1], [0, 1], ls="--", color="0.4", lw=1, label="perfect calibration")
+        ok = count > 0
+        ax.plot(mean_pred[ok], mean_obs[ok], color=CLASS_COLORS[c], lw=1.5)
+        size = 15 + 185 * np.sqrt(count[ok] / max(count.max(), 1))
+        ax.scatter(mean_pred[ok], mean_obs[ok], s=size, color=CLASS_COLORS[c], zorder=3,
+                   edgecolor="black", linewidth=0.5, label="mean observed per bin")
+        ece = float(np.sum(share[ok] * np.abs(mean_obs[ok] - mean_pred[ok])))
+        ax.set_title(f"{c}  (ECE {ece:.3f}, n={len(p)})")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.grid(alpha=0.3)
+        if j >= 3:
+            ax.set_xlabel("predicted probability")
+        if j % 3 == 0:
+            ax.set_ylabel("observed vote fraction")
+    axes[0].legend(loc="upper left", fontsize=8, frameon=False)
+    fig.suptitle("Reliability per class (out-of-fold)")
+    return _save(fig, path)
+
+
+def plot_confusion(y_true_prob, y_pred, path) -> Path:
+    """Confusion matrix of the argmax class, row-normalised, counts annotated.
+
+    Parameters
+    ----------
+    y_true_prob : array-like, shape (n, 6)
+        Vote fractions or counts (true class: argmax, the expert consensus).
+    y_pred : array-like, shape (n, 6)
+        Predicted probabilities (predicted class: argmax).
+    path : path-like
+        PNG file to write.
+
+    Returns
+    -------
+    Path
+        ``path``. Colour: the fraction of each true class's rows predicted as each class (rows
+        sum to 1); text: that fraction and the row count.
+    """
+    counts = confusion_counts(y_true_prob, y_pred)
+    rows = counts.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(rows > 0, counts / np.maximum(rows, 1), 0.0)
+    fig = _new_figure(figsize=(7.5, 6.5))
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    k = len(CLASSES)
+    for i in range(k):
+        for j in range(k):
+            color = "white" if frac[i, j] > 0.6 else "black"
+            ax.text(j, i, f"{frac[i, j]:.2f}\n({counts[i, j]})", ha="center", va="center",
+                    fontsize=9, color=color)
+    ax.set_xticks(range(k), CLASSES)
+    ax.set_yticks(range(k), [f"{c} ({int(r)})" for c, r in zip(CLASSES, rows[:, 0])])
+    ax.set_xlabel("predicted class (argmax)")
+    ax.set_ylabel("expert consensus (argmax of votes), rows")
+    acc = np.trace(counts) / max(counts.sum(), 1)
+    ax.set_title(f"Confusion of the argmax (accuracy {acc:.3f}, n={counts.sum()})")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of the true class's rows")
+    return _save(fig, path)
+
+
+def plot_importances(names, importances, path, top: int = 30) -> Path:
+    """Horizontal bar chart of the ``top`` most important features.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Feature names.
+    importances : array-like, shape (n_features,)
+        Importance of each feature (e.g. LightGBM gain, any unit; stated as given).
+    path : path-like
+        PNG file to write.
+    top : int
+        Number of features shown, largest first.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    names = [str(n) for n in names]
+    imp = np.asarray(importances, dtype=np.float64).ravel()
+    if len(names) != imp.size:
+        raise ValueError(f"plot_importances: {len(names)} names but {imp.size} importances")
+    if imp.size == 0:
+        raise ValueError("plot_importances: no features given")
+    order = np.argsort(-np.nan_to_num(imp, nan=-np.inf), kind="stable")[: max(int(top), 1)]
+    shown = len(order)
+    fig = _new_figure(figsize=(10, 1.2 + 0.28 * shown))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(shown)
+    ax.barh(y, imp[order], color="#0072B2")
+    ax.set_yticks(y, [names[i] for i in order], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("importance")
+    ax.grid(axis="x", alpha=0.3)
+    total = np.nansum(np.abs(imp))
+    ax.set_title(f"Top {shown} of {imp.size} features"
+                 + (f" ({np.nansum(np.abs(imp[order])) / total:.0%} of total importance)"
+                    if total > 0 else ""))
+    return _save(fig, path)
+
+
+def viewer_traces(eeg) -> tuple[list[str], list[str], np.ndarray]:
+    """The traces of the EEG viewer, in display order.
+
+    Parameters
+    ----------
+    eeg : array, shape (20, n_samples)
+        Referential EEG in µV, ``EEG_COLUMNS`` order.
+
+    Returns
+    -------
+    names : list of str
+        The 18 derivation names (``"Fp1-F7"``, ...) ordered by chain as in
+        :data:`VIEWER_CHAINS` (LL, LP, RP, RL, C), front to back within a chain.
+    chains : list of str
+        The chain of each trace.
+    traces : ndarray of float32, shape (18, n_samples)
+        ``anode - cathode`` in µV with each trace's median removed (NaN kept).
+    """
+    eeg = np.asarray(eeg, dtype=np.float32)
+    if eeg.ndim != 2 or eeg.shape[0] != len(EEG_COLUMNS):
+        raise ValueError(f"viewer_traces: eeg must be (20, n_samples) in EEG_COLUMNS order, "
+                         f"got {eeg.shape}")
+    order = [k for chain in VIEWER_CHAINS for k, (ch, _, _) in enumerate(BIPOLAR_PAIRS)
+             if ch == chain]
+    bip = bipolar(eeg)[order]
+    with _quiet_nan():
+        bip = bip - np.nanmedian(bip, axis=1, keepdims=True)
+    names = [f"{BIPOLAR_PAIRS[k][1]}-{BIPOLAR_PAIRS[k][2]}" for k in order]
+    chains = [BIPOLAR_PAIRS[k][0] for k in order]
+    return names, chains, bip
+
+
+def _nice_scale(x: float) -> float:
+    """Round ``x`` (µV) to 1, 2 or 5 times a power of ten."""
+    if not np.isfinite(x) or x <= 0:
+        return 100.0
+    exp = math.floor(math.log10(x))
+    for m in (1, 2, 5, 10):
+        if x <= m * 10**exp:
+            return float(m * 10**exp)
+    return float(10 ** (exp + 1))  # pragma: no cover
+
+
+def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, proba=None,
+                    title: str | None = None, *, labelled_s: float = 10.0,
+                    scale_uv: float | None = None) -> Path:
+    """The EEG viewer: a window in the double-banana montage, its spectrogram and the votes.
+
+    Parameters
+    ----------
+    eeg : array, shape (20, n_samples)
+        Referential EEG in µV, channels in ``EEG_COLUMNS`` order (a 50 s HMS window is
+        (20, 10000) at 200 Hz). NaN samples are drawn as gaps.
+    path : path-like
+        PNG file to write.
+    fs : float
+        Sampling rate, Hz.
+    spectrogram : array, shape (n_rows, 400), optional
+        The Kaggle spectrogram window centred on the same moment (300 rows of 2 s for the usual
+        600 s), columns in ``SPEC_COLUMNS`` order. Drawn as four chain panels of log10 power
+        against frequency (``SPEC_FREQS``, Hz) with the EEG window and the labelled 10 s marked.
+    votes : array-like, shape (6,), optional
+        Expert vote counts (or fractions) in :data:`CLASSES` order.
+    proba : array-like, shape (6,), optional
+        Predicted probabilities in :data:`CLASSES` order.
+    title : str, optional
+        Figure title (e.g. the eeg_id and label_id).
+    labelled_s : float
+        Length of the labelled central stretch that is shaded, s (10 in HMS: 20–30 s of a 50 s
+        window).
+    scale_uv : float, optional
+        Trace spacing and scale-bar height, µV; by default a round number near the median
+        across derivations of their 2nd-98th percentile range. Traces are clipped at
+        +/- 1.5 spacings so one artefact cannot hide its neighbours.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    eeg = np.asarray(eeg, dtype=np.float32)
+    if eeg.ndim != 2 or eeg.shape[0] != len(EEG_COLUMNS):
+        raise ValueError(f"plot_eeg_window: eeg must be (20, n_samples) in EEG_COLUMNS order, "
+                         f"got {eeg.shape}")
+    n_samp = eeg.shape[1]
+    duration = n_samp / fs
+    names, chains, bip = viewer_traces(eeg)
+    order = range(len(names))
+    if scale_uv is None:
+        with np.errstate(all="ignore"), _quiet_nan():
+            spread = np.nanpercentile(bip, 98, axis=1) - np.nanpercentile(bip, 2, axis=1)
+        scale_uv = _nice_scale(float(np.nanmedian(spread)) if np.isfinite(spread).any()
+                               else np.nan)
+    gap = 0.6  # extra spacing (in trace spacings) between chains
+    offsets, pos = [], 0.0
+    for i, ch in enumerate(chains):
+        if i and ch != chains[i - 1]:
+            pos += gap
+        offsets.append(pos)
+        pos += 1
+    offsets = np.array(offsets)
+
+    has_right = spectrogram is not None or votes is not None or proba is not None
+    fig = _new_figure(figsize=(18 if has_right else 13, 9))
+    if has_right:
+        outer = fig.add_gridspec(1, 2, width_ratios=(1.6, 1))
+        ax = fig.add_subplot(outer[0])
+        n_right = (4 if spectrogram is not None else 0) + (
+            1 if votes is not None or proba is not None else 0)
+        heights = [1] * (4 if spectrogram is not None else 0)
+        if votes is not None or proba is not None:
+            heights.append(1.6 if spectrogram is not None else 1)
+        right = outer[1].subgridspec(n_right, 1, height_ratios=heights)
+    else:
+        ax = fig.add_subplot(1, 1, 1)
+
+    # -- traces
+    t = np.arange(n_samp) / fs
+    centre = duration / 2
+    ax.axvspan(centre - labelled_s / 2, centre + labelled_s / 2, color="#FFE9A8", zorder=0,
+               label=f"labelled central {labelled_s:g} s")
+    chain_colors = {"LL": "#1f3b73", "LP": "#1f6f73", "RP": "#73321f", "RL": "#731f4f",
+                    "C": "#333333"}
+    for i in range(len(order)):
+        y = np.clip(bip[i] / scale_uv, -1.5, 1.5)
+        ax.plot(t, -offsets[i] - y, lw=0.5, color=chain_colors[chains[i]])
+    ax.set_yticks(-offsets, names, fontsize=9)
+    ax.set_ylim(-offsets[-1] - 1.5, 1.5)
+    ax.set_xlim(0, duration)
+    ax.set_xticks(np.arange(0, duration + 1e-9, 5 if duration > 20 else 1))
+    ax.set_xlabel("time (s)")
+    ax.grid(axis="x", color="0.85", lw=0.5)
+    # scale bar: vertical, scale_uv high, in the right margin beside the last trace
+    xb = duration * 1.012
+    yb0 = -offsets[-1] - 0.5
+    ax.plot([xb, xb], [yb0, yb0 + 1], color="black", lw=2.5, solid_capstyle="butt",
+            clip_on=False)
+    ax.text(xb + 0.006 * duration, yb0 + 0.5, f"{scale_uv:g}\nµV", ha="left", va="center",
+            fontsize=9, clip_on=False)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
+    ax.set_title(f"Double-banana montage ({len(order)} derivations, {duration:g} s at "
+                 f"{fs:g} Hz; traces {scale_uv:g} µV apart; clipped at ±1.5)", fontsize=10)
+    for s in ("top", "right"):
+        ax.spines[s].set_visible(False)
+
+    row = 0
+    if spectrogram is not None:
+        _plot_spectrogram(fig, right, spectrogram, duration, labelled_s)
+        row = 4
+    if votes is not None or proba is not None:
+        _plot_distribution(fig.add_subplot(right[row]), votes, proba)
+    if title:
+        fig.suptitle(title, fontsize=12)
+    return _save(fig, path)
+
+
+class _quiet_nan:
+    """Silence numpy's 'All-NaN slice' RuntimeWarning inside a with-block."""
+
+    def __enter__(self):
+        import warnings
+
+        self._cm = warnings.catch_warnings()
+        self._cm.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def _plot_spectrogram(fig, grid, spectrogram, eeg_duration: float, labelled_s: float) -> None:
+    spec = np.asarray(spectrogram, dtype=np.float64)
+    if spec.ndim != 2 or spec.shape[1] != len(SPEC_COLUMNS):
+        raise ValueError(f"plot_eeg_window: spectrogram must be (n_rows, {len(SPEC_COLUMNS)}) in "
+                         f"SPEC_COLUMNS order, got {spec.shape}")
+    n_rows = spec.shape[0]
+    span = n_rows * SPEC_STEP_S
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.log10(np.where(spec > 0, spec, np.nan))
+    finite = logp[np.isfinite(logp)]
+    vmin, vmax = (np.percentile(finite, [2, 99.5]) if finite.size else (0.0, 1.0))
+    from matplotlib import colormaps
+
+    cmap = colormaps["magma"].with_extremes(bad="0.75")
+    n_f = len(SPEC_FREQS)
+    df = SPEC_FREQS[1] - SPEC_FREQS[0]
+    extent = (-span / 2, span / 2, SPEC_FREQS[0] - df / 2, SPEC_FREQS[-1] + df / 2)
+    axes = []
+    for r, chain in enumerate(("LL", "LP", "RP", "RL")):
+        ax = fig.add_subplot(grid[r], sharex=axes[0] if axes else None)
+        axes.append(ax)
+        k = SPEC_CHAINS.index(chain)
+        im = ax.imshow(logp[:, k * n_f:(k + 1) * n_f].T, origin="lower", aspect="auto",
+                       extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        for x in (-eeg_duration / 2, eeg_duration / 2):
+            ax.axvline(x, color="white", lw=1, ls="--")
+        ax.plot([-labelled_s / 2, labelled_s / 2], [SPEC_FREQS[-1]] * 2, color="#FFD34D",
+                 lw=5, solid_capstyle="butt")
+        ax.set_ylabel(f"{chain}\nHz", fontsize=9)
+        ax.set_yticks([0, 5, 10, 15, 20])
+        ax.tick_params(labelsize=8)
+        if r < 3:
+            ax.tick_params(labelbottom=False)
+    axes[0].set_title(f"Kaggle spectrogram ({span:g} s; dashed: EEG window, yellow bar: "
+                      f"labelled {labelled_s:g} s)", fontsize=10)
+    axes[-1].set_xlabel("time from window centre (s)")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="log10 power")
+
+
+def _plot_distribution(ax, votes, proba) -> None:
+    x = np.arange(len(CLASSES))
+    bars = []
+    if votes is not None:
+        v = np.asarray(votes, dtype=np.float64).ravel()
+        if v.shape != (len(CLASSES),) or (v < 0).any() or v.sum() <= 0:
+            raise ValueError(f"plot_eeg_window: votes must be 6 non-negative numbers in CLASSES "
+                             f"order, not all zero; got {v}")
+        n_votes = v.sum()
+        bars.append((v / n_votes, "experts" + (f" ({n_votes:g} votes)" if n_votes > 1.0 + 1e-9
+                                                else ""), "white"))
+    if proba is not None:
+        p = np.asarray(proba, dtype=np.float64).ravel()
+        if p.shape != (len(CLASSES),) or not np.isfinite(p).all():
+            raise ValueError(f"plot_eeg_window: proba must be 6 probabilities in CLASSES order, "
+                             f"got {p}")
+        bars.append((p, "model (class colours)", [CLASS_COLORS[c] for c in CLASSES]))
+    width = 0.8 / len(bars)
+    for k, (vals, label, color) in enumerate(bars):
+        xs = x + (k - (len(bars) - 1) / 2) * width
+        hatch = "///" if color == "white" else None
+        ax.bar(xs, vals, width, color=color, label=label, edgecolor="black", linewidth=0.5,
+               hatch=hatch)
+        for xi, val in zip(xs, vals):
+            ax.text(xi, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
+    ax.set_xticks(x, CLASSES)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("probability")
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    ax.grid(axis="y", alpha=0.3)
+    heading = "predicted vs voted distribution"
+    if votes is not None and proba is not None:
+        y = bars[0][0]
+        q = np.clip(bars[1][0], 1e-15, 1)
+        kl = float(np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / q), 0.0)))
+        heading += f"  (KL {kl:.3f} nats)"
+    ax.set_title(heading, fontsize=10)
+
+
+# ---------------------------------------------------------------------------- HTML page
+_CSS = """
+body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1400px; color: #222; padding: 0 1em; }
+h1 { border-bottom: 2px solid #0072B2; padding-bottom: .2em; }
+h2 { margin-top: 1.8em; color: #0072B2; }
+table { border-collapse: collapse; margin: .8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
+th { background: #f0f4f8; }
+td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #ddd; margin: .5em 0; }
+p.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def _table(df: pd.DataFrame, digits: int = 4) -> str:
+    return df.to_html(float_format=lambda v: f"{v:.{digits}f}", na_rep="–", border=0,
+                      escape=True)
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
+
+
+def _report_row(name: str, r: dict) -> dict:
+    row = {"": name, "KL": r["kl"], "KL ≥10 votes": r.get("kl_many_votes", np.nan),
+           "KL <10 votes": r.get("kl_few_votes", np.nan),
+           "n ≥10 votes": r.get("n_many_votes", 0), "n <10 votes": r.get("n_few_votes", 0)}
+    row.update({f"{c}": r["per_class"][c] for c in CLASSES})
+    return row
+
+
+def write_report(out_dir, *, oof_proba, votes, fold_reports, feature_names=None,
+                 importances=None, example_windows=None,
+                 title: str = "hms_features report") -> Path:
+    """Write every picture and one self-contained ``report.html`` into ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Folder to write into (created if needed); existing files of the same names are replaced.
+    oof_proba : array-like, shape (n, 6), or None
+        Out-of-fold predicted probabilities in :data:`CLASSES` order.
+    votes : array-like, shape (n, 6), or None
+        Expert vote counts of the same rows (counts, not fractions: the report splits rows by
+        the number of votes). With ``oof_proba`` gives the overall KL table, the class-prior
+        table, ``reliability.png`` and ``confusion.png``.
+    fold_reports : sequence of dict, or None
+        One :func:`~hms_features.metrics.kl_report` per fold: the per-fold table and
+        ``kl_by_group.png``.
+    feature_names, importances : sequence of str and array-like, optional
+        Both needed for ``importances.png`` and the top-30 table.
+    example_windows : sequence of dict, optional
+        Keyword arguments of :func:`plot_eeg_window` (``eeg`` required; ``spectrogram``,
+        ``votes``, ``proba``, ``title``, ``fs`` optional), one ``eeg_window_{i}.png`` each.
+    title : str
+        Page title.
+
+    Returns
+    -------
+    Path
+        The path of ``report.html``. Sections whose inputs are None or empty are left out.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+
+    if oof_proba is not None and votes is not None:
+        v = _prob_matrix(votes, "votes")
+        p = _prob_matrix(oof_proba, "oof_proba")
+        if len(v) != len(p):
+            raise ValueError(f"write_report: votes has {len(v)} rows but oof_proba {len(p)}")
+        overall = kl_report(v, p)
+        parts.append("<h2>Out-of-fold score</h2>")
+        parts.append(f"<p>Kaggle KL divergence over {len(p)} rows: "
+                     f"<b>{overall['kl']:.4f}</b> nats (lower is better). The class columns are "
+                     "each class's contribution; they add up to KL.</p>")
+        parts.append(_table(pd.DataFrame([_report_row("out-of-fold", overall)])))
+        prior = pd.DataFrame({"mean vote fraction": _fractions(v, "votes").mean(axis=0),
+                              "mean predicted": p.mean(axis=0),
+                              "consensus rows": confusion_counts(v, p).sum(axis=1),
+                              "predicted rows (argmax)": confusion_counts(v, p).sum(axis=0)},
+                             index=list(CLASSES))
+        parts.append("<h3>Class balance</h3>" + _table(prior))
+        rel = plot_reliability(v, p, out / "reliability.png")
+        parts.append("<h2>Reliability</h2>" + _img(rel, "reliability diagram per class"))
+        conf = plot_confusion(v, p, out / "confusion.png")
+        parts.append("<h2>Confusion of the argmax</h2>" + _img(conf, "confusion matrix"))
+
+    reports = list(fold_reports) if fold_reports is not None else []
+    if reports:
+        table = pd.DataFrame([_report_row(f"fold {k}", r) for k, r in enumerate(reports)])
+        mean = table.drop(columns=[""]).mean(numeric_only=True)
+        table = pd.concat([table, pd.DataFrame([{"": "mean", **mean.to_dict()}])],
+                          ignore_index=True)
+        kl_png = plot_kl_by_group(reports, out / "kl_by_group.png")
+        parts.append("<h2>KL per fold, class and vote count</h2>" + _table(table)
+                     + _img(kl_png, "KL by class and vote-count group per fold"))
+
+    if feature_names is not None and importances is not None and len(feature_names):
+        imp_png = plot_importances(feature_names, importances, out / "importances.png")
+        imp = pd.DataFrame({"feature": [str(n) for n in feature_names],
+                            "importance": np.asarray(importances, dtype=float)})
+        imp = imp.sort_values("importance", ascending=False, kind="stable").head(30)
+        parts.append("<h2>Feature importances</h2>" + _img(imp_png, "feature importances")
+                     + _table(imp.reset_index(drop=True), digits=2))
+
+    windows = list(example_windows) if example_windows is not None else []
+    if windows:
+        parts.append("<h2>Example windows</h2><p class='note'>Double-banana montage with the "
+                     "labelled central 10 s shaded, the Kaggle spectrogram of the same moment "
+                     "and the predicted vs voted distribution.</p>")
+        for i, kw in enumerate(windows):
+            kw = dict(kw)
+            if "eeg" not in kw:
+                raise ValueError(f"write_report: example_windows[{i}] has no 'eeg' entry")
+            png = plot_eeg_window(path=out / f"eeg_window_{i}.png", **kw)
+            parts.append(_img(png, kw.get("title") or f"example window {i}"))
+
+    from . import __version__
+
+    parts.append(f"<p class='note'>Written by hms_features {html.escape(__version__)}.</p>")
+    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

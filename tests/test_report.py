@@ -1,0 +1,213 @@
+"""Report pictures and the self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import io
+from html.parser import HTMLParser
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.image as mpimg  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from hms_features.data import HMSDataset  # noqa: E402
+from hms_features.metrics import CLASSES, kl_report  # noqa: E402
+from hms_features.report import (  # noqa: E402
+    confusion_counts,
+    plot_confusion,
+    plot_eeg_window,
+    plot_importances,
+    plot_kl_by_group,
+    plot_reliability,
+    reliability_bins,
+    viewer_traces,
+    write_report,
+)
+from hms_features.signal import EEG_COLUMNS  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_valid_png(data: bytes, min_side: int = 300) -> np.ndarray:
+    """PNG signature, decodable by matplotlib, not tiny, not a blank canvas."""
+    assert data[:8] == PNG_SIGNATURE
+    img = mpimg.imread(io.BytesIO(data), format="png")
+    assert img.ndim == 3 and min(img.shape[:2]) >= min_side
+    assert img[..., :3].std() > 0.05  # something drawn, not a uniform image
+    return img
+
+
+class _Page(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.images, self.open = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        if tag == "img":
+            self.images.append(dict(attrs))
+        elif tag not in ("meta", "br"):
+            self.open.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.open and self.open[-1] == tag, f"unbalanced </{tag}>"
+        self.open.pop()
+
+
+def _fake_cv(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    n_votes = rng.choice([3, 14], n)
+    votes = np.array([rng.multinomial(k, rng.dirichlet(np.full(6, 0.4))) for k in n_votes])
+    proba = 0.6 * votes / votes.sum(1, keepdims=True) + 0.4 * rng.dirichlet(np.ones(6), n)
+    folds = np.arange(n) % 3
+    reports = [kl_report(votes[folds == k], proba[folds == k]) for k in range(3)]
+    return votes.astype(float), proba, reports
+
+
+# ------------------------------------------------------------------ pure numbers
+def test_reliability_bins_match_a_hand_computation():
+    p = np.array([0.05, 0.15, 0.12, 0.95, 1.0, 0.5])
+    y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.5])
+    mean_pred, mean_obs, count = reliability_bins(p, y, n_bins=10)
+    np.testing.assert_array_equal(count, [1, 2, 0, 0, 0, 1, 0, 0, 0, 2])
+    filled = count > 0
+    np.testing.assert_allclose(mean_pred[filled], [0.05, 0.135, 0.5, 0.975])
+    np.testing.assert_allclose(mean_obs[filled], [0.0, 0.5, 0.5, 1.0])
+    assert np.isnan(mean_pred[~filled]).all() and np.isnan(mean_obs[~filled]).all()
+    # two bins: [0, .5) and [.5, 1]
+    mean_pred, mean_obs, count = reliability_bins(p, y, n_bins=2)
+    np.testing.assert_array_equal(count, [3, 3])
+    np.testing.assert_allclose(mean_pred, [0.32 / 3, 2.45 / 3])
+    np.testing.assert_allclose(mean_obs, [1 / 3, 2.5 / 3])
+
+
+def test_reliability_bins_rejects_bad_input():
+    with pytest.raises(ValueError, match="p has 2 values but y has 3"):
+        reliability_bins([0.1, 0.2], [0, 1, 0])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        reliability_bins([0.1, 1.2], [0, 1])
+    with pytest.raises(ValueError, match="n_bins"):
+        reliability_bins([0.1], [0], n_bins=0)
+
+
+def test_confusion_counts_by_argmax():
+    eye = np.eye(6)
+    y_true = eye[[0, 0, 1, 5, 5, 5]] * 3  # vote counts
+    y_pred = eye[[0, 1, 1, 5, 0, 5]] * 0.9 + 0.1 / 6 * (1 - eye[[0, 1, 1, 5, 0, 5]])
+    counts = confusion_counts(y_true, y_pred)
+    expected = np.zeros((6, 6), int)
+    expected[0, 0] = expected[0, 1] = expected[1, 1] = expected[5, 0] = 1
+    expected[5, 5] = 2
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_viewer_traces_order_and_values():
+    eeg = np.zeros((20, 50), np.float32)
+    eeg[EEG_COLUMNS.index("Fp1")] = 10.0
+    eeg[EEG_COLUMNS.index("T3"), :25] = 4.0
+    names, chains, traces = viewer_traces(eeg)
+    assert names[:4] == ["Fp1-F7", "F7-T3", "T3-T5", "T5-O1"]
+    assert names[4:8] == ["Fp1-F3", "F3-C3", "C3-P3", "P3-O1"]
+    assert names[8] == "Fp2-F4" and names[12] == "Fp2-F8" and names[-2:] == ["Fz-Cz", "Cz-Pz"]
+    assert chains == ["LL"] * 4 + ["LP"] * 4 + ["RP"] * 4 + ["RL"] * 4 + ["C"] * 2
+    assert traces.shape == (18, 50)
+    # F7-T3 is -4 then 0 µV: median (-2) removed -> -2 / +2; Fp1-F7 is a constant 10 -> 0
+    np.testing.assert_allclose(traces[1], np.r_[np.full(25, -2.0), np.full(25, 2.0)])
+    np.testing.assert_allclose(traces[0], 0.0)
+
+
+# ------------------------------------------------------------------ pictures
+def test_single_plots_write_valid_pngs(tmp_path):
+    votes, proba, reports = _fake_cv()
+    assert_valid_png(plot_kl_by_group(reports, tmp_path / "kl.png").read_bytes())
+    assert_valid_png(plot_reliability(votes, proba, tmp_path / "rel.png", n_bins=5).read_bytes())
+    assert_valid_png(plot_confusion(votes, proba, tmp_path / "c.png").read_bytes())
+    names = [f"spectral_relpower_delta_LL_50s_{i}" for i in range(5)]
+    img = assert_valid_png(plot_importances(names, [3, 1, 2, 5, 4], tmp_path / "imp.png",
+                                            top=30).read_bytes(), min_side=150)
+    assert img.shape[0] < 600  # 5 bars: the figure height follows the number shown
+    with pytest.raises(ValueError, match="2 names but 3 importances"):
+        plot_importances(["a", "b"], [1, 2, 3], tmp_path / "x.png")
+    with pytest.raises(ValueError, match="fold_reports is empty"):
+        plot_kl_by_group([], tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"y_pred: expected shape \(n_rows, 6\)"):
+        plot_confusion(votes, proba[:, :5], tmp_path / "x.png")
+
+
+def test_eeg_viewer_on_a_real_window(hms_mini, tmp_path):
+    ds = HMSDataset(hms_mini)
+    row = ds.labels.iloc[[4]]
+    eeg = ds.eeg_windows(row)[0]
+    spec = ds.spectrogram_windows(row)[0]
+    proba = np.array([0.6, 0.1, 0.05, 0.05, 0.1, 0.1])
+    path = plot_eeg_window(eeg, tmp_path / "eeg.png", fs=200, spectrogram=spec,
+                           votes=ds.votes(row)[0], proba=proba, title="eeg 1628180742")
+    img = assert_valid_png(path.read_bytes())
+    assert img.shape[:2] == (900, 1800)
+    # the labelled central 10 s is shaded: one block of columns mostly in the shading colour,
+    # a fifth of the trace panel (about 1030 px for 50 s), in the middle of that panel
+    shade = np.all(np.abs(img[..., :3] - np.array([255, 233, 168]) / 255) < 0.02, axis=-1)
+    cols = np.flatnonzero(shade[100:800].mean(axis=0) > 0.3)
+    assert len(cols) and cols[-1] - cols[0] + 1 - len(cols) <= 3  # the 25 s grid line
+    assert 170 < len(cols) < 240 and 450 < cols.mean() < 700
+    # EEG only, with a NaN gap and a flat channel: still drawn
+    eeg2 = eeg.copy()
+    eeg2[:, 3000:3400] = np.nan
+    eeg2[EEG_COLUMNS.index("O2")] = 0
+    assert_valid_png(plot_eeg_window(eeg2, tmp_path / "eeg2.png").read_bytes())
+    with pytest.raises(ValueError, match=r"\(20, n_samples\)"):
+        plot_eeg_window(eeg[:19], tmp_path / "x.png")
+    with pytest.raises(ValueError, match=r"spectrogram must be \(n_rows, 400\)"):
+        plot_eeg_window(eeg, tmp_path / "x.png", spectrogram=spec[:, :100])
+
+
+# ------------------------------------------------------------------ the page
+def test_write_report_embeds_every_picture(tmp_path):
+    votes, proba, reports = _fake_cv()
+    rng = np.random.default_rng(3)
+    eeg = rng.normal(scale=30, size=(20, 2000)).astype(np.float32)
+    html_path = write_report(
+        tmp_path / "out", oof_proba=proba, votes=votes, fold_reports=reports,
+        feature_names=[f"f<{i}>" for i in range(40)], importances=rng.gamma(1, 10, 40),
+        example_windows=[{"eeg": eeg, "votes": votes[0], "proba": proba[0], "title": "ex 0"}],
+        title="CV <demo> & report",
+    )
+    assert html_path == tmp_path / "out" / "report.html"
+    pngs = sorted(p.name for p in html_path.parent.glob("*.png"))
+    assert pngs == ["confusion.png", "eeg_window_0.png", "importances.png", "kl_by_group.png",
+                    "reliability.png"]
+    text = html_path.read_text(encoding="utf-8")
+    page = _Page()
+    page.feed(text)
+    page.close()
+    assert not page.open  # every element closed
+    assert "CV &lt;demo&gt; &amp; report" in text and "f&lt;3&gt;" in text
+    assert page.tags.count("table") == 4  # overall, class balance, folds, importances
+    srcs = [img["src"] for img in page.images]
+    assert len(srcs) == len(pngs)
+    embedded = set()
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,")
+        data = base64.b64decode(src.split(",", 1)[1])
+        assert_valid_png(data)
+        embedded.add(data)
+    assert embedded == {(html_path.parent / n).read_bytes() for n in pngs}
+    assert f"{kl_report(votes, proba)['kl']:.4f}" in text
+    assert all(c in text for c in CLASSES)
+
+
+def test_write_report_omits_missing_sections(tmp_path):
+    _, _, reports = _fake_cv(n=30)
+    html_path = write_report(tmp_path, oof_proba=None, votes=None, fold_reports=reports)
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["kl_by_group.png"]
+    text = html_path.read_text(encoding="utf-8")
+    assert text.count("<img") == 1 and "Reliability" not in text
+    empty = write_report(tmp_path / "empty", oof_proba=None, votes=None, fold_reports=[])
+    assert "<img" not in empty.read_text(encoding="utf-8")
+    with pytest.raises(ValueError, match="votes has 30 rows but oof_proba 29"):
+        write_report(tmp_path / "bad", oof_proba=np.full((29, 6), 1 / 6),
+                     votes=np.ones((30, 6)), fold_reports=None)
