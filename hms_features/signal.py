@@ -8,7 +8,10 @@ rate ``fs`` is always an explicit parameter (Hz), 200 Hz by default.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from scipy import signal as sps
 
 __all__ = [
     "FS",
@@ -20,6 +23,11 @@ __all__ = [
     "BIPOLAR_NAMES",
     "bipolar",
     "average_reference",
+    "repair_nan",
+    "filter_design",
+    "filter_eeg",
+    "preprocess",
+    "QUALITY_NAMES",
 ]
 
 #: Sampling rate of the HMS EEG files, Hz.
@@ -97,3 +105,204 @@ def average_reference(eeg: np.ndarray) -> np.ndarray:
         raise ValueError(f"average_reference: expected 20 channels on axis -2, got {eeg.shape}")
     scalp = eeg[..., :19, :]
     return scalp - scalp.mean(axis=-2, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+#: Names of the per-window quality indicators returned by :func:`preprocess`.
+QUALITY_NAMES = ("nan_fraction", "bad_channels", "clipped_fraction")
+
+
+def _check_eeg(eeg, fn: str) -> np.ndarray:
+    eeg = np.asarray(eeg)
+    if eeg.ndim == 2:
+        eeg = eeg[None]
+    if eeg.ndim != 3:
+        raise ValueError(f"{fn}: expected eeg of shape (n_windows, n_channels, n_samples), "
+                         f"got {eeg.shape}")
+    return eeg
+
+
+def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv: float = 1e-3):
+    """Repair NaN gaps and zero dead channels, vectorised over windows and channels.
+
+    A gap (run of NaN) of at most ``max_gap_s`` seconds between two valid samples is replaced by
+    the straight line joining them; a gap touching either end of the window is held at the
+    nearest valid value when at most ``max_gap_s`` long. Longer gaps become 0 µV. A channel with
+    no valid sample, or whose valid samples span less than ``flat_uv`` (peak to peak), becomes all
+    zeros ("bad").
+
+    Parameters
+    ----------
+    eeg : array, shape (n_windows, n_channels, n_samples)
+        EEG in µV, may hold NaN; read-only input is fine (never modified).
+    fs : float
+        Sampling rate, Hz.
+    max_gap_s : float
+        Longest gap interpolated, seconds.
+    flat_uv : float
+        Peak-to-peak amplitude (µV) below which a channel counts as flat.
+
+    Returns
+    -------
+    clean : ndarray, float32, same shape
+        No NaN.
+    nan_fraction : ndarray, shape (n_windows, n_channels)
+        Fraction of samples that were NaN.
+    bad : ndarray of bool, shape (n_windows, n_channels)
+        Channels set to zero (all-NaN or flat).
+    """
+    eeg = _check_eeg(eeg, "repair_nan")
+    x = np.array(eeg, dtype=np.float32)  # copy: input untouched
+    nan = np.isnan(x)
+    x[np.isinf(x)] = 0.0
+    nan_fraction = nan.mean(axis=-1)
+    n = x.shape[-1]
+    if nan.any():
+        rows = np.flatnonzero(nan.any(axis=-1).ravel())  # only (window, channel) rows with gaps
+        flat = x.reshape(-1, n)
+        sub = flat[rows]
+        m = nan.reshape(-1, n)[rows]
+        idx = np.arange(n)
+        prev = np.where(~m, idx, -1)
+        np.maximum.accumulate(prev, axis=-1, out=prev)
+        nxt = np.where(~m, idx, n)
+        nxt = np.minimum.accumulate(nxt[:, ::-1], axis=-1)[:, ::-1]
+        gap = np.where(m, np.minimum(nxt, n) - np.maximum(prev, -1) - 1, 0)
+        r = np.arange(len(rows))[:, None]
+        v_prev = sub[r, np.clip(prev, 0, n - 1)]
+        v_next = sub[r, np.clip(nxt, 0, n - 1)]
+        v_prev = np.where(prev >= 0, v_prev, v_next)
+        v_next = np.where(nxt < n, v_next, v_prev)
+        w = np.where(m, (idx - prev) / np.maximum(nxt - prev, 1), 0.0).astype(np.float32)
+        fill = v_prev + w * (v_next - v_prev)
+        fill = np.where(gap <= max_gap_s * fs, fill, 0.0)
+        sub = np.where(m, fill, sub)
+        sub = np.nan_to_num(sub, nan=0.0)  # rows with no valid sample at all
+        flat[rows] = sub
+    ptp = x.max(axis=-1) - x.min(axis=-1)
+    bad = (nan_fraction >= 1.0) | (ptp < flat_uv)
+    x[bad] = 0.0
+    return x, nan_fraction, bad
+
+
+@lru_cache(maxsize=32)
+def filter_design(fs: float = FS, l_freq: float | None = 0.5, h_freq: float | None = 40.0,
+                  notch: float | None = 60.0, order: int = 4):
+    """Zero-phase IIR filter cascade designed with MNE, as scipy second-order sections.
+
+    The band-pass (``l_freq``–``h_freq`` Hz, or a high-/low-pass if one edge is None) and the notch
+    (a band-stop ``notch ± (notch / 400 + 0.5)`` Hz, MNE's ``notch_filter(method="iir")`` default
+    width and transition) are Butterworth filters of ``order`` designed by
+    :func:`mne.filter.create_filter`; applied forwards and backwards (zero phase, squared
+    magnitude response) after odd reflection padding of MNE's suggested length.
+
+    Returns
+    -------
+    list of (sos, padlen)
+        One entry per stage, in application order.
+    """
+    import mne
+
+    iir = dict(order=order, ftype="butter", output="sos")
+    stages = []
+    if l_freq is not None or h_freq is not None:
+        p = mne.filter.create_filter(None, fs, l_freq, h_freq, method="iir", iir_params=iir,
+                                     verbose=False)
+        stages.append((p["sos"], int(p["padlen"])))
+    if notch is not None and notch < fs / 2:
+        half = notch / 400.0 + 0.5  # MNE: notch width notch/200 plus half a 1 Hz transition
+        p = mne.filter.create_filter(None, fs, notch + half, notch - half, method="iir",
+                                     iir_params=iir, verbose=False)
+        stages.append((p["sos"], int(p["padlen"])))
+    return stages
+
+
+def filter_eeg(eeg: np.ndarray, fs: float = FS, l_freq: float | None = 0.5,
+               h_freq: float | None = 40.0, notch: float | None = 60.0, order: int = 4):
+    """Zero-phase band-pass and notch filtering along the last axis.
+
+    Equals ``mne.filter.filter_data(x, fs, l_freq, h_freq, method="iir",
+    iir_params=dict(order=order, ftype="butter", output="sos"))`` followed by
+    ``mne.filter.notch_filter(x, fs, notch, method="iir", iir_params=...)`` (same SOS, same odd
+    padding, computed in float64).
+
+    Parameters
+    ----------
+    eeg : array, shape (..., n_samples)
+        Finite signal, µV.
+    fs : float
+        Sampling rate, Hz.
+    l_freq, h_freq : float or None
+        Pass-band edges, Hz (None: no high-pass / no low-pass).
+    notch : float or None
+        Line frequency removed, Hz (None: no notch).
+    order : int
+        Butterworth order of each stage.
+
+    Returns
+    -------
+    ndarray, float64, same shape, µV
+    """
+    x = np.asarray(eeg, dtype=np.float64)
+    n = x.shape[-1]
+    for sos, padlen in filter_design(float(fs), l_freq, h_freq, notch, int(order)):
+        if n < 2:
+            break
+        x = sps.sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=min(padlen, n - 1))
+    return x
+
+
+def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
+               h_freq: float | None = 40.0, notch: float | None = 60.0, order: int = 4,
+               clip_uv: float | None = 1024.0, max_gap_s: float = 1.0, flat_uv: float = 1e-3):
+    """Clean referential EEG windows: NaN repair, dead channels, filtering, clipping.
+
+    Steps, in order: :func:`repair_nan` (short gaps interpolated, long gaps 0 µV, all-NaN or flat
+    channels zeroed), per-channel mean removal, :func:`filter_eeg` (zero-phase Butterworth band-pass
+    ``l_freq``–``h_freq`` Hz and ``notch`` Hz band-stop, MNE design), then clipping to
+    ``±clip_uv`` µV. Bad channels stay exactly zero.
+
+    Parameters
+    ----------
+    eeg : array, shape (n_windows, 20, n_samples) or (20, n_samples)
+        Referential EEG in µV (``EEG_COLUMNS`` order), may hold NaN; never modified.
+    fs : float
+        Sampling rate, Hz.
+    l_freq, h_freq, notch, order
+        Filter settings, see :func:`filter_eeg`; ``l_freq = h_freq = notch = None`` skips
+        filtering.
+    clip_uv : float or None
+        Clip the filtered signal to ``[-clip_uv, clip_uv]`` µV; None disables.
+    max_gap_s, flat_uv
+        See :func:`repair_nan`.
+
+    Returns
+    -------
+    clean : ndarray, float32, shape (n_windows, 20, n_samples)
+        µV, finite.
+    quality : dict of ndarray (n_windows,)
+        ``nan_fraction`` (mean over the 19 scalp channels of the fraction of NaN samples),
+        ``bad_channels`` (number of scalp channels zeroed as all-NaN or flat) and
+        ``clipped_fraction`` (fraction of scalp samples clipped).
+    """
+    x = _check_eeg(eeg, "preprocess")
+    if x.shape[1] != len(EEG_COLUMNS):
+        raise ValueError(f"preprocess: expected {len(EEG_COLUMNS)} channels ({EEG_COLUMNS}) on "
+                         f"axis 1, got shape {x.shape}")
+    x, nan_fraction, bad = repair_nan(x, fs, max_gap_s=max_gap_s, flat_uv=flat_uv)
+    x -= x.mean(axis=-1, keepdims=True)
+    if l_freq is not None or h_freq is not None or notch is not None:
+        x = filter_eeg(x, fs, l_freq, h_freq, notch, order).astype(np.float32)
+    scalp = slice(0, len(SCALP_CHANNELS))
+    clipped = np.zeros(x.shape[0])
+    if clip_uv is not None:
+        clipped = (np.abs(x[:, scalp]) > clip_uv).mean(axis=(1, 2))
+        np.clip(x, -clip_uv, clip_uv, out=x)
+    x[bad] = 0.0
+    quality = {
+        "nan_fraction": nan_fraction[:, scalp].mean(axis=1),
+        "bad_channels": bad[:, scalp].sum(axis=1).astype(np.float64),
+        "clipped_fraction": clipped,
+    }
+    return x, quality

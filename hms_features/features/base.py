@@ -16,18 +16,78 @@ from functools import cached_property
 from typing import Callable
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal as sps
 
 from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
 
-__all__ = ["FeatureContext", "Family", "FAMILIES", "register", "welch_psd", "chain_groups"]
+__all__ = [
+    "FeatureContext", "Family", "FAMILIES", "register", "welch_psd", "segment_spectra",
+    "chain_groups", "aggregate", "GROUPS", "EPS",
+]
+
+#: Groups every per-derivation feature is averaged over, in column order: the five chains, then
+#: the left (LL+LP) and right (RP+RL) hemispheres.
+GROUPS = ("LL", "LP", "RP", "RL", "C", "L", "R")
+#: Floor added to powers (µV², µV²/Hz) before taking logarithms, so silent channels stay finite.
+EPS = 1e-6
 
 #: Welch segment length, seconds (0.5 Hz resolution), Hann window, 50 % overlap, mean averaging.
 WELCH_SEGMENT_S = 2.0
 
 
+def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S,
+                    step_s: float | None = None):
+    """Periodograms of consecutive Hann-windowed segments (the terms Welch's method averages).
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples)
+        Signal in µV (float32 is computed in float32, anything else in float64).
+    fs : float
+        Sampling rate, Hz.
+    segment_s : float
+        Segment length, seconds (clipped to the signal length).
+    step_s : float, optional
+        Hop between segment starts, seconds; default half a segment (50 % overlap).
+
+    Returns
+    -------
+    freqs : ndarray, shape (n_freqs,)
+        Hz, ``rfftfreq(nperseg, 1 / fs)``.
+    spectra : ndarray, shape (..., n_segments, n_freqs)
+        One-sided density of each segment, µV²/Hz, scaled exactly as
+        :func:`scipy.signal.welch` (``scaling="density"``, no detrending), so the mean over the
+        segments of a window is its Welch PSD.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        x = x.astype(np.float64)
+    n = x.shape[-1]
+    nperseg = min(int(round(segment_s * fs)), n)
+    step = nperseg // 2 if step_s is None else int(round(step_s * fs))
+    step = max(step, 1)
+    n_seg = (n - nperseg) // step + 1
+    win = sps.get_window("hann", nperseg).astype(x.dtype)
+    segs = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., ::step, :]
+    segs = segs[..., :n_seg, :]
+    spec = sp_fft.rfft(segs * win, axis=-1)
+    p = spec.real**2 + spec.imag**2
+    scale = 1.0 / (fs * float((win.astype(np.float64) ** 2).sum()))
+    p *= np.asarray(scale, p.dtype)
+    if nperseg % 2:
+        p[..., 1:] *= 2
+    else:
+        p[..., 1:-1] *= 2
+    return np.fft.rfftfreq(nperseg, 1.0 / fs), p
+
+
 def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S):
     """Welch power spectral density along the last axis.
+
+    Equal to ``scipy.signal.welch(x, fs, window="hann", nperseg=segment_s * fs,
+    noverlap=nperseg // 2, detrend=False, average="mean")``, computed from
+    :func:`segment_spectra` (float32 input stays float32, which halves the memory traffic).
 
     Parameters
     ----------
@@ -43,14 +103,10 @@ def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S)
     freqs : ndarray, shape (n_freqs,)
         Hz.
     psd : ndarray, shape (..., n_freqs)
-        One-sided density, µV²/Hz, float64.
+        One-sided density, µV²/Hz.
     """
-    nperseg = int(round(segment_s * fs))
-    nperseg = min(nperseg, x.shape[-1])
-    return sps.welch(
-        x, fs=fs, window="hann", nperseg=nperseg, noverlap=nperseg // 2, detrend=False,
-        axis=-1, average="mean",
-    )
+    freqs, p = segment_spectra(x, fs, segment_s)
+    return freqs, p.mean(axis=-2)
 
 
 def chain_groups() -> dict[str, np.ndarray]:
@@ -68,6 +124,38 @@ def chain_groups() -> dict[str, np.ndarray]:
     groups["R"] = np.concatenate([groups["RP"], groups["RL"]])
     groups["all"] = np.arange(len(BIPOLAR_PAIRS))
     return groups
+
+
+_GROUP_INDEX = chain_groups()
+
+
+def aggregate(family: str, measure: str, values: np.ndarray, span: str,
+              groups: tuple[str, ...] = GROUPS) -> dict[str, np.ndarray]:
+    """Average a per-derivation feature over each chain and hemisphere.
+
+    Parameters
+    ----------
+    family, measure : str
+        Name parts; ``measure`` may hold a band (``"relpower_alpha"``).
+    values : array, shape (n_windows, 18)
+        One value per bipolar derivation (``BIPOLAR_NAMES`` order).
+    span : str
+        Span suffix, e.g. ``"50s"``.
+    groups : tuple of str
+        Keys of :func:`chain_groups`.
+
+    Returns
+    -------
+    dict
+        ``{family}_{measure}_{group}_{span}`` -> mean over the group's derivations, float32,
+        shape (n_windows,). Non-finite values are replaced by 0 before averaging (callers define
+        their own fills; this is a last guard).
+    """
+    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0,
+                           neginf=0.0)
+    idx = _GROUP_INDEX
+    return {f"{family}_{measure}_{g}_{span}": values[:, idx[g]].mean(axis=1).astype(np.float32)
+            for g in groups}
 
 
 @dataclass
@@ -128,6 +216,21 @@ class FeatureContext:
         if self.psd_override is not None:
             return self.psd_override
         return welch_psd(self.bipolar, self.fs)
+
+    def decimated(self, q: int) -> np.ndarray:
+        """Bipolar derivations decimated by ``q`` with a block mean, shape (n, 18, s // q), µV.
+
+        The mean of ``q`` consecutive samples is a boxcar anti-alias filter (first null at
+        ``fs / q`` Hz); cheap and adequate for the entropy measures computed on it. Trailing
+        samples that do not fill a block are dropped. Cached per ``q``.
+        """
+        cache = self.__dict__.setdefault("_decimated", {})
+        if q not in cache:
+            b = self.bipolar
+            m = b.shape[-1] // q * q
+            cache[q] = b[..., :m].reshape(b.shape[0], b.shape[1], -1, q).mean(
+                axis=-1, dtype=np.float64)
+        return cache[q]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,187 @@
+"""Feature sets and the one function that computes every selected family on a chunk.
+
+Feature sets:
+
+* ``"default"`` - every registered family;
+* ``"fast"`` - the families registered with ``fast=True`` (no sample entropy / DFA, no
+  spectrogram statistics), for quick experiments;
+* a list of family names, in any order (columns still come out in :data:`FAMILY_ORDER`).
+
+Spans: each family registered with spans ``("50s", "10s")`` is computed on the whole window
+(named ``50s`` whatever its length) and on its central 10 s (``10s``), the part the experts
+labelled; both are cut from the same preprocessed window, so the 10 s span is filtered with 20 s
+of context on each side. Families registered with ``spans=()`` run once per window and name
+their own columns.
+
+Column order is stable: families in :data:`FAMILY_ORDER` (unknown families after, in
+registration order), spans in registration order, and each family's own dict order.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+import numpy as np
+
+from ..signal import EEG_COLUMNS, FS
+from .base import FAMILIES, FeatureContext, register
+
+__all__ = [
+    "FAMILY_ORDER", "FEATURE_SETS", "resolve_families", "feature_names", "compute_features",
+    "span_slices",
+]
+
+#: Column order of the families (those not registered in this process are skipped).
+FAMILY_ORDER = ("quality", "spectral", "temporal", "entropy", "periodicity", "spatial",
+                "evolution", "spectrogram", "ekg")
+#: Named feature sets.
+FEATURE_SETS = ("default", "fast")
+_MODULES = ("spectral", "temporal", "entropy", "periodicity", "spatial", "evolution",
+            "spectrogram", "ekg")
+#: Length of the central span, seconds.
+CENTRAL_S = 10.0
+
+
+def _load_families() -> None:
+    for mod in _MODULES:
+        try:
+            importlib.import_module(f"{__package__}.{mod}")
+        except ModuleNotFoundError as err:  # a family module not written yet
+            if err.name != f"{__package__}.{mod}":
+                raise
+
+
+@register("quality", spans=("50s",), fast=True)
+def compute_quality(ctx: FeatureContext) -> dict[str, np.ndarray]:
+    """Preprocessing quality indicators (``quality_{name}_{span}``), 0 when none were given.
+
+    ``nan_fraction`` (fraction of NaN scalp samples), ``bad_channels`` (scalp channels zeroed as
+    all-NaN or flat), ``clipped_fraction`` (fraction of scalp samples clipped), see
+    :func:`hms_features.signal.preprocess`.
+    """
+    from ..signal import QUALITY_NAMES
+
+    return {f"quality_{k}_{ctx.span}": np.asarray(ctx.quality.get(k, np.zeros(ctx.n)),
+                                                  dtype=np.float32)
+            for k in QUALITY_NAMES}
+
+
+def resolve_families(feature_set="default") -> list[str]:
+    """Family names of a feature set, in column order.
+
+    Parameters
+    ----------
+    feature_set : {"default", "fast"} or list of str
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    ValueError
+        Unknown set or family name (the message lists the valid ones).
+    """
+    _load_families()
+    order = [f for f in FAMILY_ORDER if f in FAMILIES]
+    order += [f for f in FAMILIES if f not in order]
+    if isinstance(feature_set, str):
+        if feature_set == "default":
+            return order
+        if feature_set == "fast":
+            return [f for f in order if FAMILIES[f].fast]
+        raise ValueError(f"feature_set must be one of {FEATURE_SETS} or a list of families "
+                         f"{order}, got {feature_set!r}")
+    names = list(feature_set)
+    unknown = [f for f in names if f not in FAMILIES]
+    if unknown or not names:
+        raise ValueError(f"feature_set: unknown families {unknown} (known: {order})"
+                         if unknown else "feature_set: empty list of families")
+    return [f for f in order if f in names]
+
+
+def span_slices(n_samples: int, fs: float = FS) -> dict[str, slice]:
+    """Sample ranges of the spans of a window: ``50s`` (all) and ``10s`` (central 10 s)."""
+    c = int(round(CENTRAL_S * fs))
+    if n_samples < c:
+        raise ValueError(f"windows must hold at least {CENTRAL_S:g} s ({c} samples at {fs:g} Hz), "
+                         f"got {n_samples} samples")
+    a = (n_samples - c) // 2
+    return {"50s": slice(0, n_samples), "10s": slice(a, a + c)}
+
+
+def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
+                     spectrogram: np.ndarray | None = None, quality: dict | None = None,
+                     psd: dict | None = None) -> dict[str, np.ndarray]:
+    """Compute every family of a feature set on one chunk of preprocessed windows.
+
+    Parameters
+    ----------
+    eeg : array, shape (n_windows, 20, n_samples)
+        Preprocessed referential EEG, µV (:func:`hms_features.signal.preprocess`).
+    fs : float
+        Sampling rate, Hz.
+    feature_set : {"default", "fast"} or list of str
+        See :func:`resolve_families`.
+    spectrogram : array, shape (n_windows, 300, 400), optional
+        Kaggle spectrogram windows; families that need one are skipped when it is None.
+    quality : dict, optional
+        Per-window indicators from preprocessing.
+    psd : dict, optional
+        span -> ``(freqs, psd (n, 18, f))`` precomputed Welch PSDs (shared across overlapping
+        windows by :func:`hms_features.build.build_features`).
+
+    Returns
+    -------
+    dict
+        name -> float32 array (n_windows,), finite (non-finite values become 0 as a last guard).
+    """
+    eeg = np.asarray(eeg)
+    if eeg.ndim != 3 or eeg.shape[1] != len(EEG_COLUMNS):
+        raise ValueError(f"compute_features: eeg must be (n_windows, {len(EEG_COLUMNS)}, "
+                         f"n_samples), got {eeg.shape}")
+    families = [FAMILIES[f] for f in resolve_families(feature_set)]
+    slices = span_slices(eeg.shape[-1], fs)
+    psd = psd or {}
+    contexts = {}
+    out: dict[str, np.ndarray] = {}
+    for fam in families:
+        if fam.needs_spectrogram and spectrogram is None:
+            continue
+        for span in fam.spans or ("50s",):
+            if span not in contexts:
+                contexts[span] = FeatureContext(
+                    eeg[..., slices[span]], fs=fs, span=span, spectrogram=spectrogram,
+                    quality=quality or {}, psd_override=psd.get(span))
+            res = fam.compute(contexts[span])
+            for k, v in res.items():
+                v = np.asarray(v, dtype=np.float32).reshape(-1)
+                if v.shape[0] != eeg.shape[0]:
+                    raise ValueError(f"family {fam.name!r}: feature {k!r} has {v.shape[0]} "
+                                     f"values for {eeg.shape[0]} windows")
+                out[k] = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+    return out
+
+
+@lru_cache(maxsize=16)
+def _names(families: tuple[str, ...], spectrogram: bool, fs: float) -> tuple[str, ...]:
+    rng = np.random.default_rng(0)
+    eeg = rng.standard_normal((1, len(EEG_COLUMNS), int(50 * fs))).astype(np.float32) * 20
+    spec = np.abs(rng.standard_normal((1, 300, 400))).astype(np.float32) if spectrogram else None
+    return tuple(compute_features(eeg, fs, feature_set=list(families), spectrogram=spec))
+
+
+def feature_names(feature_set="default", *, spectrogram: bool = True,
+                  fs: float = FS) -> list[str]:
+    """Column names a feature set produces, in order (computed once on a dummy window).
+
+    Parameters
+    ----------
+    feature_set : {"default", "fast"} or list of str
+    spectrogram : bool
+        Whether spectrogram windows are available (False drops the families that need them).
+    fs : float
+        Sampling rate, Hz.
+    """
+    return list(_names(tuple(resolve_families(feature_set)), bool(spectrogram), float(fs)))

@@ -1,0 +1,227 @@
+"""Core feature families (spectral, temporal, entropy) against independent references."""
+
+from __future__ import annotations
+
+import antropy as ant
+import numpy as np
+import pytest
+import scipy.stats
+from scipy import signal as sps
+
+from hms_features.features import registry, spectral, temporal
+from hms_features.features.base import (
+    FeatureContext,
+    aggregate,
+    chain_groups,
+    segment_spectra,
+    welch_psd,
+)
+from hms_features.signal import BIPOLAR_NAMES, EEG_COLUMNS, FS, preprocess
+
+RNG = np.random.default_rng(42)
+
+
+def _tone(freq, seconds=50.0, amp=50.0, noise=0.0, n=1, chans=18):
+    t = np.arange(int(seconds * FS)) / FS
+    x = amp * np.sin(2 * np.pi * freq * t) + noise * RNG.standard_normal((n, chans, t.size))
+    return x.astype(np.float32)
+
+
+def _pink(n_samples, shape=(1,), exponent=1.0):
+    spec = np.fft.rfft(RNG.standard_normal(shape + (n_samples,)))
+    f = np.fft.rfftfreq(n_samples, 1 / FS)
+    f[0] = f[1]
+    return np.fft.irfft(spec / f ** (exponent / 2), n_samples).astype(np.float64)
+
+
+# ----------------------------------------------------------------------------- base
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [10000, 2000, 333])
+def test_welch_psd_equals_scipy(dtype, n):
+    x = RNG.standard_normal((2, 3, n)).astype(dtype)
+    f, p = welch_psd(x, FS)
+    nper = min(400, n)
+    f2, p2 = sps.welch(x.astype(np.float64), FS, window="hann", nperseg=nper,
+                       noverlap=nper // 2, detrend=False)
+    np.testing.assert_allclose(f, f2)
+    tol = 1e-5 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(p, p2, rtol=tol, atol=tol * p2.max())
+
+
+def test_segment_spectra_average_to_welch_of_any_grid_subwindow():
+    x = RNG.standard_normal((18, 6000))
+    f, seg = segment_spectra(x, FS)  # hop 1 s
+    start, length = 800, 2000  # a window starting on the 1 s grid
+    sub = welch_psd(x[:, start:start + length], FS)[1]
+    k0 = start // 200
+    np.testing.assert_allclose(seg[:, k0:k0 + 9].mean(axis=1), sub, rtol=1e-12)
+
+
+def test_aggregate_means_over_chains_and_hemispheres():
+    vals = RNG.standard_normal((3, 18))
+    out = aggregate("fam", "m", vals, "50s")
+    groups = chain_groups()
+    assert list(out) == [f"fam_m_{g}_50s" for g in ("LL", "LP", "RP", "RL", "C", "L", "R")]
+    ll = [i for i, n in enumerate(BIPOLAR_NAMES) if n in ("Fp1-F7", "F7-T3", "T3-T5", "T5-O1")]
+    np.testing.assert_allclose(out["fam_m_LL_50s"], vals[:, ll].mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(out["fam_m_L_50s"], vals[:, groups["L"]].mean(axis=1), rtol=1e-6)
+    assert len(groups["L"]) == 8 and len(groups["C"]) == 2
+
+
+# ----------------------------------------------------------------------------- spectral
+
+
+def test_pure_alpha_tone_has_alpha_power_and_peak_at_10hz():
+    x = _tone(10.0, noise=1.0)
+    f, p = welch_psd(x, FS)
+    bp = spectral.band_powers(f, p)
+    rel = bp / bp.sum(axis=-1, keepdims=True)
+    assert (rel[..., list(spectral.BANDS).index("alpha")] > 0.97).all()
+    np.testing.assert_allclose(spectral.peak_frequency(f, p), 10.0)
+    np.testing.assert_allclose(spectral.spectral_edge(f, p, 0.5), 10.0)
+    assert (spectral.spectral_entropy(f, p, 0.5, 40) < 0.3).all()
+
+
+def test_band_powers_add_up_to_the_variance():
+    x = RNG.standard_normal((4, 10000)) * 7.0
+    f, p = welch_psd(x, FS)
+    total = spectral.band_powers(f, p, {"all": (0.0, 101.0)})[..., 0]
+    np.testing.assert_allclose(total, x.var(axis=-1), rtol=0.05)
+    # hand-computed rectangle rule over the half-open band
+    m = (f >= 8) & (f < 13)
+    np.testing.assert_allclose(spectral.band_powers(f, p, {"a": (8, 13)})[..., 0],
+                               p[:, m].sum(axis=-1) * 0.5)
+
+
+def test_white_noise_spectral_entropy_near_one_and_matches_antropy():
+    x = RNG.standard_normal((3, 10000))
+    f, p = welch_psd(x, FS)
+    assert (spectral.spectral_entropy(f, p, 0.5, 40) > 0.98).all()
+    # same formula as antropy given antropy's PSD (welch, nperseg=400, constant detrend)
+    f2, p2 = sps.welch(x, FS, nperseg=400)
+    ref = [ant.spectral_entropy(row, FS, method="welch", nperseg=400, normalize=True)
+           for row in x]
+    np.testing.assert_allclose(spectral.spectral_entropy(f2, p2), ref, rtol=1e-10)
+
+
+@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0])
+def test_aperiodic_slope_recovers_power_law(exponent):
+    x = _pink(10000, (8,), exponent)
+    f, p = welch_psd(x, FS)
+    slope = spectral.aperiodic_slope(f, p)
+    np.testing.assert_allclose(slope.mean(), -exponent, atol=0.1)
+
+
+def test_spectral_family_names_values_and_fills():
+    x = np.zeros((2, 20, 10000), np.float32)
+    # channel-dependent amplitudes, so the bipolar differences are not zero
+    x[0, :19] = _tone(10.0, n=1, chans=19)[0] * np.arange(1, 20, dtype=np.float32)[:, None]
+    x[0, 3] += _tone(3.0, n=1, chans=1)[0, 0]
+    out = spectral.compute_spectral(FeatureContext(x, span="50s"))
+    assert all(k.startswith("spectral_") and k.endswith("_50s") for k in out)
+    assert len(out) == 20 * 7
+    assert all(v.shape == (2,) and v.dtype == np.float32 and np.isfinite(v).all()
+               for v in out.values())
+    # window 1 is silent: documented fills
+    assert out["spectral_relpower_alpha_L_50s"][1] == 0
+    assert out["spectral_abspower_alpha_L_50s"][1] == pytest.approx(-6)
+    assert out["spectral_peakfreq_RP_50s"][1] == 0 and out["spectral_entropy_C_50s"][1] == 0
+    # relative powers sum to 1 (the six bands tile 0.5-40 Hz)
+    rel = sum(out[f"spectral_relpower_{b}_LL_50s"][0] for b in spectral.BANDS)
+    assert rel == pytest.approx(1.0, abs=1e-5)
+
+
+# ----------------------------------------------------------------------------- temporal
+
+
+def test_moments_match_scipy_stats():
+    x = (RNG.standard_normal((3, 5, 2000)) ** 3).astype(np.float32)
+    var, skew, kurt = temporal.moments(x)
+    np.testing.assert_allclose(var, x.astype(np.float64).var(axis=-1), rtol=1e-4)
+    np.testing.assert_allclose(skew, scipy.stats.skew(x.astype(np.float64), axis=-1), rtol=1e-3)
+    np.testing.assert_allclose(kurt, scipy.stats.kurtosis(x.astype(np.float64), axis=-1),
+                               rtol=1e-3)
+
+
+def test_hjorth_and_zero_crossings_match_antropy():
+    x = np.cumsum(RNG.standard_normal((4, 3000)), axis=-1).astype(np.float32)
+    x -= x.mean(axis=-1, keepdims=True)
+    mob, comp = temporal.hjorth(x, FS)
+    ref = ant.hjorth_params(x.astype(np.float64), sf=FS, axis=-1)
+    np.testing.assert_allclose(mob, ref[0], rtol=1e-3)
+    np.testing.assert_allclose(comp, ref[1], rtol=1e-3)
+    zc = temporal.zero_crossings(x, FS)
+    np.testing.assert_allclose(zc, ant.num_zerocross(x, axis=-1) / (3000 / FS))
+
+
+def test_hjorth_mobility_of_a_sine_is_its_frequency():
+    mob, comp = temporal.hjorth(_tone(5.0, seconds=20, chans=1)[0], FS)
+    # sqrt(var(dx) / var(x)) * fs -> 2 fs sin(pi f / fs) ~ 2 pi f for f << fs; complexity -> 1
+    np.testing.assert_allclose(mob, 2 * FS * np.sin(np.pi * 5.0 / FS), rtol=1e-3)
+    np.testing.assert_allclose(comp, 1.0, atol=1e-2)
+
+
+def test_line_length_and_sharp_transients():
+    x = np.zeros((1, 2, 10000), np.float32)
+    x[0, 0] = RNG.standard_normal(10000) * 5
+    x[0, 0, 100::200] += 200  # a 1 Hz spike train: 50 spikes
+    x[0, 1] = np.arange(10000) % 2  # 0,1,0,1: |dx| = 1 everywhere
+    np.testing.assert_allclose(temporal.line_length(x, FS)[0, 1], FS)
+    count = temporal.sharp_transients(x, FS)
+    assert count[0, 0] == 50
+
+
+def test_temporal_family_fills_for_flat_windows():
+    x = np.zeros((1, 20, 4000), np.float32)
+    out = temporal.compute_temporal(FeatureContext(x, span="10s"))
+    assert len(out) == 10 * 7
+    assert all(np.isfinite(v).all() for v in out.values())
+    assert out["temporal_kurtosis_LL_10s"][0] == 0 and out["temporal_mobility_R_10s"][0] == 0
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def test_feature_sets_and_names_are_stable():
+    default = registry.feature_names("default")
+    fast = registry.feature_names("fast")
+    assert set(fast) <= set(default) and len(fast) < len(default) or fast == default
+    assert registry.feature_names(["temporal", "spectral"]) == (
+        [n for n in default if n.startswith("spectral_")]
+        + [n for n in default if n.startswith("temporal_")])
+    assert len(default) == len(set(default))
+    with pytest.raises(ValueError, match="unknown families"):
+        registry.resolve_families(["spectral", "nope"])
+    with pytest.raises(ValueError, match="feature_set"):
+        registry.resolve_families("everything")
+
+
+def test_compute_features_central_span_is_the_middle_10s():
+    x = np.zeros((1, 20, 10000), np.float32)
+    t = np.arange(10000) / FS
+    x[0, :19] = np.where((t >= 20) & (t < 30), np.sin(2 * np.pi * 10 * t) * 50,
+                         np.sin(2 * np.pi * 3 * t) * 50) * np.arange(1, 20)[:, None]
+    out = registry.compute_features(x, FS, feature_set=["spectral"])
+    assert out["spectral_peakfreq_LL_10s"][0] == 10.0
+    assert out["spectral_peakfreq_LL_50s"][0] == 3.0
+
+
+def test_real_windows_from_hms_mini(hms_mini):
+    from hms_features.data import HMSDataset
+
+    ds = HMSDataset(hms_mini)
+    eeg = ds.eeg_windows(ds.labels.iloc[:3])
+    clean, q = preprocess(eeg, FS)
+    out = registry.compute_features(clean, FS, feature_set=["spectral", "temporal"], quality=q)
+    vals = np.column_stack(list(out.values()))
+    assert vals.shape == (3, len(registry.feature_names(["spectral", "temporal"])))
+    assert np.isfinite(vals).all()
+    rel = sum(out[f"spectral_relpower_{b}_all_50s"] if f"spectral_relpower_{b}_all_50s" in out
+              else out[f"spectral_relpower_{b}_L_50s"] for b in spectral.BANDS)
+    np.testing.assert_allclose(rel, 1.0, atol=1e-4)
+    # real EEG: amplitude in the tens of µV, most power below 13 Hz
+    assert (out["temporal_logvar_L_50s"] > 0).all() and (out["temporal_logvar_L_50s"] < 5).all()
+    assert (out["spectral_sef50_L_50s"] < 13).all()
+    assert len(EEG_COLUMNS) == eeg.shape[1]

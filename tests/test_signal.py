@@ -1,0 +1,112 @@
+"""Preprocessing: NaN repair, dead channels, MNE-equivalent filtering, clipping."""
+
+from __future__ import annotations
+
+import mne
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hms_features.signal import (
+    EEG_COLUMNS,
+    FS,
+    filter_eeg,
+    preprocess,
+    repair_nan,
+)
+
+IIR = dict(order=4, ftype="butter", output="sos")
+
+
+def _eeg(n=2, seconds=10, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, len(EEG_COLUMNS), int(seconds * FS))) * 30).astype(np.float32)
+
+
+def test_bandpass_equals_mne_filter_data():
+    x = _eeg(2, 12).astype(np.float64)
+    ours = filter_eeg(x, FS, 0.5, 40.0, notch=None)
+    ref = mne.filter.filter_data(x, FS, 0.5, 40.0, method="iir", iir_params=dict(IIR),
+                                 verbose=False)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
+
+
+def test_notch_equals_mne_notch_filter():
+    x = _eeg(1, 12).astype(np.float64)
+    ours = filter_eeg(x, FS, None, None, notch=60.0)
+    ref = mne.filter.notch_filter(x, FS, 60.0, method="iir", iir_params=dict(IIR), verbose=False)
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
+
+
+def test_full_cascade_equals_mne_in_sequence_and_removes_line_noise():
+    t = np.arange(int(20 * FS)) / FS
+    x = (50 * np.sin(2 * np.pi * 10 * t) + 40 * np.sin(2 * np.pi * 60 * t)
+         + 30 * np.sin(2 * np.pi * 0.1 * t))[None]
+    ours = filter_eeg(x, FS)
+    ref = mne.filter.filter_data(x, FS, 0.5, 40.0, method="iir", iir_params=dict(IIR),
+                                 verbose=False)
+    ref = mne.filter.notch_filter(ref, FS, 60.0, method="iir", iir_params=dict(IIR),
+                                  verbose=False)
+    np.testing.assert_allclose(ours, ref, atol=1e-9 * np.abs(ref).max())
+    mid = slice(int(5 * FS), int(15 * FS))
+    # the 10 Hz tone survives, the 60 Hz and 0.1 Hz components are gone
+    np.testing.assert_allclose(ours[0, mid], 50 * np.sin(2 * np.pi * 10 * t[mid]), atol=2.0)
+
+
+def test_repair_interpolates_short_gaps_linearly_and_zeros_long_ones():
+    x = np.tile(np.arange(1000, dtype=np.float32), (1, 3, 1))
+    x[0, 0, 100:150] = np.nan  # 0.25 s: interpolated exactly (the signal is a line)
+    x[0, 1, 100:500] = np.nan  # 2 s: longer than max_gap_s=1 -> zeros
+    x[0, 2, :30] = np.nan  # leading gap: held at the first valid value
+    clean, frac, bad = repair_nan(x, FS, max_gap_s=1.0)
+    np.testing.assert_allclose(clean[0, 0], np.arange(1000))
+    assert (clean[0, 1, 100:500] == 0).all() and clean[0, 1, 99] == 99
+    assert (clean[0, 2, :30] == 30).all()
+    np.testing.assert_allclose(frac[0], [50 / 1000, 400 / 1000, 30 / 1000])
+    assert not bad.any()
+
+
+def test_dead_channels_become_zero_and_are_counted():
+    x = _eeg(2, 10)
+    x[0, 3] = np.nan
+    x[1, 7] = 12.5  # flat
+    ro = x.copy()
+    ro.setflags(write=False)
+    clean, q = preprocess(ro, FS)
+    assert np.isnan(ro[0, 3]).all()  # input untouched
+    assert (clean[0, 3] == 0).all() and (clean[1, 7] == 0).all()
+    np.testing.assert_array_equal(q["bad_channels"], [1, 1])
+    np.testing.assert_allclose(q["nan_fraction"], [1 / 19, 0])
+    assert clean.dtype == np.float32 and np.isfinite(clean).all()
+
+
+def test_clipping_bounds_amplitude_and_reports_fraction():
+    x = _eeg(1, 10)
+    x[0, 0, 500:520] = 1e6
+    clean, q = preprocess(x, FS, clip_uv=1024.0)
+    assert np.abs(clean).max() <= 1024.0
+    assert 0 < q["clipped_fraction"][0] <= 1 / 19  # only channel 0 (filter ringing spreads it)
+    unclipped, q2 = preprocess(x, FS, clip_uv=None)
+    assert np.abs(unclipped).max() > 1024.0 and q2["clipped_fraction"][0] == 0
+
+
+def test_preprocess_rejects_wrong_channel_count():
+    with pytest.raises(ValueError, match="20 channels"):
+        preprocess(np.zeros((1, 19, 2000), np.float32))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    scale=st.sampled_from([0.0, 1e-3, 1.0, 1e4, 1e8]),
+    nan_channels=st.integers(0, 20),
+    nan_run=st.integers(0, 2000),
+    seed=st.integers(0, 1000),
+)
+def test_preprocess_output_always_finite(scale, nan_channels, nan_run, seed):
+    x = _eeg(1, 10, seed) * np.float32(scale)
+    x[0, :nan_channels] = np.nan
+    x[0, :, 100:100 + nan_run] = np.nan
+    clean, q = preprocess(x, FS)
+    assert np.isfinite(clean).all()
+    assert all(np.isfinite(v).all() for v in q.values())
