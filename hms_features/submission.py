@@ -1,0 +1,116 @@
+"""Write the Kaggle ``submission.csv``: ``eeg_id`` plus six ``*_vote`` probability columns.
+
+Kaggle checks that every row of the submission sums to 1 (``numpy.allclose``) and does not
+renormalise it; it then clips to ``[1e-15, 1 - 1e-15]``. :func:`write_submission` therefore
+renormalises each row in float64 before writing, writes full precision (``repr`` of each float),
+and re-reads the file to check it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .metrics import CLASSES
+
+__all__ = ["SUBMISSION_COLUMNS", "write_submission"]
+
+#: Columns of ``submission.csv``, in Kaggle's order.
+SUBMISSION_COLUMNS = ("eeg_id",) + tuple(f"{c}_vote" for c in CLASSES)
+
+
+def _read_sample(sample_submission) -> pd.DataFrame:
+    if isinstance(sample_submission, pd.DataFrame):
+        return sample_submission
+    path = Path(sample_submission)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: sample submission not found")
+    return pd.read_csv(path)
+
+
+def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFrame:
+    """Write ``submission.csv`` for the HMS competition.
+
+    Parameters
+    ----------
+    eeg_ids : array-like of int, shape (n,)
+        Test EEG ids, in ``test.csv`` order (e.g. ``HMSDataset(root, "test").labels["eeg_id"]``).
+    proba : array-like, shape (n, 6)
+        Predicted probabilities in :data:`~hms_features.metrics.CLASSES` order (a DataFrame may
+        name its columns by class or ``*_vote``). Each row is divided by its sum.
+    path : str or Path
+        Output file (its folder must exist).
+    sample_submission : str, Path or DataFrame, optional
+        Kaggle's ``sample_submission.csv``. When given, the ids must be exactly its ids
+        (rows are written in its order, which is ``test.csv``'s) and its columns must be
+        :data:`SUBMISSION_COLUMNS`.
+
+    Returns
+    -------
+    DataFrame
+        What was written.
+
+    Raises
+    ------
+    ValueError
+        Duplicate or non-integer ids, wrong shape, negative / NaN / all-zero probability rows
+        (naming the eeg_id), or ids / columns differing from the sample submission.
+    """
+    from .models.lgbm import as_soft_targets
+
+    ids = np.asarray(eeg_ids)
+    if ids.ndim != 1:
+        raise ValueError(f"eeg_ids must be 1-D, got shape {ids.shape}")
+    try:
+        ids_int = ids.astype(np.int64)
+    except (TypeError, ValueError):
+        raise ValueError("eeg_ids must be integers (Kaggle eeg_id)") from None
+    if not np.array_equal(ids_int, ids.astype(np.float64)):
+        raise ValueError("eeg_ids must be integers (Kaggle eeg_id)")
+    dup = pd.Index(ids_int).duplicated()
+    if dup.any():
+        raise ValueError(f"eeg_id {ids_int[np.argmax(dup)]} appears more than once")
+    if isinstance(proba, pd.DataFrame):
+        P = proba
+    else:
+        P = np.asarray(proba, dtype=np.float64)
+        if P.ndim != 2 or P.shape[1] != len(CLASSES):
+            raise ValueError(f"proba: expected shape ({len(ids)}, {len(CLASSES)}), got {P.shape}")
+    try:
+        P, _ = as_soft_targets(P, name="proba")
+    except ValueError as e:
+        msg = str(e)
+        m = re.search(r"row (\d+)", msg)
+        if m and int(m.group(1)) < len(ids_int):
+            msg += f" (eeg_id {ids_int[int(m.group(1))]})"
+        raise ValueError(msg) from None
+    if P.shape[0] != len(ids_int):
+        raise ValueError(f"{len(ids_int)} eeg_ids but {P.shape[0]} probability rows")
+    sub = pd.DataFrame(P, columns=list(SUBMISSION_COLUMNS[1:]))
+    sub.insert(0, "eeg_id", ids_int)
+    if sample_submission is not None:
+        sample = _read_sample(sample_submission)
+        if tuple(map(str, sample.columns)) != SUBMISSION_COLUMNS:
+            raise ValueError(
+                f"sample submission columns {list(sample.columns)} differ from "
+                f"{list(SUBMISSION_COLUMNS)}"
+            )
+        expected = sample["eeg_id"].to_numpy(dtype=np.int64)
+        missing = np.setdiff1d(expected, ids_int)
+        extra = np.setdiff1d(ids_int, expected)
+        if len(missing) or len(extra):
+            raise ValueError(
+                f"eeg_ids differ from the sample submission: {len(missing)} missing "
+                f"(e.g. {missing[:5].tolist()}), {len(extra)} not in it (e.g. {extra[:5].tolist()})"
+            )
+        sub = sub.set_index("eeg_id").loc[expected].reset_index()
+    path = Path(path)
+    sub.to_csv(path, index=False, float_format="%.17g")
+    back = pd.read_csv(path)
+    sums = back[list(SUBMISSION_COLUMNS[1:])].to_numpy().sum(axis=1)
+    if tuple(back.columns) != SUBMISSION_COLUMNS or not np.allclose(sums, 1.0):
+        raise RuntimeError(f"{path}: written file failed its own check")  # pragma: no cover
+    return sub

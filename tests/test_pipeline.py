@@ -1,0 +1,302 @@
+"""Pipeline, embedding union, patient-grouped CV, submission writer and pipeline persistence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.model_selection import GroupKFold, KFold, cross_validate
+
+from hms_features.data import VOTE_COLUMNS, patient_folds
+from hms_features.metrics import CLASSES, kl_divergence
+from hms_features.models import (
+    EmbeddingUnion,
+    HMSPipeline,
+    LSTMEmbedder,
+    MLPEmbedder,
+    ModelFileError,
+    SoftLabelLGBMClassifier,
+    cross_validate_by_patient,
+    load,
+    make_pipeline,
+    register_kind,
+)
+from hms_features.models.lgbm import softmax
+from hms_features.models.persist import read_manifest, write_manifest
+from hms_features.submission import SUBMISSION_COLUMNS, write_submission
+
+K = len(CLASSES)
+FAST = dict(n_estimators=30, learning_rate=0.2, n_jobs=1, random_state=0)
+
+
+class RidgeEmbedder(TransformerMixin, BaseEstimator):
+    """Stand-in embedder: ridge map features -> vote fractions; cross-fitted fit_transform."""
+
+    def __init__(self, alpha=1.0):
+        self.alpha = alpha
+
+    def fit(self, X, Y):
+        X = np.asarray(X, dtype=np.float64)
+        A = np.c_[X, np.ones(len(X))]
+        self.coef_ = np.linalg.solve(A.T @ A + self.alpha * np.eye(A.shape[1]), A.T @ Y)
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return np.c_[X, np.ones(len(X))] @ self.coef_
+
+    def fit_transform(self, X, Y, groups=None):
+        self.groups_seen_ = groups
+        X = np.asarray(X, dtype=np.float64)
+        splits = (GroupKFold(3).split(X, Y, groups) if groups is not None
+                  else KFold(3).split(X))
+        oof = np.empty((len(X), Y.shape[1]))
+        for train, test in splits:
+            oof[test] = clone(self).fit(X[train], Y[train]).transform(X[test])
+        self.fit(X, Y)
+        return oof
+
+    def get_feature_names_out(self, input_features=None):
+        return np.array([f"ridge_{c}" for c in CLASSES], dtype=object)
+
+    def save(self, directory):
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez(directory / "coef.npz", coef=self.coef_)
+        write_manifest(directory, "RidgeEmbedder", {"alpha": self.alpha}, files=["coef.npz"])
+
+    @classmethod
+    def load(cls, directory):
+        m = read_manifest(directory, kind="RidgeEmbedder")
+        est = cls(alpha=m["alpha"])
+        with np.load(directory / "coef.npz", allow_pickle=False) as z:
+            est.coef_ = z["coef"]
+        return est
+
+
+register_kind("RidgeEmbedder", RidgeEmbedder.load)
+
+
+def make_table(n=240, d=20, n_patients=24, seed=0):
+    """Feature table, vote counts and patient ids; the first 6 features drive the classes."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)).astype(np.float32)
+    P = softmax(X[:, :K] * 1.5)
+    n_votes = np.where(rng.random(n) < 0.4, rng.integers(10, 20, n), rng.integers(1, 6, n))
+    votes = np.stack([rng.multinomial(k, p) for k, p in zip(n_votes, P, strict=True)])
+    df = pd.DataFrame(X, columns=[f"feat_{i}" for i in range(d)])
+    patients = np.repeat(np.arange(n_patients), n // n_patients)
+    return df, votes.astype(float), patients
+
+
+@pytest.fixture(scope="module")
+def table():
+    return make_table()
+
+
+# ------------------------------------------------------------------------------ union
+def test_union_appends_out_of_fold_embeddings_when_fitting(table):
+    X, votes, patients = table
+    T = votes / votes.sum(axis=1, keepdims=True)
+    union = EmbeddingUnion([("ridge", RidgeEmbedder())])
+    out = union.fit_transform(X, votes, groups=patients)
+    expected_cols = list(X.columns) + [f"ridge_{c}" for c in CLASSES]
+    assert list(out.columns) == expected_cols
+    assert list(union.get_feature_names_out()) == expected_cols
+    pd.testing.assert_frame_equal(out[list(X.columns)], X)
+    oof = RidgeEmbedder().fit_transform(X, T, groups=patients)
+    np.testing.assert_allclose(out.iloc[:, -K:].to_numpy(), oof, rtol=1e-5, atol=1e-6)
+    assert union.embedders_[0][1].groups_seen_ is patients
+    # transform uses the embedder refitted on all rows: in-sample, different from out-of-fold
+    full = RidgeEmbedder().fit(X, T).transform(X)
+    np.testing.assert_allclose(union.transform(X).iloc[:, -K:].to_numpy(), full,
+                               rtol=1e-5, atol=1e-6)
+    assert np.abs(full - oof).max() > 1e-3
+    # per-embedder column selection by prefix
+    sel = EmbeddingUnion([("ridge", RidgeEmbedder())], columns={"ridge": "feat_1"},
+                         passthrough=False).fit_transform(X, votes)
+    cols = [c for c in X.columns if c.startswith("feat_1")]
+    np.testing.assert_allclose(
+        sel.to_numpy(), RidgeEmbedder().fit_transform(X[cols], T), rtol=1e-5, atol=1e-6
+    )
+    with pytest.raises(ValueError, match="feature names differ"):
+        union.transform(X.rename(columns={"feat_0": "other"}))
+
+
+def test_pipeline_contract_clone_and_set_params(table):
+    X, votes, patients = table
+    pipe = make_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    assert [s[0] for s in pipe.steps] == ["embed", "lgbm"]
+    params = pipe.get_params()
+    assert params["embed__ridge__alpha"] == 1.0 and params["lgbm__n_estimators"] == 30
+    pipe.set_params(embed__ridge__alpha=3.0, lgbm__num_leaves=7)
+    assert pipe.named_steps["embed"].embedders[0][1].alpha == 3.0
+    assert pipe.named_steps["lgbm"].num_leaves == 7
+    c = clone(pipe)
+    assert isinstance(c, HMSPipeline) and c.get_params()["embed__ridge__alpha"] == 3.0
+    assert pipe.fit(X, votes, embed__groups=patients) is pipe
+    assert not hasattr(c.named_steps["lgbm"], "booster_")
+    proba = pipe.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert set(pipe.predict(X)) <= set(CLASSES)
+    names = pipe.named_steps["lgbm"].feature_names_in_
+    assert list(names[-K:]) == [f"ridge_{c}" for c in CLASSES]
+    # soft targets flowed to the booster: equal to fitting it on the union's output directly
+    Z = clone(pipe.named_steps["embed"]).fit_transform(X, votes, groups=patients)
+    direct = clone(pipe.named_steps["lgbm"]).fit(Z, votes)
+    np.testing.assert_allclose(direct.predict_proba(pipe.named_steps["embed"].transform(X)),
+                               proba, atol=1e-12)
+
+
+def test_sklearn_cross_validate_with_group_kfold(table):
+    X, votes, patients = table
+    pipe = make_pipeline(embedders=[RidgeEmbedder()], **FAST)
+    cv = GroupKFold(n_splits=3)
+    res = cross_validate(pipe, X, votes, groups=patients, cv=cv,
+                         params={"embed__groups": patients})
+    manual = []
+    for train, test in cv.split(X, votes, patients):
+        est = clone(pipe).fit(X.iloc[train], votes[train], embed__groups=patients[train])
+        assert not set(patients[train]) & set(patients[test])
+        manual.append(-kl_divergence(votes[test], est.predict_proba(X.iloc[test]), votes=True))
+    np.testing.assert_allclose(res["test_score"], manual, rtol=1e-10)
+    assert (res["test_score"] < 0).all()
+
+
+def test_cross_validate_by_patient(table):
+    X, votes, patients = table
+    model = SoftLabelLGBMClassifier(**FAST)
+    res = cross_validate_by_patient(model, X, votes, patients, n_splits=4,
+                                    return_estimators=True)
+    assert res.fold_kl.shape == (4,) and res.oof.shape == (len(X), K)
+    assert len(res.estimators) == 4 and len(res.fit_time) == 4
+    np.testing.assert_allclose(res.oof.sum(axis=1), 1.0, atol=1e-12)
+    for k in range(4):
+        rows = res.folds == k
+        assert not set(patients[rows]) & set(patients[~rows])  # no patient in two folds
+        ref = clone(model).fit(X[~rows], votes[~rows])
+        np.testing.assert_allclose(res.oof[rows], ref.predict_proba(X[rows]), atol=1e-12)
+        assert res.fold_kl[k] == pytest.approx(
+            kl_divergence(votes[rows], res.oof[rows], votes=True), rel=1e-12
+        )
+    many = votes.sum(axis=1) >= 10
+    assert res.kl == pytest.approx(kl_divergence(votes, res.oof, votes=True), rel=1e-12)
+    assert res.report["kl_many_votes"] == pytest.approx(
+        kl_divergence(votes[many], res.oof[many], votes=True), rel=1e-12
+    )
+    assert res.report["n_many_votes"] == many.sum()
+    assert sum(res.report["per_class"].values()) == pytest.approx(res.kl, rel=1e-9)
+    # weights reach the model: with vote-count weights the fold models differ
+    w = cross_validate_by_patient(model, X, votes, patients, n_splits=4,
+                                  sample_weight=votes.sum(axis=1))
+    np.testing.assert_array_equal(w.folds, res.folds)
+    assert np.abs(w.oof - res.oof).max() > 1e-4
+    # precomputed folds from the data layer
+    labels = pd.DataFrame({"patient_id": patients})
+    pf = patient_folds(labels, n_splits=3)
+    r3 = cross_validate_by_patient(model, X, votes, patients, folds=pf)
+    np.testing.assert_array_equal(r3.folds, pf)
+    bad = pf.copy()
+    bad[0] = (bad[0] + 1) % 3
+    with pytest.raises(ValueError, match="split patient 0 across folds"):
+        cross_validate_by_patient(model, X, votes, patients, folds=bad)
+
+
+def test_cross_validate_by_patient_routes_groups_to_embedders(table):
+    X, votes, patients = table
+    pipe = make_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    res = cross_validate_by_patient(pipe, X, votes, patients, n_splits=3,
+                                    return_estimators=True)
+    for k, est in enumerate(res.estimators):
+        seen = est.named_steps["embed"].embedders_[0][1].groups_seen_
+        np.testing.assert_array_equal(seen, patients[res.folds != k])
+
+
+# ------------------------------------------------------------------------------ persistence
+def test_pipeline_save_load_round_trip(tmp_path, table):
+    X, votes, patients = table
+    pipe = make_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    pipe.fit(X, votes, embed__groups=patients)
+    pipe.save(tmp_path / "p")
+    for loaded in (HMSPipeline.load(tmp_path / "p"), load(tmp_path / "p")):
+        assert isinstance(loaded, HMSPipeline)
+        np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+    with pytest.raises(ValueError, match=r"feature names differ.*\['feat_3'\]"):
+        HMSPipeline.load(tmp_path / "p", feature_names=[c for c in X.columns if c != "feat_3"])
+    with pytest.raises(ValueError, match="feature names differ"):
+        load(tmp_path / "p").predict_proba(X.drop(columns="feat_5"))
+    # tampering with a nested file is caught by the nested manifest
+    lgbm_dir = next(p for p in (tmp_path / "p").iterdir() if p.name.endswith("_lgbm"))
+    (lgbm_dir / "booster.txt").write_text("tree\n")
+    with pytest.raises(ModelFileError, match="SHA-256 differs"):
+        load(tmp_path / "p")
+    (lgbm_dir / "booster.txt").unlink()
+    with pytest.raises(ModelFileError, match="booster.txt: listed in manifest.json but missing"):
+        load(tmp_path / "p")
+    man = tmp_path / "p" / "manifest.json"
+    m = json.loads(man.read_text())
+    m["steps"][0]["dir"] = "../../etc"
+    man.write_text(json.dumps(m))
+    with pytest.raises(ModelFileError, match="bad step directory"):
+        load(tmp_path / "p")
+
+
+def test_real_embedders_in_pipeline_round_trip(tmp_path):
+    X, votes, patients = make_table(n=160, d=12, n_patients=16, seed=2)
+    # 4 steps x 3 features as step-major sequence columns for the LSTM
+    seq = X.iloc[:, :12].add_prefix("seq_")
+    data = pd.concat([X, seq], axis=1)
+    nn_kw = dict(max_epochs=8, cv=2, random_state=0, early_stopping=False)
+    pipe = make_pipeline(
+        embedders=[("mlp", MLPEmbedder(hidden=(8,), **nn_kw)),
+                   ("lstm", LSTMEmbedder(hidden=4, n_steps=4, **nn_kw))],
+        embedder_columns={"lstm": "seq_"}, **FAST,
+    )
+    pipe.fit(data, votes, embed__groups=patients)
+    names = list(pipe.named_steps["lgbm"].feature_names_in_)
+    assert names[-12:] == [f"mlp_emb_{i}" for i in range(8)] + [f"lstm_emb_{i}" for i in range(4)]
+    pipe.save(tmp_path / "p")
+    back = load(tmp_path / "p")
+    np.testing.assert_array_equal(back.predict_proba(data), pipe.predict_proba(data))
+
+
+# ------------------------------------------------------------------------------ submission
+def test_write_submission_matches_the_sample(tmp_path, hms_mini):
+    sample = pd.read_csv(hms_mini / "sample_submission.csv")
+    test_ids = pd.read_csv(hms_mini / "test.csv")["eeg_id"].to_numpy()
+    proba = np.array([[2.0, 1, 1, 1, 1, 4]])  # unnormalised on purpose
+    out = write_submission(test_ids, proba, tmp_path / "submission.csv",
+                           sample_submission=hms_mini / "sample_submission.csv")
+    back = pd.read_csv(tmp_path / "submission.csv")
+    assert list(back.columns) == list(sample.columns) == list(SUBMISSION_COLUMNS)
+    np.testing.assert_array_equal(back["eeg_id"], sample["eeg_id"])
+    np.testing.assert_allclose(back[list(VOTE_COLUMNS)].to_numpy(), proba / 10, rtol=1e-15)
+    np.testing.assert_allclose(back[list(VOTE_COLUMNS)].sum(axis=1), 1.0, atol=1e-12)
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), back, check_dtype=False)
+    with pytest.raises(ValueError, match=r"1 missing \(e.g. \[3911565283\]\), 1 not in it"):
+        write_submission([1], proba, tmp_path / "s.csv", sample_submission=sample)
+
+
+def test_write_submission_order_and_errors(tmp_path):
+    ids = np.array([30, 10, 20])
+    P = np.random.default_rng(0).dirichlet(np.ones(K), size=3)
+    sample = pd.DataFrame({"eeg_id": [10, 20, 30], **{c: 1 / K for c in VOTE_COLUMNS}})
+    out = write_submission(ids, P, tmp_path / "a.csv", sample_submission=sample)
+    np.testing.assert_array_equal(out["eeg_id"], [10, 20, 30])  # the sample's (test.csv) order
+    np.testing.assert_allclose(out[list(VOTE_COLUMNS)].to_numpy(), P[[1, 2, 0]], rtol=1e-15)
+    kept = write_submission(ids, P, tmp_path / "b.csv")
+    np.testing.assert_array_equal(kept["eeg_id"], ids)  # no sample: given order kept
+    with pytest.raises(ValueError, match="eeg_id 30 appears more than once"):
+        write_submission([30, 10, 30], P, tmp_path / "c.csv")
+    Pn = P.copy()
+    Pn[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"row 1 holds NaN.*eeg_id 10"):
+        write_submission(ids, Pn, tmp_path / "c.csv")
+    with pytest.raises(ValueError, match=r"expected shape \(3, 6\)"):
+        write_submission(ids, P[:, :5], tmp_path / "c.csv")
+    with pytest.raises(ValueError, match="3 eeg_ids but 2 probability rows"):
+        write_submission(ids, P[:2], tmp_path / "c.csv")
+    with pytest.raises(ValueError, match="sample submission columns"):
+        write_submission(ids, P, tmp_path / "c.csv", sample_submission=sample.iloc[:, :4])
