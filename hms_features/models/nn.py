@@ -9,7 +9,7 @@ next to the feature table, to a gradient-boosted model downstream.
 
 Leak-free stacking
 ------------------
-``fit_transform(X, Y)`` returns **out-of-fold** embeddings: the rows are split into ``cv`` folds
+``fit_transform(X, y)`` returns **out-of-fold** embeddings: the rows are split into ``cv`` folds
 (``GroupKFold`` when ``groups`` such as patient ids are given), a model is trained on all folds but
 one and embeds the held-out fold, exactly as :class:`sklearn.ensemble.StackingClassifier` and
 :class:`sklearn.preprocessing.TargetEncoder` cross-fit. The estimator is then refitted on all rows,
@@ -278,8 +278,9 @@ def _check_targets(Y, n_rows: int) -> np.ndarray:
     """Vote counts, probabilities or 1-D class labels -> (n, 6) float64 probabilities."""
     if Y is None:
         raise ValueError(
-            f"Y is required: vote counts or probabilities of shape (n_rows, {_N_CLASSES}) in "
-            f"class order {CLASSES}, or a 1-D vector of class names / indices"
+            "This estimator requires y to be passed, but the target y is None; expected vote "
+            f"counts or probabilities of shape (n_rows, {_N_CLASSES}) in class order {CLASSES}, "
+            "or a 1-D vector of class names / indices"
         )
     if isinstance(Y, pd.DataFrame):
         cols = [str(c) for c in Y.columns]
@@ -299,25 +300,25 @@ def _check_targets(Y, n_rows: int) -> np.ndarray:
             bad = (codes < 0) | (codes >= _N_CLASSES)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise ValueError(f"Y: row {i} holds class index {codes[i]}, expected 0..5")
+                raise ValueError(f"y: row {i} holds class index {codes[i]}, expected 0..5")
         else:
             lookup = {c: k for k, c in enumerate(CLASSES)}
             try:
                 codes = np.array([lookup[str(v).lower()] for v in Y], dtype=np.int64)
             except KeyError as err:
                 raise ValueError(
-                    f"Y: unknown class label {err.args[0]!r}; expected one of {CLASSES} "
+                    f"y: Unknown label type or class {err.args[0]!r}; expected one of {CLASSES} "
                     "(or integer indices 0..5)"
                 ) from None
         Y = np.eye(_N_CLASSES)[codes]
     elif Y.ndim != 2 or Y.shape[1] != _N_CLASSES:
         raise ValueError(
-            f"Y: expected shape (n_rows, {_N_CLASSES}) of vote counts or probabilities in class "
+            f"y: expected shape (n_rows, {_N_CLASSES}) of vote counts or probabilities in class "
             f"order {CLASSES}, or a 1-D label vector; got shape {Y.shape}"
         )
     if Y.shape[0] != n_rows:
-        raise ValueError(f"X has {n_rows} rows but Y has {Y.shape[0]}: they must match")
-    return normalize_votes(Y, name="Y")
+        raise ValueError(f"X has {n_rows} rows but y has {Y.shape[0]}: they must match")
+    return normalize_votes(Y, name="y")
 
 
 def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
@@ -331,7 +332,7 @@ def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
         i = int(np.argmax(bad))
         raise ValueError(f"sample_weight: row {i} is {w[i]}; expected finite and >= 0")
     if w.sum() <= 0:
-        raise ValueError("sample_weight: all weights are 0")
+        raise ValueError("sample_weight: all weights are zero")
     return w
 
 
@@ -410,7 +411,8 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             ("patience", isinstance(self.patience, numbers.Integral) and self.patience >= 1,
              "an integer >= 1"),
             ("cv", (isinstance(self.cv, numbers.Integral) and self.cv >= 2)
-             or hasattr(self.cv, "split"), "an integer >= 2 or a CV splitter"),
+             or hasattr(self.cv, "split") or hasattr(self.cv, "__iter__"),
+             "an integer >= 2, a CV splitter or an iterable of (train, test) index arrays"),
             ("dtype", self.dtype in _DTYPES, f"one of {_DTYPES}"),
             ("align", self.align in ("linear", "none"), "'linear' or 'none'"),
         ]
@@ -427,23 +429,23 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
 
     # -- fitting -------------------------------------------------------------------------------
-    def _prepare(self, X, Y, sample_weight, groups):
+    def _prepare(self, X, y, sample_weight, groups):
         self._check_params()
         X = self._validate_X(X, reset=True)
         n = X.shape[0]
-        Y = _check_targets(Y, n)
+        Y = _check_targets(y, n)
         w = _check_sample_weight(sample_weight, n)
         groups = _check_groups(groups, n)
         return X, Y, w, groups
 
-    def fit(self, X, Y, sample_weight=None, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Train on all rows (early stopping on a held-out share of them).
 
         Parameters
         ----------
         X : array-like
             Inputs; see the class docstring for the accepted shapes. NaN is allowed.
-        Y : array-like or DataFrame, shape (n_rows, 6) or (n_rows,)
+        y : array-like or DataFrame, shape (n_rows, 6) or (n_rows,)
             Vote counts or probabilities in :data:`~hms_features.metrics.CLASSES` order
             (normalised per row; a DataFrame with the ``*_vote`` or class-name columns is
             reordered by name), or 1-D class names / indices.
@@ -457,21 +459,21 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         -------
         self
         """
-        X, Y, w, groups = self._prepare(X, Y, sample_weight, groups)
+        X, Y, w, groups = self._prepare(X, y, sample_weight, groups)
         self._fit_arrays(X, Y, w, groups, self._seed())
         return self
 
-    def fit_transform(self, X, Y, sample_weight=None, groups=None):
+    def fit_transform(self, X, y, sample_weight=None, groups=None):
         """Out-of-fold embeddings of the training rows, then refit on all rows.
 
         Each row's embedding comes from a model that did not see that row's target (``cv``
         folds; ``GroupKFold`` when ``groups`` is given, else shuffled ``KFold``). Afterwards the
         estimator is fitted on all rows, as :meth:`fit` would, and :meth:`transform` uses that
-        final model; so ``fit_transform(X, Y)`` is deliberately **not** ``fit(X, Y).transform(X)``.
+        final model; so ``fit_transform(X, y)`` is deliberately **not** ``fit(X, y).transform(X)``.
 
         Parameters
         ----------
-        X, Y, sample_weight, groups
+        X, y, sample_weight, groups
             As in :meth:`fit`; ``groups`` (e.g. ``patient_id``) keeps each group in one fold.
 
         Returns
@@ -480,11 +482,13 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             Out-of-fold embeddings (``dtype``). The matching out-of-fold class probabilities are
             kept in ``oof_proba_``.
         """
-        X, Y, w, groups = self._prepare(X, Y, sample_weight, groups)
+        X, Y, w, groups = self._prepare(X, y, sample_weight, groups)
         seed = self._seed()
         n = X.shape[0]
         if hasattr(self.cv, "split"):
             splits = list(self.cv.split(np.zeros((n, 1)), None, groups))
+        elif not isinstance(self.cv, numbers.Integral):
+            splits = [(np.asarray(tr), np.asarray(te)) for tr, te in self.cv]
         elif groups is not None:
             if len(np.unique(groups)) < self.cv:
                 raise ValueError(
@@ -594,7 +598,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             n_val = int(round(n * self.validation_fraction))
             if n_val < 1 or n - n_val < 1:
                 raise ValueError(
-                    f"{type(self).__name__}: {n} rows cannot be split into training and "
+                    f"{type(self).__name__}: n_samples={n} rows cannot be split into training and "
                     f"validation with validation_fraction={self.validation_fraction}; pass more "
                     "rows or early_stopping=False"
                 )
@@ -644,10 +648,6 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "weights_")
         return self._proba(self._validate_X(X, reset=False))
 
-    def predict(self, X):
-        """Most probable class name per row."""
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
     def get_feature_names_out(self, input_features=None):
         """Embedding column names ``{prefix}_emb_0 ...``."""
         check_is_fitted(self, "weights_")
@@ -659,6 +659,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = [self.dtype]
         return tags
 
     # -- persistence ---------------------------------------------------------------------------
@@ -1034,7 +1035,9 @@ validation_fraction, patience, cv, align, random_state, dtype
                                  f"expected {expected}")
 
     def _validate_X(self, X, reset):
-        if isinstance(X, pd.DataFrame) or np.ndim(X) != 3:
+        if not isinstance(X, pd.DataFrame) and not hasattr(X, "ndim"):
+            X = np.asarray(X)
+        if isinstance(X, pd.DataFrame) or X.ndim != 3:
             X2 = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
                                dtype=(np.float64, np.float32))
             if self.n_steps is None:
