@@ -40,6 +40,7 @@ __all__ = [
     "resample",
     "sliding_windows",
     "scan_recording",
+    "scan_file",
     "plot_scan",
 ]
 
@@ -433,3 +434,45 @@ def plot_scan(df: pd.DataFrame, path, *, title: str | None = None, stacked: bool
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title or "class probabilities over the recording (50 s windows)")
     return _save(fig, path)
+
+
+def scan_file(path, predict_proba, out_csv=None, *, step_s: float = 10.0,
+              window_s: float = 50.0, spectrogram=None, batch_size: int = 32,
+              progress: bool = False, plot: bool = True) -> pd.DataFrame:
+    """Read a recording, scan it and write the probabilities over time (the ``scan`` command).
+
+    Parameters
+    ----------
+    path : path-like
+        A Kaggle-style EEG parquet or an EDF/BDF file (see :func:`read_recording`).
+    predict_proba : callable
+        As in :func:`scan_recording`, e.g. for a fitted model on the feature table::
+
+            lambda w: model.predict_proba(build_features(w, progress=False, n_jobs=1))
+
+    out_csv : path-like, optional
+        Write the table here (``start_s, centre_s, seizure, ..., other``); with ``plot`` also the
+        picture of :func:`plot_scan` next to it, same name with ``.png``.
+    step_s, window_s, spectrogram, batch_size, progress
+        As in :func:`scan_recording` (the recording is brought to 200 Hz first).
+    plot : bool
+        Write the PNG next to ``out_csv``.
+
+    Returns
+    -------
+    DataFrame
+        The output of :func:`scan_recording`.
+    """
+    path = Path(path)
+    eeg, fs = read_recording(path)
+    df = scan_recording(predict_proba, eeg, fs=fs, step_s=step_s, spectrogram=spectrogram,
+                        window_s=window_s, batch_size=batch_size, progress=progress)
+    if out_csv is not None:
+        out_csv = Path(out_csv)
+        out_csv.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(out_csv, index=False, float_format="%.6g")
+        if plot:
+            plot_scan(df, out_csv.with_suffix(".png"),
+                      title=f"{path.name}: class probabilities ({window_s:g} s windows, "
+                            f"step {step_s:g} s)")
+    return df

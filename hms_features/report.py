@@ -37,6 +37,7 @@ __all__ = [
     "CLASS_COLORS",
     "reliability_bins",
     "confusion_counts",
+    "fold_kl_reports",
     "plot_kl_by_group",
     "plot_reliability",
     "plot_confusion",
@@ -172,6 +173,32 @@ def confusion_counts(y_true_prob, y_pred) -> np.ndarray:
         raise ValueError(f"confusion_counts: y_true_prob has {len(t)} rows, y_pred {len(p)}")
     k = len(CLASSES)
     return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
+
+
+def fold_kl_reports(votes, proba, folds) -> list[dict]:
+    """One :func:`~hms_features.metrics.kl_report` per fold, in fold-number order.
+
+    Parameters
+    ----------
+    votes : array-like, shape (n, 6)
+        Vote counts.
+    proba : array-like, shape (n, 6)
+        Out-of-fold probabilities (e.g. ``CVResult.oof``).
+    folds : array-like of int, shape (n,)
+        Fold of each row (e.g. ``CVResult.folds``).
+
+    Returns
+    -------
+    list of dict
+        The input of :func:`plot_kl_by_group` and ``write_report(fold_reports=...)``.
+    """
+    v = _prob_matrix(votes, "votes")
+    p = _prob_matrix(proba, "proba")
+    folds = np.asarray(folds).ravel()
+    if not len(v) == len(p) == len(folds):
+        raise ValueError(f"fold_kl_reports: votes has {len(v)} rows, proba {len(p)}, folds "
+                         f"{len(folds)}: must match")
+    return [kl_report(v[folds == k], p[folds == k]) for k in np.unique(folds)]
 
 
 # ---------------------------------------------------------------------------- pictures

@@ -14,6 +14,7 @@ from hms_features.recording import (
     plot_scan,
     read_recording,
     resample,
+    scan_file,
     scan_recording,
     sliding_windows,
 )
@@ -290,3 +291,26 @@ def test_scan_rejects_a_bad_predict_proba():
 def test_plot_scan_needs_scan_columns(tmp_path):
     with pytest.raises(ValueError, match="lacks column"):
         plot_scan(pd.DataFrame({"centre_s": [1.0]}), tmp_path / "x.png")
+
+
+def test_scan_file_reads_an_edf_at_256_hz_and_writes_csv_and_png(tmp_path):
+    fs, seconds = 256, 120
+    rng = np.random.default_rng(11)
+    t = np.arange(fs * seconds) / fs
+    seizure = (t >= 60) & (t < 90)
+    signals = []
+    for i, c in enumerate(EEG_COLUMNS):
+        x = rng.normal(scale=15.0, size=t.size)
+        if c != "EKG":
+            x += seizure * 150 * np.sin(2 * np.pi * 3 * t + 0.6 * i)
+        signals.append(x)
+    path = tmp_path / "long.edf"
+    write_edf(path, signals, [EDF_LABELS[c] for c in EEG_COLUMNS], fs)
+    df = scan_file(path, _rhythmic_delta_detector(), tmp_path / "out" / "scan.csv", step_s=10)
+    np.testing.assert_array_equal(df["centre_s"], np.arange(25, 96, 10.0))
+    hot = df.loc[df["seizure"] > 0.5, "centre_s"].tolist()
+    assert hot == [65.0, 75.0, 85.0]
+    back = pd.read_csv(tmp_path / "out" / "scan.csv")
+    assert list(back.columns) == ["start_s", "centre_s", *CLASSES]
+    np.testing.assert_allclose(back[list(CLASSES)], df[list(CLASSES)], atol=1e-5)
+    assert (tmp_path / "out" / "scan.png").read_bytes()[:8] == PNG_SIGNATURE

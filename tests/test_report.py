@@ -18,6 +18,7 @@ from hms_features.data import HMSDataset  # noqa: E402
 from hms_features.metrics import CLASSES, kl_report  # noqa: E402
 from hms_features.report import (  # noqa: E402
     confusion_counts,
+    fold_kl_reports,
     plot_confusion,
     plot_eeg_window,
     plot_importances,
@@ -118,6 +119,17 @@ def test_viewer_traces_order_and_values():
     # F7-T3 is -4 then 0 µV: median (-2) removed -> -2 / +2; Fp1-F7 is a constant 10 -> 0
     np.testing.assert_allclose(traces[1], np.r_[np.full(25, -2.0), np.full(25, 2.0)])
     np.testing.assert_allclose(traces[0], 0.0)
+
+
+def test_fold_kl_reports_match_kl_report_per_fold():
+    votes, proba, reports = _fake_cv(n=60)
+    folds = np.arange(60) % 3
+    got = fold_kl_reports(votes, proba, folds)
+    assert len(got) == 3
+    for a, b in zip(got, reports):
+        assert a["kl"] == pytest.approx(b["kl"]) and a["n_few_votes"] == b["n_few_votes"]
+    with pytest.raises(ValueError, match="folds 59"):
+        fold_kl_reports(votes, proba, folds[:-1])
 
 
 # ------------------------------------------------------------------ pictures
