@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,11 +20,6 @@ from hms_features.metrics import CLASSES, kl_divergence
 from hms_features.models.nn import LSTMEmbedder, MLPEmbedder, _Adam, load_embedder
 from hms_features.models.sequences import BANDS, spectrogram_sequence, subwindow_sequence
 from hms_features.signal import EEG_COLUMNS, bipolar
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hms_mini"
-if not DATA.is_dir():
-    DATA = Path("/work/shared/data/hms_mini")
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="hms_mini real-data slice absent")
 
 FAST = dict(max_epochs=30, batch_size=32, random_state=0)
 FAST_NO_RS = dict(max_epochs=10, batch_size=16)
@@ -520,15 +514,14 @@ def test_spectrogram_sequence_against_a_loop_reference():
         spectrogram_sequence(spec, bands=[("gamma", 30.0, 40.0)])
 
 
-@needs_data
-def test_sequences_on_real_hms_files():
-    sp = pd.read_parquet(DATA / "train_spectrograms" / "1000086677.parquet")
+def test_sequences_on_real_hms_files(hms_mini):
+    sp = pd.read_parquet(hms_mini / "train_spectrograms" / "1000086677.parquet")
     values = sp[list(SPEC_COLUMNS)].to_numpy(np.float32)[None, :300]
     seq = spectrogram_sequence(values)
     assert seq.shape == (1, 30, 16)
     has_data = np.isfinite(values[0].reshape(30, 10, 400)).any(axis=(1, 2))
     assert np.isfinite(seq[0, has_data]).all() and np.isnan(seq[0, ~has_data]).all()
-    eeg = pd.read_parquet(DATA / "train_eegs" / "1628180742.parquet")
+    eeg = pd.read_parquet(hms_mini / "train_eegs" / "1628180742.parquet")
     window = eeg[list(EEG_COLUMNS)].to_numpy(np.float32)[:10_000].T[None]
     sub = subwindow_sequence(window)
     assert sub.shape == (1, 10, 25) and np.isfinite(sub).all()
