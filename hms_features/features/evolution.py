@@ -1,0 +1,143 @@
+"""Evolution: how the key measures change across the 50 s window.
+
+An electrographic seizure *evolves*: its frequency, amplitude or spatial extent changes over
+seconds, whereas periodic and rhythmic patterns are stationary [1]_. The 50 s window is cut into
+five consecutive 10 s sub-windows; on each, per chain, the log total power, dominant frequency,
+relative delta / theta / alpha power and log line length are measured, and each measure's
+sequence is summarised by its least-squares slope (units per second) and its range (max - min).
+
+References
+----------
+.. [1] Hirsch L. J. et al. (2021). American Clinical Neurophysiology Society's Standardized
+   Critical Care EEG Terminology: 2021 Version. J Clin Neurophysiol 38(1), 1-29 (criteria for
+   evolution).
+.. [2] Esteller R. et al. (2001). Line length: an efficient feature for seizure onset detection.
+   Proc. 23rd IEEE EMBS, 1707-1710.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import FeatureContext, chain_groups, register, welch_psd
+
+__all__ = ["N_SUBWINDOWS", "TOTAL_BAND", "DOMINANT_BAND", "REL_BANDS", "EVOLUTION_GROUPS",
+           "subwindow_measures", "trend"]
+
+#: Floor added to powers (µV²) and line lengths (µV/s) before taking log10, so silent channels
+#: stay finite (the value part A's ``base.EPS`` uses).
+EPS = 1e-6
+#: Number of consecutive sub-windows the window is cut into.
+N_SUBWINDOWS = 5
+#: Band of the total power, Hz (``lo <= f < hi``), the preprocessing pass band.
+TOTAL_BAND = (0.5, 40.0)
+#: Band searched for the dominant frequency, Hz.
+DOMINANT_BAND = (0.5, 20.0)
+#: Bands whose power relative to :data:`TOTAL_BAND` is tracked, Hz.
+REL_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0)}
+#: Groups of derivations whose mean spectrum / line length is tracked.
+EVOLUTION_GROUPS = ("LL", "LP", "RP", "RL", "C", "all")
+
+
+def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
+    """Key measures on consecutive sub-windows, per group of channels.
+
+    Each sub-window (``n_samples // n_sub`` samples; trailing samples dropped) gets its Welch
+    PSD (2 s Hann, 50 % overlap, as :func:`~hms_features.features.base.welch_psd`), averaged over
+    the group's derivations, and from it:
+
+    - ``logpower``: ``log10(P_total + EPS)``, ``P_total`` the power in :data:`TOTAL_BAND`, µV²;
+    - ``domfreq``: frequency of the PSD maximum in :data:`DOMINANT_BAND`, Hz (lowest bin for a
+      flat signal);
+    - ``rel{band}``: band power over ``P_total`` for :data:`REL_BANDS` (0 for a flat signal);
+    - ``loglinelength``: ``log10(mean_t |x[t+1] - x[t]| * fs + EPS)`` averaged over the group,
+      µV/s [2]_.
+
+    Parameters
+    ----------
+    x : array, shape (n, c, n_samples)
+        µV; the channel indices in ``groups`` refer to axis 1 (bipolar derivations by default).
+    fs : float
+        Hz; each sub-window must hold at least 2 s.
+    n_sub : int
+        Number of sub-windows.
+    groups : tuple of str
+        Keys of :func:`~hms_features.features.base.chain_groups`.
+
+    Returns
+    -------
+    dict
+        ``(measure, group) -> ndarray (n, n_sub)`` float64.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n, c, n_samples = x.shape
+    length = n_samples // n_sub
+    if length < 2 * fs:
+        raise ValueError(
+            f"subwindow_measures: {n_samples} samples at {fs} Hz give {n_sub} sub-windows of "
+            f"{length / fs:g} s; need >= 2 s each"
+        )
+    sub = np.ascontiguousarray(x[..., : n_sub * length]).reshape(n, c, n_sub, length)
+    freqs, psd = welch_psd(sub, fs)  # (n, c, n_sub, f)
+    line = np.abs(np.diff(sub, axis=-1)).mean(axis=-1, dtype=np.float64) * fs  # (n, c, n_sub)
+    df = freqs[1] - freqs[0]
+
+    def mask(band):
+        return (freqs >= band[0]) & (freqs < band[1])
+
+    total_sel, dom_sel = mask(TOTAL_BAND), mask(DOMINANT_BAND)
+    idx = chain_groups()
+    out = {}
+    for g in groups:
+        p = psd[:, idx[g]].mean(axis=1, dtype=np.float64)  # (n, n_sub, f)
+        total = p[..., total_sel].sum(axis=-1) * df
+        out["logpower", g] = np.log10(total + EPS)
+        out["domfreq", g] = freqs[dom_sel][np.argmax(p[..., dom_sel], axis=-1)]
+        for b, rng in REL_BANDS.items():
+            bp = p[..., mask(rng)].sum(axis=-1) * df
+            out[f"rel{b}", g] = np.where(total > 0, bp / np.where(total > 0, total, 1.0), 0.0)
+        out["loglinelength", g] = np.log10(line[:, idx[g]].mean(axis=1) + EPS)
+    return out
+
+
+def trend(values, t):
+    """Least-squares slope and range of sequences along the last axis.
+
+    ``slope = sum (t - mean t)(v - mean v) / sum (t - mean t)^2``, ``range = max v - min v``.
+
+    Parameters
+    ----------
+    values : array, shape (..., k)
+        Sequences of a measure.
+    t : array, shape (k,)
+        Their times, s.
+
+    Returns
+    -------
+    slope, range : ndarray, shape (...)
+        Units of ``values`` per second, and units of ``values``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    tc = t - t.mean()
+    slope = (v - v.mean(axis=-1, keepdims=True)) @ tc / (tc @ tc)
+    return slope, v.max(axis=-1) - v.min(axis=-1)
+
+
+@register("evolution", spans=("50s",))
+def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
+    """Evolution family: ``evolution_{measure}_{slope|range}_{group}_{span}``.
+
+    Measures and groups as in :func:`subwindow_measures` (5 sub-windows of 10 s on a 50 s
+    window); slopes per second against the sub-window centres.
+    """
+    n_samples = ctx.bipolar.shape[-1]
+    measures = subwindow_measures(ctx.bipolar, ctx.fs)
+    length_s = n_samples // N_SUBWINDOWS / ctx.fs
+    t = (np.arange(N_SUBWINDOWS) + 0.5) * length_s
+    out = {}
+    for (measure, g), v in measures.items():
+        slope, rng = trend(v, t)
+        out[f"evolution_{measure}_slope_{g}_{ctx.span}"] = slope
+        out[f"evolution_{measure}_range_{g}_{ctx.span}"] = rng
+    return out

@@ -1,0 +1,402 @@
+"""Spatial features: lateralised versus generalised activity.
+
+Lateralised patterns (LPD, LRDA, many seizures) make one hemisphere stronger than the other;
+generalised ones (GPD, GRDA) are synchronous and symmetric across the scalp. This module measures
+left-right asymmetry of band power, inter-hemispheric coherence and correlation of homologous
+derivations, global synchrony and the anterior-posterior power gradient, all vectorised over
+``(n_windows, channels, samples)``.
+
+Homologous derivations pair the left and right chains of the double banana position by position:
+LL (Fp1-F7, F7-T3, T3-T5, T5-O1) with RL (Fp2-F8, F8-T4, T4-T6, T6-O2) and LP (Fp1-F3, F3-C3,
+C3-P3, P3-O1) with RP (Fp2-F4, F4-C4, C4-P4, P4-O2).
+
+References
+----------
+.. [1] Welch P. D. (1967). The use of fast Fourier transform for the estimation of power spectra.
+   IEEE Trans Audio Electroacoust 15(2), 70-73.
+.. [2] Bendat J. S., Piersol A. G. (2010). Random Data, 4th ed., Wiley, ch. 9 (coherence).
+.. [3] van Putten M. J. A. M. (2007). The revised brain symmetry index. Clin Neurophysiol 118,
+   2362-2367.
+.. [4] Schindler K. et al. (2007). Assessing seizure dynamics by analysing the correlation
+   structure of multichannel intracranial EEG. Brain 130, 65-77.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft as sfft
+
+from ..signal import BIPOLAR_NAMES
+from .base import WELCH_SEGMENT_S, FeatureContext, chain_groups, register
+
+__all__ = [
+    "BANDS",
+    "band_power",
+    "asymmetry_index",
+    "boxcar_decimate",
+    "segment_ffts",
+    "cross_spectral_matrix",
+    "coherence_from_csd",
+    "band_coherence",
+    "correlation_from_csd",
+    "correlation_matrix",
+    "synchrony",
+    "HOMOLOGOUS",
+    "ANTERIOR",
+    "POSTERIOR",
+]
+
+#: Frequency bands, Hz, half-open ``lo <= f < hi``.
+BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
+
+#: Sampling rate the delta-band cross-spectra are computed at, Hz (see :func:`boxcar_decimate`).
+DELTA_FS = 40.0
+
+_GROUPS = chain_groups()
+#: Homologous (left, right) derivation index pairs, per lateral chain pair.
+HOMOLOGOUS = {
+    "LLRL": np.stack([_GROUPS["LL"], _GROUPS["RL"]], axis=1),
+    "LPRP": np.stack([_GROUPS["LP"], _GROUPS["RP"]], axis=1),
+}
+HOMOLOGOUS["LR"] = np.concatenate([HOMOLOGOUS["LLRL"], HOMOLOGOUS["LPRP"]])
+#: Frontopolar derivations (Fp1-F7, Fp1-F3 left; Fp2-F4, Fp2-F8 right).
+ANTERIOR = {"L": np.array([BIPOLAR_NAMES.index("Fp1-F7"), BIPOLAR_NAMES.index("Fp1-F3")]),
+            "R": np.array([BIPOLAR_NAMES.index("Fp2-F4"), BIPOLAR_NAMES.index("Fp2-F8")])}
+#: Occipital derivations (T5-O1, P3-O1 left; P4-O2, T6-O2 right).
+POSTERIOR = {"L": np.array([BIPOLAR_NAMES.index("T5-O1"), BIPOLAR_NAMES.index("P3-O1")]),
+             "R": np.array([BIPOLAR_NAMES.index("P4-O2"), BIPOLAR_NAMES.index("T6-O2")])}
+ANTERIOR["all"] = np.concatenate([ANTERIOR["L"], ANTERIOR["R"]])
+POSTERIOR["all"] = np.concatenate([POSTERIOR["L"], POSTERIOR["R"]])
+
+
+def band_power(freqs, psd, band):
+    """Absolute band power: ``sum of psd over lo <= f < hi`` times the bin width.
+
+    Parameters
+    ----------
+    freqs : array, shape (f,)
+        Hz, equally spaced.
+    psd : array, shape (..., f)
+        µV²/Hz.
+    band : (float, float)
+        Hz, half-open.
+
+    Returns
+    -------
+    ndarray, shape (...)
+        µV².
+    """
+    freqs = np.asarray(freqs)
+    sel = (freqs >= band[0]) & (freqs < band[1])
+    if not sel.any():
+        raise ValueError(
+            f"band_power: no frequency bin in band {band} Hz (freqs {freqs[0]}..{freqs[-1]} Hz)"
+        )
+    return np.asarray(psd)[..., sel].sum(axis=-1) * (freqs[1] - freqs[0])
+
+
+def boxcar_decimate(x, q):
+    """Average ``q`` consecutive samples: a boxcar low-pass followed by decimation by ``q``.
+
+    The boxcar's gain is ``|sin(pi f q / fs) / (q sin(pi f / fs))|``: at 200 Hz with ``q = 5``
+    it is >= 0.98 below 4 Hz, and only the 36–44 Hz band (attenuated by the 0.5–40 Hz
+    preprocessing) aliases onto 0–4 Hz. Used for delta-band cross-spectra at 1/5 of the cost.
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples)
+        µV.
+    q : int
+        Decimation factor; trailing samples that do not fill a block are dropped.
+
+    Returns
+    -------
+    ndarray, float32, shape (..., n_samples // q)
+        µV, sampled at ``fs / q``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    m = x.shape[-1] // q
+    out = x[..., 0:m * q:q].copy()
+    for i in range(1, q):
+        out += x[..., i:m * q:q]
+    return out * np.float32(1.0 / q)
+
+
+def asymmetry_index(left, right):
+    """Normalised asymmetry ``(L - R) / (L + R)`` of two non-negative quantities (e.g. powers).
+
+    Positive means the left is stronger; the value lies in [-1, 1] (the revised brain symmetry
+    index [3]_ is its absolute value averaged over frequency). ``L + R == 0`` gives 0 (fill value).
+
+    Parameters
+    ----------
+    left, right : array
+        Non-negative, same shape (e.g. µV²).
+
+    Returns
+    -------
+    ndarray
+        Signed index, dimensionless.
+    """
+    left = np.asarray(left, dtype=np.float64)
+    right = np.asarray(right, dtype=np.float64)
+    total = left + right
+    return np.where(total > 0, (left - right) / np.where(total > 0, total, 1.0), 0.0)
+
+
+def segment_ffts(x, fs, segment_s=WELCH_SEGMENT_S, fmax=None):
+    """Hann-windowed FFT of the Welch segments (50 % overlap), the raw material of a CSD.
+
+    Uses the same segments as :func:`~hms_features.features.base.welch_psd` and
+    ``scipy.signal.welch(..., window="hann", nperseg, noverlap=nperseg // 2, detrend=False)``:
+    segment ``j`` starts at sample ``j * (nperseg // 2)``; trailing samples that do not fill a
+    segment are dropped.
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples)
+        µV.
+    fs : float
+        Hz.
+    segment_s : float
+        Segment length, s.
+    fmax : float, optional
+        Keep bins ``f <= fmax`` only (Hz).
+
+    Returns
+    -------
+    freqs : ndarray, shape (f,)
+        Hz.
+    spectra : ndarray, complex64, shape (..., n_segments, f)
+        µV (unscaled DFT of the windowed segment).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    nperseg = min(int(round(segment_s * fs)), x.shape[-1])
+    step = nperseg // 2
+    segs = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., ::step, :]
+    win = np.hanning(nperseg + 1)[:-1].astype(np.float32)  # periodic Hann, as scipy "hann"
+    freqs = sfft.rfftfreq(nperseg, 1.0 / fs)
+    spectra = sfft.rfft(segs * win, axis=-1)
+    if fmax is not None:
+        keep = int(np.searchsorted(freqs, fmax, side="right"))
+        freqs, spectra = freqs[:keep], spectra[..., :keep]
+    return freqs, spectra
+
+
+def cross_spectral_matrix(spectra):
+    """Segment-averaged cross-spectral matrix ``S[i, j, f] = mean_s X_i(s, f) conj(X_j(s, f))``.
+
+    Parameters
+    ----------
+    spectra : array, complex, shape (n, c, n_segments, f)
+        From :func:`segment_ffts`.
+
+    Returns
+    -------
+    ndarray, complex128, shape (n, c, c, f)
+        Unscaled (Welch's density scaling cancels in every ratio computed from it), µV².
+    """
+    spectra = np.asarray(spectra)
+    a = np.moveaxis(spectra, -1, 1)  # (n, f, c, s)
+    csd = np.matmul(a, a.conj().transpose(0, 1, 3, 2)).astype(np.complex128)  # (n, f, c, c)
+    return np.moveaxis(csd, 1, -1) / spectra.shape[-2]
+
+
+def coherence_from_csd(sxy, sxx, syy):
+    """Power-weighted magnitude-squared coherence over the last (frequency) axis.
+
+    ``sum_f |Sxy|^2 / sum_f Sxx Syy`` (a single bin gives the usual ``|Sxy|^2 / (Sxx Syy)``).
+
+    Parameters
+    ----------
+    sxy : array, complex, shape (..., f)
+        Cross-spectrum.
+    sxx, syy : array, shape (..., f)
+        Auto-spectra (real, non-negative), broadcastable with ``sxy``.
+
+    Returns
+    -------
+    ndarray, shape (...)
+        In [0, 1]; 0 where either signal has no power (fill value).
+    """
+    num = (np.abs(sxy) ** 2).sum(axis=-1)
+    den = (np.real(sxx) * np.real(syy)).sum(axis=-1)
+    ok = den > 0
+    return np.clip(np.where(ok, num / np.where(ok, den, 1.0), 0.0), 0.0, 1.0)
+
+
+def band_coherence(x, y, fs, band=BANDS["delta"], segment_s=WELCH_SEGMENT_S):
+    """Power-weighted Welch magnitude-squared coherence of ``x`` and ``y`` over a band.
+
+    ``sum_f |Sxy(f)|^2 / sum_f Sxx(f) Syy(f)`` over ``lo <= f < hi``, with the Welch (cross-)
+    spectra of ``scipy.signal.csd`` / ``welch`` (Hann, ``nperseg = segment_s * fs``, 50 %
+    overlap, ``detrend=False``) [1]_ [2]_: the mean of the per-bin coherences weighted by
+    ``Sxx Syy``, so a narrow-band rhythm is not diluted by the band's noise-only bins. For a
+    one-bin band it is ``scipy.signal.coherence`` at that bin. Identical signals give 1.
+
+    Parameters
+    ----------
+    x, y : array, shape (..., n_samples)
+        µV, broadcastable.
+    fs : float
+        Hz.
+    band : (float, float)
+        Hz, half-open.
+    segment_s : float
+        Welch segment length, s.
+
+    Returns
+    -------
+    ndarray, shape (...)
+        In [0, 1]; 0 if either signal is flat.
+    """
+    x, y = np.broadcast_arrays(np.asarray(x), np.asarray(y))
+    freqs, sx = segment_ffts(x, fs, segment_s, fmax=band[1])
+    _, sy = segment_ffts(y, fs, segment_s, fmax=band[1])
+    sel = freqs >= band[0]
+    sel &= freqs < band[1]
+    sx, sy = sx[..., sel].astype(np.complex128), sy[..., sel].astype(np.complex128)
+    sxy = (sx * sy.conj()).mean(axis=-2)
+    sxx = (np.abs(sx) ** 2).mean(axis=-2)
+    syy = (np.abs(sy) ** 2).mean(axis=-2)
+    return coherence_from_csd(sxy, sxx, syy)
+
+
+def correlation_matrix(x):
+    """Pearson correlation between all channel pairs of each window.
+
+    Parameters
+    ----------
+    x : array, shape (n, c, n_samples)
+        µV.
+
+    Returns
+    -------
+    ndarray, float64, shape (n, c, c)
+        Correlations; a flat channel correlates 0 with everything (and 1 with itself).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    xc = np.empty(x.shape, np.float32)  # C order whatever the input layout: fast matmul
+    np.subtract(x, x.mean(axis=-1, keepdims=True), out=xc)
+    cov = np.matmul(xc, xc.transpose(0, 2, 1)).astype(np.float64)
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    scale = np.sqrt(var)
+    ok = scale > 1e-6 * (1.0 + scale.max(axis=-1, keepdims=True))
+    inv = np.where(ok, 1.0 / np.where(ok, scale, 1.0), 0.0)
+    corr = np.clip(cov * inv[:, :, None] * inv[:, None, :], -1.0, 1.0)
+    idx = np.arange(x.shape[1])
+    corr[:, idx, idx] = 1.0
+    return corr
+
+
+def synchrony(corr):
+    """Global synchrony of a correlation matrix.
+
+    Parameters
+    ----------
+    corr : array, shape (n, c, c)
+        Correlation matrices.
+
+    Returns
+    -------
+    mean_abs : ndarray, shape (n,)
+        Mean absolute off-diagonal correlation, in [0, 1].
+    eig_frac : ndarray, shape (n,)
+        Largest eigenvalue over ``c`` [4]_: ``1 / c`` for independent channels, 1 when all are
+        perfectly (anti-)correlated.
+    """
+    corr = np.asarray(corr, dtype=np.float64)
+    c = corr.shape[-1]
+    off = ~np.eye(c, dtype=bool)
+    mean_abs = np.abs(corr[:, off]).mean(axis=-1)
+    eig = np.linalg.eigvalsh(corr)[:, -1] / c
+    return mean_abs, eig
+
+
+def correlation_from_csd(csd):
+    """Correlation matrix from a band-summed cross-spectral matrix: ``Re S_ij / sqrt(S_ii S_jj)``.
+
+    By Parseval this is the zero-lag correlation of the band-filtered signals (Welch estimate).
+
+    Parameters
+    ----------
+    csd : array, complex, shape (n, c, c)
+        Cross-spectral matrix summed over the bins of a band.
+
+    Returns
+    -------
+    ndarray, float64, shape (n, c, c)
+        In [-1, 1]; 0 for a flat channel, 1 on the diagonal.
+    """
+    p = np.real(np.diagonal(csd, axis1=1, axis2=2))
+    scale = np.sqrt(np.maximum(p, 0.0))
+    ok = scale > 1e-12 * (1.0 + scale.max(axis=-1, keepdims=True))
+    inv = np.where(ok, 1.0 / np.where(ok, scale, 1.0), 0.0)
+    corr = np.clip(np.real(csd) * inv[:, :, None] * inv[:, None, :], -1.0, 1.0)
+    idx = np.arange(csd.shape[1])
+    corr[:, idx, idx] = 1.0
+    return corr
+
+
+@register("spatial", spans=("50s", "10s"))
+def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
+    """Spatial family.
+
+    Features (``{pair}`` in LLRL, LPRP, LR; ``{band}`` in :data:`BANDS`):
+
+    - ``spatial_asym_{band}_{pair}`` / ``spatial_absasym_{band}_{pair}``: signed / absolute
+      :func:`asymmetry_index` of the summed band power of the left and right chains;
+      ``..._maxpair``: the homologous derivation pair with the largest absolute index.
+    - ``spatial_deltacoh_{pair}``: delta (0.5–4 Hz) power-weighted coherence
+      (:func:`coherence_from_csd`) of homologous derivations, mean over pairs;
+      ``spatial_deltacorr_{pair}``: their delta-band correlation ``Re sum Sxy / sqrt(sum Sxx
+      sum Syy)`` (:func:`correlation_from_csd`, the zero-lag correlation of the delta-filtered
+      signals); ``spatial_corr_{pair}``: broadband Pearson correlation. Cross-spectra are
+      computed on the derivations decimated to 40 Hz (:func:`boxcar_decimate`).
+    - ``spatial_sync_{all|L|R}``: mean absolute correlation between derivations (within the
+      group); ``spatial_synceig_all``: largest-eigenvalue fraction; ``spatial_deltasync_all``:
+      mean absolute delta-band correlation.
+    - ``spatial_apgrad_{band}_{L|R|all}``: ``log10`` of frontopolar over occipital band power.
+    """
+    s = ctx.span
+    x = ctx.bipolar
+    freqs, psd = ctx.psd
+    out = {}
+    power = {b: band_power(freqs, psd, rng) for b, rng in BANDS.items()}  # (n, 18) µV²
+    for b, p in power.items():
+        for pair, idx in HOMOLOGOUS.items():
+            ai = asymmetry_index(p[:, idx[:, 0]].sum(axis=1), p[:, idx[:, 1]].sum(axis=1))
+            out[f"spatial_asym_{b}_{pair}_{s}"] = ai
+            out[f"spatial_absasym_{b}_{pair}_{s}"] = np.abs(ai)
+        pairs = HOMOLOGOUS["LR"]
+        ai = asymmetry_index(p[:, pairs[:, 0]], p[:, pairs[:, 1]])
+        j = np.argmax(np.abs(ai), axis=1)[:, None]
+        out[f"spatial_asym_{b}_maxpair_{s}"] = np.take_along_axis(ai, j, axis=1)[:, 0]
+        out[f"spatial_absasym_{b}_maxpair_{s}"] = np.abs(out[f"spatial_asym_{b}_maxpair_{s}"])
+    q = max(1, int(ctx.fs // DELTA_FS))
+    fd, spectra = segment_ffts(boxcar_decimate(x, q), ctx.fs / q, fmax=BANDS["delta"][1])
+    sel = (fd >= BANDS["delta"][0]) & (fd < BANDS["delta"][1])
+    csd = cross_spectral_matrix(spectra[..., sel])  # (n, 18, 18, f)
+    auto = np.real(np.diagonal(csd, axis1=1, axis2=2))  # (n, f, 18)
+    auto = auto.transpose(0, 2, 1)  # (n, 18, f)
+    coh = coherence_from_csd(csd, auto[:, :, None, :], auto[:, None, :, :])
+    delta_corr = correlation_from_csd(csd.sum(axis=-1))
+    corr = correlation_matrix(x)
+    for pair, idx in HOMOLOGOUS.items():
+        out[f"spatial_deltacoh_{pair}_{s}"] = coh[:, idx[:, 0], idx[:, 1]].mean(axis=1)
+        out[f"spatial_deltacorr_{pair}_{s}"] = delta_corr[:, idx[:, 0], idx[:, 1]].mean(axis=1)
+        out[f"spatial_corr_{pair}_{s}"] = corr[:, idx[:, 0], idx[:, 1]].mean(axis=1)
+    mean_abs, eig = synchrony(corr)
+    out[f"spatial_sync_all_{s}"] = mean_abs
+    for h in ("L", "R"):
+        g = _GROUPS[h]
+        out[f"spatial_sync_{h}_{s}"] = synchrony(corr[:, g][:, :, g])[0]
+    out[f"spatial_synceig_all_{s}"] = eig
+    out[f"spatial_deltasync_all_{s}"] = synchrony(delta_corr)[0]
+    for b, p in power.items():
+        for h in ("L", "R", "all"):
+            ant = p[:, ANTERIOR[h]].sum(axis=1)
+            post = p[:, POSTERIOR[h]].sum(axis=1)
+            tiny = 1e-12 * (1.0 + ant + post)
+            out[f"spatial_apgrad_{b}_{h}_{s}"] = np.log10((ant + tiny) / (post + tiny))
+    return out
