@@ -264,7 +264,9 @@ def test_targets_counts_probabilities_labels_and_dataframes_agree():
     by_code = MLPEmbedder(hidden=(5,), **FAST).fit(X, codes).predict_proba(X)
     by_name = MLPEmbedder(hidden=(5,), **FAST).fit(X, np.array(CLASSES)[codes]).predict_proba(X)
     by_onehot = MLPEmbedder(hidden=(5,), **FAST).fit(X, np.eye(6)[codes]).predict_proba(X)
+    by_float = MLPEmbedder(hidden=(5,), **FAST).fit(X, codes.astype(float)).predict_proba(X)
     np.testing.assert_array_equal(by_code, by_name)
+    np.testing.assert_array_equal(by_code, by_float)
     np.testing.assert_array_equal(by_code, by_onehot)
     assert not np.allclose(by_code, ref)
 
@@ -373,9 +375,14 @@ def test_lstm_accepts_step_major_tables_in_a_pipeline():
     pipe.fit(table, votes)
     np.testing.assert_array_equal(pipe.transform(table), ref.transform(X3))
     np.testing.assert_array_equal(pipe[-1].predict_proba(table), ref.predict_proba(X3))
-    # an embedding of a row does not depend on the batch it is computed in
+    # an embedding of a row does not depend on the batch it is computed in (inference runs in
+    # blocks of 2048 rows)
     np.testing.assert_allclose(ref.transform(X3[5:6]), ref.transform(X3)[5:6], rtol=1e-5,
                                atol=1e-6)
+    many = np.random.default_rng(9).normal(size=(4500, 4, 3))
+    whole = ref.transform(many)
+    parts = np.concatenate([ref.transform(many[i : i + 500]) for i in range(0, 4500, 500)])
+    np.testing.assert_allclose(whole, parts, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="set n_steps"):
         LSTMEmbedder(**FAST).fit(table, votes)
     with pytest.raises(ValueError, match="not a multiple of n_steps=5"):

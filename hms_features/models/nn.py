@@ -65,6 +65,8 @@ _MANIFEST = "manifest.json"
 _WEIGHTS = "weights.npz"
 #: Smallest improvement of the validation KL (nats) that resets the patience counter.
 _TOL = 1e-5
+#: Rows per block at inference (validation scoring, transform, predict_proba).
+_INFER_BATCH = 2048
 
 
 # --------------------------------------------------------------------------------------------
@@ -113,6 +115,8 @@ def _soft_cross_entropy(logits, Y, w):
 def _weighted_kl(Y: np.ndarray, logits: np.ndarray, w: np.ndarray) -> float:
     """Weighted mean KL divergence (nats) of ``softmax(logits)`` from targets ``Y``."""
     Y = Y.astype(np.float64)
+    if not w.sum() > 0:  # validation rows all weighted 0: score them equally
+        w = np.ones_like(w)
     logp = _log_softmax(logits.astype(np.float64))
     safe = np.where(Y > 0, Y, 1.0)
     rows = (Y * (np.log(safe) - logp)).sum(axis=1)
@@ -295,6 +299,8 @@ def _check_targets(Y, n_rows: int) -> np.ndarray:
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
     if Y.ndim == 1:
+        if Y.dtype.kind == "f" and np.isfinite(Y).all() and (Y == np.round(Y)).all():
+            Y = Y.astype(np.int64)  # integer-valued float labels
         if Y.dtype.kind in "iu":
             codes = Y.astype(np.int64)
             bad = (codes < 0) | (codes >= _N_CLASSES)
@@ -568,7 +574,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             self.loss_curve_.append(total / w[train_idx].sum())
             if not self.early_stopping:
                 continue
-            logits = self._forward(weights, Z[val_idx])[0]
+            logits = self._infer(weights, Z[val_idx])[0]
             score = _weighted_kl(Y[val_idx], logits, w[val_idx])
             self.validation_scores_.append(score)
             if score < best[0] - _TOL:
@@ -618,11 +624,20 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         return loss, self._backward(weights, dlogits, cache)
 
     # -- inference -----------------------------------------------------------------------------
+    def _infer(self, weights, Z):
+        """Forward pass without dropout in blocks of rows (bounds the LSTM's cached states)."""
+        if len(Z) <= _INFER_BATCH:
+            logits, emb, _ = self._forward(weights, Z)
+            return logits, emb
+        parts = [self._forward(weights, Z[i : i + _INFER_BATCH])[:2]
+                 for i in range(0, len(Z), _INFER_BATCH)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
     def _embed(self, X):
-        return self._forward(self.weights_, self._standardised(X))[1]
+        return self._infer(self.weights_, self._standardised(X))[1]
 
     def _proba(self, X):
-        logits = self._forward(self.weights_, self._standardised(X))[0]
+        logits = self._infer(self.weights_, self._standardised(X))[0]
         p = np.exp(_log_softmax(logits.astype(np.float64)))
         return p / p.sum(axis=1, keepdims=True)
 
