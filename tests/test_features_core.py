@@ -8,7 +8,7 @@ import pytest
 import scipy.stats
 from scipy import signal as sps
 
-from hms_features.features import registry, spectral, temporal
+from hms_features.features import entropy, registry, spectral, temporal
 from hms_features.features.base import (
     FeatureContext,
     aggregate,
@@ -225,3 +225,64 @@ def test_real_windows_from_hms_mini(hms_mini):
     assert (out["temporal_logvar_L_50s"] > 0).all() and (out["temporal_logvar_L_50s"] < 5).all()
     assert (out["spectral_sef50_L_50s"] < 13).all()
     assert len(EEG_COLUMNS) == eeg.shape[1]
+
+
+# ----------------------------------------------------------------------------- entropy
+
+
+def _mixed(shape, n):
+    walk = np.cumsum(RNG.standard_normal(shape + (n,)), axis=-1) * 0.3
+    return (walk + RNG.standard_normal(shape + (n,))).astype(np.float32)
+
+
+def _per_window(fn, x, **kw):
+    return np.array([[fn(row.astype(np.float64), **kw) for row in w] for w in x])
+
+
+@pytest.mark.parametrize("name, ours, ref, kw", [
+    ("perm", entropy.perm_entropy, ant.perm_entropy, dict(normalize=True)),
+    ("svd", entropy.svd_entropy, ant.svd_entropy, dict(normalize=True)),
+    ("higuchi", entropy.higuchi_fd, ant.higuchi_fd, {}),
+    ("katz", entropy.katz_fd, ant.katz_fd, {}),
+    ("petrosian", entropy.petrosian_fd, ant.petrosian_fd, {}),
+    ("dfa", entropy.dfa, ant.detrended_fluctuation, {}),
+    ("sample", entropy.sample_entropy, ant.sample_entropy, {}),
+])
+def test_entropy_measures_equal_antropy_per_window(name, ours, ref, kw):
+    x = _mixed((2, 3), 500 if name == "sample" else 2000)
+    np.testing.assert_allclose(ours(x), _per_window(ref, x, **kw), rtol=1e-3)
+
+
+def test_perm_entropy_general_order_and_ties_match_antropy():
+    x = np.round(_mixed((1, 2), 600)).astype(np.float32)  # many ties
+    np.testing.assert_allclose(entropy.perm_entropy(x, order=3),
+                               _per_window(ant.perm_entropy, x, normalize=True), rtol=1e-9)
+    np.testing.assert_allclose(entropy.perm_entropy(x, order=4, delay=2),
+                               _per_window(ant.perm_entropy, x, order=4, delay=2,
+                                           normalize=True), rtol=1e-9)
+
+
+def test_entropy_known_answers():
+    t = np.arange(5000) / FS
+    sine = np.sin(2 * np.pi * 2 * t)[None]
+    noise = RNG.standard_normal((1, 5000))
+    # white noise: permutation entropy ~1, DFA ~0.5, Higuchi ~2; a slow sine: regular
+    assert entropy.perm_entropy(noise)[0] > 0.99 and entropy.perm_entropy(sine)[0] < 0.5
+    assert entropy.dfa(noise)[0] == pytest.approx(0.5, abs=0.1)
+    assert entropy.higuchi_fd(noise)[0] == pytest.approx(2.0, abs=0.05)
+    assert entropy.higuchi_fd(sine)[0] == pytest.approx(1.0, abs=0.05)
+    assert entropy.sample_entropy(noise[:, :800])[0] > 2 * entropy.sample_entropy(
+        sine[:, :800])[0]
+
+
+def test_entropy_family_fills_and_spans():
+    x = np.zeros((2, 20, 10000), np.float32)
+    x[1] = _mixed((20,), 10000) * 10
+    ctx50 = FeatureContext(x, span="50s")
+    ctx10 = FeatureContext(x[..., 4000:6000], span="10s")
+    out50, out10 = entropy.compute_entropy(ctx50), entropy.compute_entropy(ctx10)
+    assert not any("sample" in k for k in out50)
+    assert len(out10) == len(out50) + 7
+    for out in (out50, out10):
+        vals = np.column_stack(list(out.values()))
+        assert np.isfinite(vals).all() and (vals[0] == 0).all() and (vals[1] != 0).any()
