@@ -1,4 +1,16 @@
-"""The ``hms-features`` command.
+"""The ``hms-features`` command: from a Kaggle-layout folder to a submission and a report.
+
+Subcommands (``hms-features COMMAND --help`` for each)::
+
+    demo       synthetic data -> features -> patient-grouped CV -> final model -> submission, report
+    synth      write the built-in synthetic dataset in the Kaggle layout
+    validate   check a folder against the Kaggle layout
+    features   feature table of a split (parquet)
+    cv         patient-grouped cross-validation: per-fold KL, out-of-fold predictions
+    train      fit the final model on every label row and save it (no pickle)
+    predict    predict the test split with a saved model and write submission.csv
+    report     pictures and one HTML page from a cv folder (and optionally a model)
+    scan       slide the 50 s window along a whole recording (parquet or EDF)
 
 Exit codes: 0 success; 2 bad usage or bad input (a one-line message naming the file, column or
 row); 1 an unexpected failure (with its traceback).
@@ -7,17 +19,115 @@ row); 1 an unexpected failure (with its traceback).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 import traceback
+from pathlib import Path
 
-from .data import HMSDataset, HMSError
+import numpy as np
+import pandas as pd
+
+from .data import VOTE_COLUMNS, HMSDataset, HMSError, patient_folds
+from .metrics import CLASSES
+
+#: Files a model folder holds besides the pipeline's own: how to recompute its input features.
+FEATURE_SPEC = "feature_spec.json"
 
 
 class UsageError(Exception):
     """A command-line argument or input the user can fix; exit code 2."""
 
 
-def _cmd_validate(args) -> int:
+def _say(args, *msg) -> None:
+    if not getattr(args, "quiet", False):
+        print(*msg, flush=True)
+
+
+# ------------------------------------------------------------------------------------- helpers
+def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
+    return ds.eeg_labels() if by_eeg else ds.labels
+
+
+def _features(ds: HMSDataset, rows: pd.DataFrame, args) -> pd.DataFrame:
+    """The feature table of ``rows`` (cached under ``--cache-dir``)."""
+    from .build import build_features
+
+    cache = args.cache_dir if args.cache_dir else None
+    if getattr(args, "scheduler", None):
+        return _with_dask(args.scheduler, lambda: build_features(
+            ds, args.feature_set, n_jobs=args.n_jobs, cache_dir=cache,
+            progress=not args.quiet, labels=rows, backend="dask"))
+    return build_features(ds, args.feature_set, n_jobs=args.n_jobs, cache_dir=cache,
+                          progress=not args.quiet, labels=rows)
+
+
+def _with_dask(address, fn):
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs dask: python3 -m pip install 'hms-features[dask]'") \
+            from None
+    with Client(address):
+        return fn()
+
+
+def _feature_set(value: str):
+    """``default`` / ``fast`` or a comma-separated list of family names."""
+    return value if value in ("default", "fast") else [v for v in value.split(",") if v]
+
+
+def _model(args, seed: int):
+    from .models import make_pipeline
+
+    return make_pipeline(embedders=args.embedders or None, n_estimators=args.n_estimators,
+                         learning_rate=args.learning_rate, random_state=seed,
+                         n_jobs=max(1, args.n_jobs))
+
+
+def _vote_weights(votes: np.ndarray, mode: str):
+    """Training row weights: ``none``, or ``votes`` (rows weighted by their number of votes,
+    capped at 10, as the strongest public HMS solutions weight high-agreement rows)."""
+    if mode == "none":
+        return None
+    return np.minimum(votes.sum(axis=1), 10.0) / 10.0
+
+
+def kl_table(votes: np.ndarray, results: dict) -> pd.DataFrame:
+    """KL (all rows, >= 10-vote rows, fewer) of each named prediction plus the two baselines.
+
+    Parameters
+    ----------
+    votes : array, shape (n, 6)
+        Vote counts.
+    results : dict
+        name -> (n, 6) predicted probabilities.
+    """
+    from .metrics import kl_report
+
+    y = votes / votes.sum(axis=1, keepdims=True)
+    prior = np.broadcast_to(y.mean(axis=0), y.shape)
+    rows = {"uniform": np.full(y.shape, 1 / 6), "class prior (in-sample)": prior, **results}
+    out = {}
+    for name, p in rows.items():
+        r = kl_report(votes, p)
+        out[name] = {"KL": r["kl"], "KL >=10 votes": r["kl_many_votes"],
+                     "KL <10 votes": r["kl_few_votes"]}
+    return pd.DataFrame(out).T
+
+
+# ------------------------------------------------------------------------------------- commands
+def cmd_synth(args) -> int:
+    from .synthetic import make_synthetic_hms
+
+    root = make_synthetic_hms(args.out, n_patients=args.patients, seed=args.seed,
+                              n_test=args.n_test, overwrite=args.overwrite,
+                              progress=not args.quiet)
+    _say(args, HMSDataset(root), "\n", HMSDataset(root, "test"))
+    return 0
+
+
+def cmd_validate(args) -> int:
     for split in args.splits:
         ds = HMSDataset(args.data_dir, split=split)
         ds.validate(progress=not args.quiet)
@@ -25,19 +135,429 @@ def _cmd_validate(args) -> int:
     return 0
 
 
+def cmd_features(args) -> int:
+    ds = HMSDataset(args.data_dir, args.split)
+    rows = _label_rows(ds, args.by_eeg)
+    table = _features(ds, rows, args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out)
+    _say(args, f"{out}: {table.shape[0]} rows x {table.shape[1]} features")
+    return 0
+
+
+def _load_or_build(ds, rows, args) -> pd.DataFrame:
+    if args.features:
+        table = pd.read_parquet(args.features)
+        key = rows["label_id"] if table.index.name == "label_id" else rows["eeg_id"]
+        missing = ~key.isin(table.index)
+        if missing.any():
+            raise UsageError(f"{args.features}: no feature row for {table.index.name} "
+                             f"{key[missing].iloc[0]} (and {int(missing.sum()) - 1} more)")
+        return table.loc[key.to_numpy()]
+    return _features(ds, rows, args)
+
+
+def run_cv(args) -> dict:
+    """Cross-validate and write ``oof.csv`` and ``cv.json`` into ``args.out``; return a summary."""
+    from .models import cross_validate_by_patient
+
+    ds = HMSDataset(args.data_dir)
+    rows = _label_rows(ds, args.by_eeg)
+    X = _load_or_build(ds, rows, args)
+    votes = ds.votes(rows)
+    folds = patient_folds(rows, args.folds)
+    t0 = time.perf_counter()
+    res = cross_validate_by_patient(_model(args, args.seed), X, votes, rows["patient_id"],
+                                    folds=folds, sample_weight=_vote_weights(votes, args.weights),
+                                    progress=not args.quiet)
+    wall = time.perf_counter() - t0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    oof = rows[["label_id", "eeg_id", "patient_id"]].reset_index(drop=True).copy()
+    oof["fold"] = res.folds
+    oof[list(VOTE_COLUMNS)] = votes
+    oof[list(CLASSES)] = res.oof
+    oof.to_csv(out / "oof.csv", index=False)
+    table = kl_table(votes, {"model (out-of-fold)": res.oof})
+    summary = {
+        "data_dir": str(Path(args.data_dir).resolve()),
+        "by_eeg": bool(args.by_eeg),
+        "feature_set": args.feature_set,
+        "n_rows": int(len(rows)),
+        "n_features": int(X.shape[1]),
+        "n_folds": int(args.folds),
+        "fold_kl": [float(k) for k in res.fold_kl],
+        "report": res.report,
+        "kl_table": table.to_dict(orient="index"),
+        "seconds": wall,
+    }
+    (out / "cv.json").write_text(json.dumps(summary, indent=2, allow_nan=True))
+    _say(args, f"\n{len(rows)} rows, {X.shape[1]} features, {args.folds} patient-grouped folds "
+               f"({wall:.0f} s); per-fold KL: " + ", ".join(f"{k:.3f}" for k in res.fold_kl))
+    _say(args, table.to_string(float_format=lambda v: f"{v:.4f}"))
+    return summary
+
+
+def cmd_cv(args) -> int:
+    run_cv(args)
+    return 0
+
+
+def run_train(args):
+    ds = HMSDataset(args.data_dir)
+    rows = _label_rows(ds, args.by_eeg)
+    X = _load_or_build(ds, rows, args)
+    votes = ds.votes(rows)
+    model = _model(args, args.seed)
+    params = {}
+    weights = _vote_weights(votes, args.weights)
+    if weights is not None:
+        params["lgbm__sample_weight"] = weights
+    if args.embedders:
+        params["embed__groups"] = rows["patient_id"].to_numpy()
+    model.fit(X, votes, **params)
+    out = Path(args.out)
+    model.save(out)
+    spec = {"feature_set": args.feature_set, "by_eeg": bool(args.by_eeg),
+            "n_features": int(X.shape[1])}
+    (out / FEATURE_SPEC).write_text(json.dumps(spec, indent=2))
+    _say(args, f"{out}: model trained on {len(rows)} rows x {X.shape[1]} features")
+    return model
+
+
+def cmd_train(args) -> int:
+    run_train(args)
+    return 0
+
+
+def load_model(model_dir):
+    """A saved pipeline and the feature settings it was trained with."""
+    from .models import HMSPipeline
+
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise UsageError(f"{model_dir}: no such model folder (write one with hms-features train)")
+    spec_path = model_dir / FEATURE_SPEC
+    try:
+        spec = json.loads(spec_path.read_text())
+        feature_set = spec["feature_set"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UsageError(f"{spec_path}: missing or invalid ({err})") from None
+    return HMSPipeline.load(model_dir), feature_set
+
+
+def run_predict(args) -> pd.DataFrame:
+    from .submission import write_submission
+
+    model, feature_set = load_model(args.model_dir)
+    args.feature_set = feature_set
+    ds = HMSDataset(args.data_dir, "test")
+    X = _features(ds, ds.labels, args)
+    proba = model.predict_proba(X)
+    sample = Path(args.data_dir) / "sample_submission.csv"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sub = write_submission(ds.labels["eeg_id"].to_numpy(), proba, out,
+                           sample_submission=sample if sample.is_file() else None)
+    _say(args, f"{out}: {len(sub)} rows")
+    return sub
+
+
+def cmd_predict(args) -> int:
+    run_predict(args)
+    return 0
+
+
+def _example_windows(data_dir, oof: pd.DataFrame, n_examples: int) -> list[dict]:
+    """The most confidently voted row of each class (up to ``n_examples``) for the EEG viewer."""
+    ds = HMSDataset(data_dir)
+    votes = oof[list(VOTE_COLUMNS)].to_numpy(float)
+    share = votes / votes.sum(axis=1, keepdims=True)
+    picks = []
+    for c in range(len(CLASSES)):
+        order = np.argsort(-(share[:, c] + 1e-3 * votes.sum(axis=1)), kind="stable")
+        if share[order[0], c] > 0.5:
+            picks.append(int(order[0]))
+    picks = picks[:n_examples]
+    if not picks:
+        return []
+    ids = oof["label_id"].iloc[picks].to_numpy()
+    rows = ds.labels.set_index("label_id").loc[ids].reset_index()
+    eeg = ds.eeg_windows(rows)
+    spec = ds.spectrogram_windows(rows)
+    return [{"eeg": eeg[i], "spectrogram": spec[i], "votes": votes[k],
+             "proba": oof[list(CLASSES)].iloc[k].to_numpy(float),
+             "title": f"label_id {ids[i]} (eeg_id {rows['eeg_id'].iloc[i]})"}
+            for i, k in enumerate(picks)]
+
+
+def run_report(args) -> Path:
+    from .report import fold_kl_reports, write_report
+
+    cv_dir = Path(args.cv_dir)
+    try:
+        oof = pd.read_csv(cv_dir / "oof.csv")
+        summary = json.loads((cv_dir / "cv.json").read_text())
+    except (OSError, ValueError) as err:
+        raise UsageError(f"{cv_dir}: not a cv folder written by hms-features cv ({err})") \
+            from None
+    votes = oof[list(VOTE_COLUMNS)].to_numpy(float)
+    proba = oof[list(CLASSES)].to_numpy(float)
+    names = importances = None
+    if args.model_dir:
+        model, _ = load_model(args.model_dir)
+        booster = model.steps[-1][1]
+        importances = booster.feature_importances_
+        names = list(getattr(booster, "feature_names_in_", range(len(importances))))
+    data_dir = args.data_dir or summary.get("data_dir")
+    examples = []
+    if args.examples and data_dir and Path(data_dir).is_dir() and not summary.get("by_eeg"):
+        examples = _example_windows(data_dir, oof, args.examples)
+    html = write_report(args.out, oof_proba=proba, votes=votes,
+                        fold_reports=fold_kl_reports(votes, proba, oof["fold"].to_numpy()),
+                        feature_names=names, importances=importances, example_windows=examples,
+                        title=args.title)
+    _say(args, f"{html}")
+    return html
+
+
+def cmd_report(args) -> int:
+    run_report(args)
+    return 0
+
+
+def cmd_scan(args) -> int:
+    from .build import build_features
+    from .recording import scan_file
+
+    model, feature_set = load_model(args.model_dir)
+    path = Path(args.recording)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such recording")
+
+    def predict(windows, spectrograms=None):
+        data = windows if spectrograms is None else {"eeg": windows, "spectrogram": spectrograms}
+        return model.predict_proba(build_features(data, feature_set, n_jobs=1, progress=False))
+
+    needs_spec = any(str(n).startswith("spectrogram_") for n in
+                     getattr(model.steps[-1][1], "feature_names_in_", []))
+    spectrogram = _recording_spectrogram(path) if needs_spec else None
+    out = Path(args.out) if args.out else path.with_name(path.stem + "_scan.csv")
+    df = scan_file(path, predict, out, step_s=args.step, spectrogram=spectrogram,
+                   progress=not args.quiet)
+    top = df[list(CLASSES)].to_numpy().argmax(axis=1)
+    _say(args, f"{out}: {len(df)} windows; most probable class over time: "
+               + ", ".join(f"{c} {np.mean(top == i):.0%}" for i, c in enumerate(CLASSES)))
+    return 0
+
+
+def _recording_spectrogram(path):
+    """A Kaggle-style spectrogram computed from the recording itself (2 s steps), for models
+    trained with spectrogram features; a whole recording comes with none."""
+    from .recording import read_recording
+    from .synthetic import eeg_to_spectrogram
+
+    eeg, fs = read_recording(path)
+    n = eeg.shape[1]
+    half = 512
+    centres_s = np.arange(1, int(n / fs), 2)
+    centres = (centres_s * fs).astype(int)
+    ok = (centres >= half) & (centres + half <= n)
+    values = np.full((len(centres), 400), np.nan, np.float32)
+    if ok.any():
+        values[ok] = eeg_to_spectrogram(eeg.T, centres[ok], fs)
+    return centres_s.astype(np.int64), values
+
+
+def cmd_demo(args) -> int:
+    """Synthetic data -> features -> CV -> final model -> submission -> report."""
+    from .synthetic import make_synthetic_hms
+
+    t_start = time.perf_counter()
+    out = Path(args.out)
+    data = out / "data"
+    if not (data / "train.csv").is_file():
+        _say(args, f"[1/6] writing a synthetic dataset ({args.patients} patients) to {data}")
+        make_synthetic_hms(data, n_patients=args.patients, seed=args.seed,
+                           progress=not args.quiet)
+    else:
+        _say(args, f"[1/6] reusing the synthetic dataset in {data}")
+    ns = argparse.Namespace(**vars(args))
+    ns.data_dir = str(data)
+    ns.cache_dir = str(out / "cache")
+    ns.features = None
+    _say(args, "[2/6] features + [3/6] patient-grouped cross-validation")
+    ns.out = str(out / "cv")
+    summary = run_cv(ns)
+    _say(args, "[4/6] training the final model on every row")
+    ns.out = str(out / "model")
+    run_train(ns)
+    _say(args, "[5/6] predicting the test split")
+    ns.model_dir = str(out / "model")
+    ns.out = str(out / "submission.csv")
+    run_predict(ns)
+    _say(args, "[6/6] writing the report")
+    ns.cv_dir = str(out / "cv")
+    ns.out = str(out / "report")
+    ns.data_dir = str(data)
+    ns.examples = 3
+    ns.title = "hms_features demo (synthetic data)"
+    html = run_report(ns)
+    truth = _oracle_kl(data, out / "cv" / "oof.csv")
+    wall = time.perf_counter() - t_start
+    print(f"\nKL divergence, {summary['n_rows']} label rows, {summary['n_folds']}-fold CV by "
+          "patient (lower is better):")
+    table = pd.DataFrame(summary["kl_table"]).T
+    if truth is not None:
+        table.loc["oracle (true distributions)"] = truth
+    print(table.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"\nsubmission: {out / 'submission.csv'}\nmodel:      {out / 'model'}\n"
+          f"report:     {html}\ntime:       {wall:.0f} s")
+    return 0
+
+
+def _oracle_kl(data_dir, oof_csv):
+    """KL of the generator's true distributions (the floor no model can beat), if known."""
+    from .metrics import kl_report
+
+    truth_csv = Path(data_dir) / "synthetic_truth.csv"
+    if not truth_csv.is_file():
+        return None
+    truth = pd.read_csv(truth_csv)
+    truth = truth[truth["split"] == "train"].set_index("label_id")
+    oof = pd.read_csv(oof_csv)
+    if not oof["label_id"].isin(truth.index).all():
+        return None
+    p = truth.loc[oof["label_id"], list(CLASSES)].to_numpy(float)
+    p = p / p.sum(axis=1, keepdims=True)
+    r = kl_report(oof[list(VOTE_COLUMNS)].to_numpy(float), p)
+    return [r["kl"], r["kl_many_votes"], r["kl_few_votes"]]
+
+
+# ------------------------------------------------------------------------------------- parser
+def _add_common(p, *, features=True, model=False):
+    p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
+    p.add_argument("--n-jobs", type=int, default=-1,
+                   help="parallel workers (-1: all cores; default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    if features:
+        p.add_argument("--feature-set", type=_feature_set, default="default",
+                       help="'default', 'fast' or comma-separated families (default %(default)s)")
+        p.add_argument("--cache-dir", default=".hms_features_cache",
+                       help="resumable feature cache ('' for none; default %(default)s)")
+        p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="compute features on this Dask scheduler (needs the dask extra)")
+    if model:
+        p.add_argument("--features", default=None, metavar="PARQUET",
+                       help="precomputed feature table from 'hms-features features'")
+        p.add_argument("--by-eeg", action="store_true",
+                       help="one row per eeg_id with votes summed (default: every label row)")
+        p.add_argument("--embedders", nargs="*", choices=["mlp", "lstm"], default=[],
+                       help="numpy embedders whose out-of-fold embeddings feed the booster")
+        p.add_argument("--n-estimators", type=int, default=400,
+                       help="boosting rounds (default %(default)s)")
+        p.add_argument("--learning-rate", type=float, default=0.05,
+                       help="LightGBM learning rate (default %(default)s)")
+        p.add_argument("--weights", choices=["none", "votes"], default="votes",
+                       help="row weights: by number of votes (capped at 10) or none "
+                            "(default %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hms-features",
         description="Features and torch-free models for the HMS harmful brain activity EEG data.",
+        epilog="Exit codes: 0 success, 2 bad usage or input, 1 unexpected failure.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    p = sub.add_parser("demo", help="run everything on the built-in synthetic data",
+                       description=cmd_demo.__doc__)
+    p.add_argument("--out", default="hms_demo", help="output folder (default %(default)s)")
+    p.add_argument("--patients", type=int, default=40,
+                   help="synthetic patients, ~20 label rows each (default %(default)s)")
+    p.add_argument("--folds", type=int, default=5, help="CV folds (default %(default)s)")
+    _add_common(p, model=True)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("synth", help="write the synthetic dataset in the Kaggle layout",
+                       description="Write a realistic synthetic HMS dataset (train.csv, test.csv, "
+                                   "sample_submission.csv, parquet folders, synthetic_truth.csv).")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--patients", type=int, default=100,
+                   help="training patients, ~20 label rows each (default %(default)s)")
+    p.add_argument("--n-test", type=int, default=8, help="test recordings (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_synth)
+
     p = sub.add_parser("validate", help="check a dataset folder against the Kaggle HMS layout",
-                       description="Check train.csv/test.csv and every parquet file they point at.")
+                       description="Check train.csv/test.csv and every parquet file they name.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
     p.add_argument("--splits", nargs="+", default=["train"], choices=["train", "test"])
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_validate)
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("features", help="compute the feature table of a split",
+                       description="Featurise every label row (or eeg_id) of a split.")
+    p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
+    p.add_argument("--out", required=True, help="output parquet file")
+    p.add_argument("--split", choices=["train", "test"], default="train")
+    p.add_argument("--by-eeg", action="store_true", help="one row per eeg_id")
+    _add_common(p)
+    p.set_defaults(func=cmd_features)
+
+    p = sub.add_parser("cv", help="patient-grouped cross-validation",
+                       description="Cross-validate the standard model by patient; writes "
+                                   "oof.csv and cv.json into --out and prints the KL table.")
+    p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
+    p.add_argument("--out", default="hms_cv", help="output folder (default %(default)s)")
+    p.add_argument("--folds", type=int, default=5, help="number of folds (default %(default)s)")
+    _add_common(p, model=True)
+    p.set_defaults(func=cmd_cv)
+
+    p = sub.add_parser("train", help="train the final model and save it",
+                       description="Fit the standard model on every training row and save it "
+                                   "(LightGBM text, .npz, JSON; no pickle).")
+    p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
+    p.add_argument("--out", required=True, help="model folder")
+    _add_common(p, model=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="write submission.csv for the test split",
+                       description="Predict every test eeg_id with a saved model.")
+    p.add_argument("model_dir", help="folder written by hms-features train")
+    p.add_argument("data_dir", help="folder in the Kaggle HMS layout (test.csv, test_eegs/, ...)")
+    p.add_argument("--out", default="submission.csv", help="output CSV (default %(default)s)")
+    _add_common(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("report", help="pictures and an HTML page from a cv folder",
+                       description="KL by class and vote count per fold, reliability, confusion, "
+                                   "feature importances and EEG examples.")
+    p.add_argument("cv_dir", help="folder written by hms-features cv")
+    p.add_argument("--out", default="hms_report", help="output folder (default %(default)s)")
+    p.add_argument("--model-dir", default=None, help="saved model, for feature importances")
+    p.add_argument("--data-dir", default=None,
+                   help="dataset for example EEG windows (default: the one the cv used)")
+    p.add_argument("--examples", type=int, default=3, help="EEG examples (default %(default)s)")
+    p.add_argument("--title", default="hms_features report")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("scan", help="class probabilities along a whole recording",
+                       description="Slide the 50 s window along a recording (Kaggle parquet or "
+                                   "EDF; 10-20 aliases matched, resampled to 200 Hz) and write "
+                                   "the probabilities over time as CSV + PNG.")
+    p.add_argument("model_dir", help="folder written by hms-features train")
+    p.add_argument("recording", help="EEG parquet or EDF file")
+    p.add_argument("--step", type=float, default=10.0, help="step between windows, s "
+                                                            "(default %(default)s)")
+    p.add_argument("--out", default=None, help="output CSV (default RECORDING_scan.csv)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_scan)
     return parser
 
 
@@ -47,13 +567,19 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (HMSError, UsageError, FileNotFoundError, FileExistsError) as err:
+    except (HMSError, UsageError, FileNotFoundError, FileExistsError, NotADirectoryError) as err:
         print(f"hms-features {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"hms-features {args.command}: interrupted", file=sys.stderr)
+        print(f"hms-features {args.command}: interrupted (finished feature chunks are cached)",
+              file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the catch-all that turns a crash into exit code 1
+    except Exception as err:  # noqa: BLE001 - the catch-all that turns a crash into exit code 1
+        from .models.persist import ModelFileError
+
+        if isinstance(err, ModelFileError):  # a tampered or foreign model folder: bad input
+            print(f"hms-features {args.command}: error: {err}", file=sys.stderr)
+            return 2
         traceback.print_exc()
         return 1
 
