@@ -322,9 +322,10 @@ def scan_recording(predict_proba, eeg: np.ndarray, fs: float = FS, step_s: float
     ----------
     predict_proba : callable
         ``predict_proba(windows)`` with ``windows`` of shape (n, 20, window_s * fs) float32 µV
-        (a read-only view) returning (n, 6) probabilities in :data:`CLASSES` order; when
-        ``spectrogram`` is given it is called as ``predict_proba(windows, spectrograms)`` with
-        ``spectrograms`` of shape (n, 300, 400), the 600 s around each window's centre.
+        (a C-contiguous copy of one batch: code that assumes C order, or reshapes and writes
+        back, sees an ordinary array) returning (n, 6) probabilities in :data:`CLASSES` order;
+        when ``spectrogram`` is given it is called as ``predict_proba(windows, spectrograms)``
+        with ``spectrograms`` of shape (n, 300, 400), the 600 s around each window's centre.
     eeg : array, shape (20, n_samples)
         The recording, µV, ``EEG_COLUMNS`` order (as returned by :func:`read_recording`).
     fs : float
@@ -339,8 +340,8 @@ def scan_recording(predict_proba, eeg: np.ndarray, fs: float = FS, step_s: float
     window_s : float
         Window length, s (50 for models trained on HMS windows).
     batch_size : int
-        Windows passed to ``predict_proba`` per call (bounds memory: 32 windows of 50 s are
-        about 26 MB once copied by a feature extractor).
+        Windows passed to ``predict_proba`` per call (bounds memory: a batch of 32 windows of
+        50 s is 26 MB; the whole recording is never copied at once).
     progress : bool
         Show a tqdm progress bar over batches.
 
@@ -370,10 +371,11 @@ def scan_recording(predict_proba, eeg: np.ndarray, fs: float = FS, step_s: float
     for a in tqdm(range(0, len(starts), batch_size), disable=not progress, desc="scan",
                   unit="batch"):
         b = min(a + batch_size, len(starts))
+        batch = np.ascontiguousarray(windows[a:b])
         if spectrogram is None:
-            p = predict_proba(windows[a:b])
+            p = predict_proba(batch)
         else:
-            p = predict_proba(windows[a:b], _spectrogram_windows(spectrogram, centres[a:b]))
+            p = predict_proba(batch, _spectrogram_windows(spectrogram, centres[a:b]))
         p = np.asarray(p, dtype=np.float64)
         if p.shape != (b - a, len(CLASSES)):
             raise ValueError(f"scan_recording: predict_proba returned shape {p.shape} for "

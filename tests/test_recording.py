@@ -267,6 +267,8 @@ def test_scan_passes_aligned_spectrogram_windows():
     seen = []
 
     def predict_proba(windows, spectrograms):
+        assert windows.flags.c_contiguous and windows.dtype == np.float32
+        assert windows.shape[1:] == (20, 10000) and len(windows) <= 4
         seen.append(spectrograms)
         return np.full((len(windows), 6), 1 / 6)
 
