@@ -248,6 +248,22 @@ def test_chirp_evolves_and_stationary_rhythm_does_not():
     assert len(out) == 6 * 6 * 2
 
 
+@pytest.mark.parametrize("n_samples, n_sub, fs", [(10_000, 5, 200.0), (3_003, 3, 100.0)])
+def test_subwindow_psd_matches_scipy_welch(n_samples, n_sub, fs):
+    x = noise_eeg(1, seed=12, n_samples=n_samples)[0, :3]
+    x.flags.writeable = False
+    freqs, psd = evolution.subwindow_psd(x, fs, n_sub)
+    length = n_samples // n_sub
+    for k in range(n_sub):
+        f, ref = sps.welch(x[:, k * length:(k + 1) * length], fs=fs, window="hann",
+                           nperseg=int(2 * fs), detrend=False)
+        np.testing.assert_allclose(freqs, f)
+        np.testing.assert_allclose(psd[:, k], ref, rtol=2e-4, atol=1e-6)
+    f40, p40 = evolution.subwindow_psd(x, fs, n_sub, fmax=40.0)
+    assert f40[-1] == 40.0
+    np.testing.assert_array_equal(p40, psd[..., : len(f40)])
+
+
 def test_subwindow_measures_match_scipy_welch():
     x = noise_eeg(1, seed=8)[:, :18]
     m = evolution.subwindow_measures(x, FS)
@@ -295,6 +311,10 @@ def test_spectrogram_stats_by_hand_with_nan():
     chain, b = SPEC_COLUMNS[11].split("_")
     assert out[f"spectrogram_min_{b}_{chain}_10s"][1] == pytest.approx(np.log1p(1e6), rel=1e-6)
     assert out[f"spectrogram_min_{b}_{chain}_20s"][1] < 5
+    # the NaN-free fast path gives the same numbers as the NaN-aware path
+    alone = spectrogram.spectrogram_features(spec[1:])
+    for name in list(out)[::37]:
+        np.testing.assert_allclose(alone[name], out[name][1:], rtol=1e-6, atol=1e-7)
     nanfrac = 300 + 1
     assert out["spectrogram_nanfrac_all_600s"][0] == pytest.approx(nanfrac / 120_000)
     assert out["spectrogram_nanfrac_all_10s"][0] == pytest.approx(6 / 2000)

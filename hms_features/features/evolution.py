@@ -18,11 +18,13 @@ References
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft as sfft
+from scipy import signal as sps
 
-from .base import FeatureContext, chain_groups, register, welch_psd
+from .base import WELCH_SEGMENT_S, FeatureContext, chain_groups, register
 
 __all__ = ["N_SUBWINDOWS", "TOTAL_BAND", "DOMINANT_BAND", "REL_BANDS", "EVOLUTION_GROUPS",
-           "subwindow_measures", "trend"]
+           "subwindow_psd", "subwindow_measures", "trend"]
 
 #: Floor added to powers (µV²) and line lengths (µV/s) before taking log10, so silent channels
 #: stay finite (the value part A's ``base.EPS`` uses).
@@ -39,11 +41,61 @@ REL_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0)}
 EVOLUTION_GROUPS = ("LL", "LP", "RP", "RL", "C", "all")
 
 
+def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_S):
+    """Welch PSD of each of ``n_sub`` consecutive sub-windows, computed in one batch.
+
+    Identical to :func:`~hms_features.features.base.welch_psd` (and ``scipy.signal.welch`` with
+    a Hann window, ``nperseg = segment_s * fs``, 50 % overlap, ``detrend=False``) on each
+    sub-window of ``n_samples // n_sub`` samples, but it gathers the segments straight from the
+    (possibly non-contiguous) input and squares only the bins up to ``fmax``.
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples)
+        µV.
+    fs : float
+        Hz.
+    n_sub : int
+        Number of sub-windows; trailing samples that do not fill one are dropped.
+    fmax : float, optional
+        Highest frequency kept, Hz (all bins when None).
+    segment_s : float
+        Welch segment length, s.
+
+    Returns
+    -------
+    freqs : ndarray, shape (f,)
+        Hz.
+    psd : ndarray, float32, shape (..., n_sub, f)
+        One-sided density, µV²/Hz.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    length = x.shape[-1] // n_sub
+    nperseg = min(int(round(segment_s * fs)), length)
+    step = max(nperseg // 2, 1)
+    n_seg = (length - nperseg) // step + 1
+    starts = (np.arange(n_sub)[:, None] * length + np.arange(n_seg) * step).ravel()
+    win = sps.get_window("hann", nperseg).astype(np.float32)
+    segs = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., starts, :]
+    segs *= win
+    spec = sfft.rfft(segs, axis=-1)
+    freqs = np.fft.rfftfreq(nperseg, 1.0 / fs)
+    keep = len(freqs) if fmax is None else int(np.searchsorted(freqs, fmax, side="right"))
+    spec = spec[..., :keep]
+    power = spec.real**2 + spec.imag**2
+    psd = power.reshape(*x.shape[:-1], n_sub, n_seg, keep).mean(axis=-2)
+    scale = np.full(keep, 2.0 / (fs * float((win.astype(np.float64) ** 2).sum())))
+    scale[0] /= 2
+    if nperseg % 2 == 0 and keep == nperseg // 2 + 1:
+        scale[-1] /= 2  # Nyquist bin is not doubled
+    return freqs[:keep], psd * scale.astype(np.float32)
+
+
 def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
     """Key measures on consecutive sub-windows, per group of channels.
 
     Each sub-window (``n_samples // n_sub`` samples; trailing samples dropped) gets its Welch
-    PSD (2 s Hann, 50 % overlap, as :func:`~hms_features.features.base.welch_psd`), averaged over
+    PSD (2 s Hann, 50 % overlap, :func:`subwindow_psd`), averaged over
     the group's derivations, and from it:
 
     - ``logpower``: ``log10(P_total + EPS)``, ``P_total`` the power in :data:`TOTAL_BAND`, µV²;
@@ -77,9 +129,11 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
             f"subwindow_measures: {n_samples} samples at {fs} Hz give {n_sub} sub-windows of "
             f"{length / fs:g} s; need >= 2 s each"
         )
-    sub = np.ascontiguousarray(x[..., : n_sub * length]).reshape(n, c, n_sub, length)
-    freqs, psd = welch_psd(sub, fs)  # (n, c, n_sub, f)
-    line = np.abs(np.diff(sub, axis=-1)).mean(axis=-1, dtype=np.float64) * fs  # (n, c, n_sub)
+    freqs, psd = subwindow_psd(x, fs, n_sub, fmax=TOTAL_BAND[1])  # (n, c, n_sub, f)
+    step = np.abs(np.diff(x[..., : n_sub * length], axis=-1))
+    step = np.concatenate([step, np.zeros_like(step[..., :1])], axis=-1)  # pad to n_sub*length
+    line = step.reshape(n, c, n_sub, length)[..., : length - 1].mean(axis=-1, dtype=np.float64)
+    line *= fs  # (n, c, n_sub) µV/s
     df = freqs[1] - freqs[0]
 
     def mask(band):
