@@ -259,7 +259,10 @@ def plot_kl_by_group(fold_reports, path) -> Path:
         labels.append(f"{label}\n(n={total})")
         mean = np.nanmean([r.get(key, np.nan) for r in reports]) if any(
             np.isfinite(r.get(key, np.nan)) for r in reports) else np.nan
-        if np.isfinite(mean):
+        if not np.isfinite(mean):
+            ax2.text(x2[len(labels) - 1], 0, "no rows", ha="center", va="bottom", fontsize=9,
+                     color="0.4")
+        else:
             top_bar = np.nanmax([r.get(key, np.nan) for r in reports])
             xg = x2[len(labels) - 1]
             ax2.hlines(mean, xg - 0.42, xg + 0.42, color="black", lw=1.5)

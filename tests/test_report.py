@@ -135,7 +135,10 @@ def test_fold_kl_reports_match_kl_report_per_fold():
 # ------------------------------------------------------------------ pictures
 def test_single_plots_write_valid_pngs(tmp_path):
     votes, proba, reports = _fake_cv()
-    assert_valid_png(plot_kl_by_group(reports, tmp_path / "kl.png").read_bytes())
+    many = votes.sum(axis=1) >= 10
+    only_many = kl_report(votes[many], proba[many])  # its "<10 votes" group is empty (NaN)
+    assert np.isnan(only_many["kl_few_votes"])
+    assert_valid_png(plot_kl_by_group(reports + [only_many], tmp_path / "kl.png").read_bytes())
     assert_valid_png(plot_reliability(votes, proba, tmp_path / "rel.png", n_bins=5).read_bytes())
     assert_valid_png(plot_confusion(votes, proba, tmp_path / "c.png").read_bytes())
     names = [f"spectral_relpower_delta_LL_50s_{i}" for i in range(5)]
@@ -166,9 +169,9 @@ def test_eeg_viewer_on_a_real_window(hms_mini, tmp_path):
     cols = np.flatnonzero(shade[100:800].mean(axis=0) > 0.3)
     assert len(cols) and cols[-1] - cols[0] + 1 - len(cols) <= 3  # the 25 s grid line
     assert 170 < len(cols) < 240 and 450 < cols.mean() < 700
-    # EEG only, with a NaN gap and a flat channel: still drawn
-    eeg2 = eeg.copy()
-    eeg2[:, 3000:3400] = np.nan
+    # EEG only, the central 10 s with a NaN gap and a flat channel: still drawn
+    eeg2 = eeg[:, 4000:6000].copy()
+    eeg2[:, 300:700] = np.nan
     eeg2[EEG_COLUMNS.index("O2")] = 0
     assert_valid_png(plot_eeg_window(eeg2, tmp_path / "eeg2.png").read_bytes())
     with pytest.raises(ValueError, match=r"\(20, n_samples\)"):
