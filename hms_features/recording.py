@@ -197,7 +197,8 @@ def read_recording(path, *, fs: float = FS) -> tuple[np.ndarray, float]:
         :func:`match_channels`; any physical unit, converted to µV).
     fs : float
         Sampling rate to return, Hz (200, the rate the models are trained at). Recordings at
-        other rates are resampled with :func:`resample` (polyphase).
+        other rates are resampled with :func:`resample` (polyphase; a NaN gap, possible only in
+        parquet files, then spreads over the filter length).
 
     Returns
     -------
@@ -259,8 +260,10 @@ def sliding_windows(eeg: np.ndarray, fs: float = FS, window_s: float = 50.0,
 
     Raises
     ------
+    HMSError
+        If the recording is shorter than one window (a ``ValueError`` subclass).
     ValueError
-        On a non-2-D array, non-integer sample counts, or a recording shorter than one window.
+        On a non-2-D array or non-integer sample counts.
     """
     eeg = np.asarray(eeg)
     if eeg.ndim != 2:
@@ -270,7 +273,7 @@ def sliding_windows(eeg: np.ndarray, fs: float = FS, window_s: float = 50.0,
     step = _samples(step_s, fs, "step_s")
     n = eeg.shape[1]
     if n < win:
-        raise ValueError(
+        raise HMSError(
             f"sliding_windows: the recording lasts {n / fs:g} s, shorter than one window "
             f"(window_s={window_s:g} s)"
         )
@@ -467,6 +470,9 @@ def scan_file(path, predict_proba, out_csv=None, *, step_s: float = 10.0,
     """
     path = Path(path)
     eeg, fs = read_recording(path)
+    if eeg.shape[1] < window_s * fs:
+        raise HMSError(f"{path}: the recording lasts {eeg.shape[1] / fs:g} s, shorter than one "
+                       f"{window_s:g} s window")
     df = scan_recording(predict_proba, eeg, fs=fs, step_s=step_s, spectrogram=spectrogram,
                         window_s=window_s, batch_size=batch_size, progress=progress)
     if out_csv is not None:

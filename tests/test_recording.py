@@ -208,7 +208,7 @@ def test_sliding_windows_is_a_read_only_view_with_the_right_content():
 
 def test_sliding_windows_rejects_bad_arguments():
     eeg = np.zeros((20, 200 * 40), np.float32)
-    with pytest.raises(ValueError, match="shorter than one window"):
+    with pytest.raises(HMSError, match="lasts 40 s, shorter than one window"):
         sliding_windows(eeg, fs=200, window_s=50)
     with pytest.raises(ValueError, match="step_s=0.0013"):
         sliding_windows(eeg, fs=200, window_s=10, step_s=0.0013)
@@ -316,3 +316,7 @@ def test_scan_file_reads_an_edf_at_256_hz_and_writes_csv_and_png(tmp_path):
     assert list(back.columns) == ["start_s", "centre_s", *CLASSES]
     np.testing.assert_allclose(back[list(CLASSES)], df[list(CLASSES)], atol=1e-5)
     assert (tmp_path / "out" / "scan.png").read_bytes()[:8] == PNG_SIGNATURE
+    short = tmp_path / "short.edf"
+    write_edf(short, [s[: fs * 30] for s in signals], [EDF_LABELS[c] for c in EEG_COLUMNS], fs)
+    with pytest.raises(HMSError, match=r"short\.edf: the recording lasts 30 s, shorter than one"):
+        scan_file(short, _rhythmic_delta_detector())
