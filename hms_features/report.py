@@ -684,9 +684,9 @@ p.note { color: #555; font-size: 0.9em; }
 """
 
 
-def _table(df: pd.DataFrame, digits: int = 4) -> str:
+def _table(df: pd.DataFrame, digits: int = 4, index: bool = False) -> str:
     return df.to_html(float_format=lambda v: f"{v:.{digits}f}", na_rep="–", border=0,
-                      escape=True)
+                      escape=True, index=index)
 
 
 def _img(path: Path, alt: str) -> str:
@@ -695,7 +695,7 @@ def _img(path: Path, alt: str) -> str:
 
 
 def _report_row(name: str, r: dict) -> dict:
-    row = {"": name, "KL": r["kl"], "KL ≥10 votes": r.get("kl_many_votes", np.nan),
+    row = {"rows": name, "KL": r["kl"], "KL ≥10 votes": r.get("kl_many_votes", np.nan),
            "KL <10 votes": r.get("kl_few_votes", np.nan),
            "n ≥10 votes": r.get("n_many_votes", 0), "n <10 votes": r.get("n_few_votes", 0)}
     row.update({f"{c}": r["per_class"][c] for c in CLASSES})
@@ -753,7 +753,7 @@ def write_report(out_dir, *, oof_proba, votes, fold_reports, feature_names=None,
                               "consensus rows": confusion_counts(v, p).sum(axis=1),
                               "predicted rows (argmax)": confusion_counts(v, p).sum(axis=0)},
                              index=list(CLASSES))
-        parts.append("<h3>Class balance</h3>" + _table(prior))
+        parts.append("<h3>Class balance</h3>" + _table(prior, index=True))
         rel = plot_reliability(v, p, out / "reliability.png")
         parts.append("<h2>Reliability</h2>" + _img(rel, "reliability diagram per class"))
         conf = plot_confusion(v, p, out / "confusion.png")
@@ -762,9 +762,12 @@ def write_report(out_dir, *, oof_proba, votes, fold_reports, feature_names=None,
     reports = list(fold_reports) if fold_reports is not None else []
     if reports:
         table = pd.DataFrame([_report_row(f"fold {k}", r) for k, r in enumerate(reports)])
-        mean = table.drop(columns=[""]).mean(numeric_only=True)
-        table = pd.concat([table, pd.DataFrame([{"": "mean", **mean.to_dict()}])],
-                          ignore_index=True)
+        summary = table.drop(columns=["rows"]).mean(numeric_only=True).to_dict()
+        counts = ["n ≥10 votes", "n <10 votes"]
+        summary.update({c: int(table[c].sum()) for c in counts})  # totals, not means
+        table = pd.concat([table, pd.DataFrame([{"rows": "mean of folds (n: total)",
+                                                 **summary}])], ignore_index=True)
+        table[counts] = table[counts].astype(np.int64)
         kl_png = plot_kl_by_group(reports, out / "kl_by_group.png")
         parts.append("<h2>KL per fold, class and vote count</h2>" + _table(table)
                      + _img(kl_png, "KL by class and vote-count group per fold"))
