@@ -38,6 +38,7 @@ __all__ = [
     "reliability_bins",
     "confusion_counts",
     "fold_kl_reports",
+    "pick_example_windows",
     "plot_kl_by_group",
     "plot_reliability",
     "plot_confusion",
@@ -667,6 +668,60 @@ def _plot_distribution(ax, votes, proba) -> None:
         kl = float(np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / q), 0.0)))
         heading += f"  (KL {kl:.3f} nats)"
     ax.set_title(heading, fontsize=10)
+
+
+def pick_example_windows(ds, proba, labels=None, n: int = 4) -> list[dict]:
+    """Choose label windows worth looking at and load them for :func:`plot_eeg_window`.
+
+    Half (rounded up) are the rows the model gets most wrong (highest per-row KL), the rest
+    the rows it gets most right (lowest KL), worst first.
+
+    Parameters
+    ----------
+    ds : HMSDataset
+        The dataset the rows come from (train split: votes are needed).
+    proba : array-like, shape (n_rows, 6)
+        Predicted probabilities of ``labels``' rows (e.g. out-of-fold).
+    labels : DataFrame, optional
+        Rows of ``ds.labels`` (or ``ds.eeg_labels()``) that ``proba`` belongs to; default
+        ``ds.labels``.
+    n : int
+        Number of windows.
+
+    Returns
+    -------
+    list of dict
+        Keyword arguments of :func:`plot_eeg_window` (``eeg`` (20, 10000) µV, ``spectrogram``
+        (300, 400), ``votes``, ``proba``, ``fs``, ``title`` naming eeg_id, label_id, the
+        consensus and the row's KL), ready for ``write_report(example_windows=...)``.
+        Windows running past the end of their file are NaN-padded.
+    """
+    from .metrics import kl_per_row
+
+    rows = ds.labels if labels is None else labels
+    p = _prob_matrix(proba, "proba")
+    if len(p) != len(rows):
+        raise ValueError(f"pick_example_windows: proba has {len(p)} rows but labels {len(rows)}")
+    votes = ds.votes(rows)
+    kl = kl_per_row(votes, p, votes=True)
+    order = np.argsort(-kl, kind="stable")
+    n = min(int(n), len(rows))
+    n_bad = (n + 1) // 2
+    chosen = list(order[:n_bad]) + [i for i in order[::-1] if i not in order[:n_bad]][: n - n_bad]
+    sub = rows.iloc[chosen]
+    eeg = ds.eeg_windows(sub, pad=True)
+    spec = ds.spectrogram_windows(sub, pad=True)
+    out = []
+    for k, i in enumerate(chosen):
+        r = sub.iloc[k]
+        top = CLASSES[int(np.argmax(votes[i]))]
+        out.append({
+            "eeg": eeg[k], "spectrogram": spec[k], "votes": votes[i], "proba": p[i],
+            "fs": ds.fs,
+            "title": (f"eeg_id {int(r['eeg_id'])}, label_id {int(r['label_id'])}: consensus "
+                      f"{top}, KL {kl[i]:.3f} ({'worst' if k < n_bad else 'best'} rows)"),
+        })
+    return out
 
 
 # ---------------------------------------------------------------------------- HTML page

@@ -19,6 +19,7 @@ from hms_features.metrics import CLASSES, kl_report  # noqa: E402
 from hms_features.report import (  # noqa: E402
     confusion_counts,
     fold_kl_reports,
+    pick_example_windows,
     plot_confusion,
     plot_eeg_window,
     plot_importances,
@@ -178,6 +179,20 @@ def test_eeg_viewer_on_a_real_window(hms_mini, tmp_path):
         plot_eeg_window(eeg[:19], tmp_path / "x.png")
     with pytest.raises(ValueError, match=r"spectrogram must be \(n_rows, 400\)"):
         plot_eeg_window(eeg, tmp_path / "x.png", spectrogram=spec[:, :100])
+
+
+def test_pick_example_windows_worst_then_best(hms_mini):
+    ds = HMSDataset(hms_mini)  # 9 rows, all votes seizure
+    proba = np.full((9, 6), 0.1)
+    proba[:, 0] = np.linspace(0.1, 0.5, 9)  # row 0 worst, row 8 best
+    proba /= proba.sum(axis=1, keepdims=True)
+    ex = pick_example_windows(ds, proba, n=3)
+    assert [e["title"].split(":")[0].split(",")[1] for e in ex] == [
+        f" label_id {ds.labels['label_id'].iloc[i]}" for i in (0, 1, 8)]
+    assert ex[0]["eeg"].shape == (20, 10000) and ex[0]["spectrogram"].shape == (300, 400)
+    np.testing.assert_array_equal(ex[2]["eeg"], ds.eeg_windows(ds.labels.iloc[[8]])[0])
+    np.testing.assert_array_equal(ex[0]["proba"], proba[0])
+    assert "consensus seizure" in ex[0]["title"] and "worst" in ex[0]["title"]
 
 
 # ------------------------------------------------------------------ the page
