@@ -109,6 +109,9 @@ def average_reference(eeg: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- preprocessing
 
+#: Largest magnitude (µV) kept when clipping is off, so float32 features cannot overflow.
+_F32_SAFE = 1e15
+
 #: Names of the per-window quality indicators returned by :func:`preprocess`.
 QUALITY_NAMES = ("nan_fraction", "bad_channels", "clipped_fraction")
 
@@ -180,7 +183,7 @@ def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv:
         sub = np.where(m, fill, sub)
         sub = np.nan_to_num(sub, nan=0.0)  # rows with no valid sample at all
         flat[rows] = sub
-    ptp = x.max(axis=-1) - x.min(axis=-1)
+    ptp = x.max(axis=-1).astype(np.float64) - x.min(axis=-1)
     bad = (nan_fraction >= 1.0) | (ptp < flat_uv)
     x[bad] = 0.0
     return x, nan_fraction, bad
@@ -261,7 +264,8 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     Steps, in order: :func:`repair_nan` (short gaps interpolated, long gaps 0 µV, all-NaN or flat
     channels zeroed), per-channel mean removal, :func:`filter_eeg` (zero-phase Butterworth band-pass
     ``l_freq``–``h_freq`` Hz and ``notch`` Hz band-stop, MNE design), then clipping to
-    ``±clip_uv`` µV. Bad channels stay exactly zero.
+    ``±clip_uv`` µV (with ``clip_uv=None`` still to ±1e15 µV, so float32 sums of squares stay
+    finite). Mean removal and filtering run in float64. Bad channels stay exactly zero.
 
     Parameters
     ----------
@@ -291,14 +295,16 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
         raise ValueError(f"preprocess: expected {len(EEG_COLUMNS)} channels ({EEG_COLUMNS}) on "
                          f"axis 1, got shape {x.shape}")
     x, nan_fraction, bad = repair_nan(x, fs, max_gap_s=max_gap_s, flat_uv=flat_uv)
+    x = x.astype(np.float64)  # float64 until clipped: huge float32 inputs must not overflow
     x -= x.mean(axis=-1, keepdims=True)
     if l_freq is not None or h_freq is not None or notch is not None:
-        x = filter_eeg(x, fs, l_freq, h_freq, notch, order).astype(np.float32)
+        x = filter_eeg(x, fs, l_freq, h_freq, notch, order)
     scalp = slice(0, len(SCALP_CHANNELS))
     clipped = np.zeros(x.shape[0])
     if clip_uv is not None:
         clipped = (np.abs(x[:, scalp]) > clip_uv).mean(axis=(1, 2))
-        np.clip(x, -clip_uv, clip_uv, out=x)
+    limit = _F32_SAFE if clip_uv is None else min(float(clip_uv), _F32_SAFE)
+    x = np.clip(x, -limit, limit).astype(np.float32)
     x[bad] = 0.0
     quality = {
         "nan_fraction": nan_fraction[:, scalp].mean(axis=1),

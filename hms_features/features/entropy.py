@@ -108,6 +108,9 @@ def svd_entropy(x: np.ndarray, order: int = 3, delay: int = 1) -> np.ndarray:
     ``log2(order)``.
     """
     x = np.asarray(x, dtype=np.float64)
+    # the normalised singular values are scale-free: rescale so the Gram matrix cannot overflow
+    peak = np.abs(x).max(axis=-1, keepdims=True)
+    x = x / np.where(peak > 0, peak, 1.0)
     n = x.shape[-1] - (order - 1) * delay
     cols = [x[..., i * delay:i * delay + n] for i in range(order)]
     gram = np.empty(x.shape[:-1] + (order, order))

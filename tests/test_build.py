@@ -1,0 +1,191 @@
+"""build_features: arrays and datasets, shared spectra, resumable cache, the sklearn extractor."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import hms_features.build as build_mod
+from hms_features.build import HMSFeatureExtractor, _recording_windows, build_features
+from hms_features.features.base import welch_psd
+from hms_features.features.registry import compute_features, feature_names
+from hms_features.signal import EEG_COLUMNS, FS, bipolar, preprocess
+
+CORE = ["spectral", "temporal", "quality"]
+
+
+def _eeg(n, seconds=50, seed=0):
+    rng = np.random.default_rng(seed)
+    scale = rng.uniform(5, 50, size=(n, len(EEG_COLUMNS), 1))
+    return (rng.standard_normal((n, len(EEG_COLUMNS), int(seconds * FS))) * scale).astype(
+        np.float32)
+
+
+def test_arrays_bare_and_dict_give_the_same_table_as_compute_features():
+    x = _eeg(5)
+    x.setflags(write=False)
+    df = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, progress=False)
+    df2 = build_features({"eeg": x}, feature_set=CORE, n_jobs=1, chunk_size=5, progress=False)
+    assert isinstance(df.index, pd.RangeIndex) and len(df) == 5
+    assert list(df.columns) == feature_names(CORE, spectrogram=False)
+    assert (df.dtypes == np.float32).all()
+    pd.testing.assert_frame_equal(df, df2)  # chunking does not change values
+    clean, q = preprocess(x, FS)
+    ref = compute_features(clean, FS, feature_set=CORE, quality=q)
+    np.testing.assert_array_equal(df.to_numpy(), np.column_stack([ref[c] for c in df.columns]))
+
+
+def test_progress_bar_is_quiet_when_disabled(capsys):
+    build_features(_eeg(2), feature_set=["spectral"], n_jobs=1, progress=False)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+    build_features(_eeg(2), feature_set=["spectral"], n_jobs=1, progress=True)
+    assert "win/s" in capsys.readouterr().err
+
+
+def test_parallel_equals_sequential():
+    x = _eeg(4)
+    a = build_features(x, feature_set=["spectral"], n_jobs=1, chunk_size=1, progress=False)
+    b = build_features(x, feature_set=["spectral"], n_jobs=2, chunk_size=1, progress=False,
+                       backend="threading")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_input_errors_name_the_problem():
+    with pytest.raises(ValueError, match="n_samples"):
+        build_features(np.zeros((2, 19, 10000), np.float32), progress=False)
+    with pytest.raises(ValueError, match="spectrogram must have shape"):
+        build_features({"eeg": _eeg(2), "spectrogram": np.zeros((3, 300, 400))}, progress=False)
+    with pytest.raises(ValueError, match="backend"):
+        build_features(_eeg(1), feature_set=["spectral"], backend="dask", progress=False)
+    with pytest.raises(ValueError, match="'eeg'"):
+        build_features({"spectrogram": np.zeros((1, 300, 400))}, progress=False)
+
+
+def test_shared_segment_spectra_equal_per_window_welch():
+    rec = _eeg(1, seconds=90, seed=3)[0].T  # (n_samples, 20) like a parquet file
+    offsets = np.array([0.0, 6.0, 8.0, 18.0, 24.0, 40.0, 13.5])  # the last is off the grid
+    windows, quality, psd = _recording_windows(rec, offsets, FS, {})
+    assert windows.shape == (7, 20, 10000)
+    for span, sl in {"50s": slice(0, 10000), "10s": slice(4000, 6000)}.items():
+        freqs, ref = welch_psd(bipolar(windows[..., sl]), FS)
+        np.testing.assert_allclose(psd[span][0], freqs)
+        np.testing.assert_allclose(psd[span][1], ref, rtol=2e-4, atol=1e-7 * ref.max())
+    # the windows are cut from the recording preprocessed once
+    clean, _ = preprocess(rec.T[None], FS)
+    np.testing.assert_array_equal(windows[1], clean[0][:, 1200:11200])
+    assert (quality["nan_fraction"] == 0).all()
+
+
+def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
+    x = _eeg(6, seed=5)
+    full = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, progress=False)
+    real = build_mod._array_chunk
+    calls = {"n": 0}
+
+    def crash_on_third(*args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated Ctrl-C")
+        return real(*args)
+
+    monkeypatch.setattr(build_mod, "_array_chunk", crash_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
+                       progress=False)
+    files = list(tmp_path.rglob("chunk_*.parquet"))
+    assert len(files) == 2 and not list(tmp_path.rglob("*.tmp"))
+    monkeypatch.setattr(build_mod, "_array_chunk", real)
+    again = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
+                           progress=False)
+    assert again.attrs == {"chunks_total": 3, "chunks_computed": 1}
+    pd.testing.assert_frame_equal(again, full)
+    third = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
+                           progress=False)
+    assert third.attrs["chunks_computed"] == 0
+    pd.testing.assert_frame_equal(third, full)
+    # other input -> other cache key: nothing reused
+    other = build_features(x[::-1].copy(), feature_set=CORE, n_jobs=1, chunk_size=2,
+                           cache_dir=tmp_path, progress=False)
+    assert other.attrs["chunks_computed"] == 3
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    scale=st.sampled_from([0.0, 1e-6, 1.0, 1e5, 3e38]),
+    dead=st.lists(st.integers(0, 19), max_size=20),
+    flat=st.lists(st.integers(0, 19), max_size=5),
+    nan_gap=st.integers(0, 10000),
+    seed=st.integers(0, 10**6),
+)
+def test_default_set_never_outputs_nan_or_inf(scale, dead, flat, nan_gap, seed):
+    x = _eeg(1, seed=seed).astype(np.float64) * scale
+    x = np.clip(x, -3e38, 3e38).astype(np.float32)
+    x[0, dead] = np.nan
+    x[0, flat] = 7.0
+    x[0, :, 1000:1000 + nan_gap] = np.nan
+    rng = np.random.default_rng(seed)
+    spec = np.abs(rng.standard_normal((1, 300, 400))).astype(np.float32) * scale
+    spec[0, :40] = np.nan
+    df = build_features({"eeg": x, "spectrogram": spec}, n_jobs=1, progress=False)
+    assert df.shape == (1, len(feature_names("default")))
+    assert np.isfinite(df.to_numpy()).all()
+
+
+# ----------------------------------------------------------------------------- real files
+
+
+def test_dataset_path_on_real_files(hms_mini, tmp_path):
+    from hms_features.data import HMSDataset
+
+    ds = HMSDataset(hms_mini)
+    df = build_features(ds, feature_set=CORE + ["entropy"], n_jobs=1, progress=False,
+                        chunk_size=4, cache_dir=tmp_path)
+    assert df.index.name == "label_id"
+    np.testing.assert_array_equal(df.index, ds.labels["label_id"])
+    assert np.isfinite(df.to_numpy()).all()
+    # central 10 s: filtering the whole recording or the 50 s window agrees far from the edges
+    eeg = ds.eeg_windows(ds.labels)
+    arr = build_features(eeg, feature_set=["spectral"], n_jobs=1, progress=False)
+    cols = [c for c in arr.columns if c.endswith("_10s") and "relpower" in c]
+    np.testing.assert_allclose(df[cols].to_numpy(), arr[cols].to_numpy(), rtol=1e-2, atol=1e-3)
+    # a subset of rows, in the caller's order
+    sub = ds.labels.iloc[[5, 0, 3]]
+    part = build_features(ds, feature_set=CORE + ["entropy"], labels=sub, n_jobs=1,
+                          progress=False)
+    pd.testing.assert_frame_equal(part, df.loc[sub["label_id"]], check_exact=False, rtol=1e-5)
+
+
+def test_test_split_is_indexed_by_eeg_id(hms_mini):
+    from hms_features.data import HMSDataset
+
+    ds = HMSDataset(hms_mini, split="test")
+    df = build_features(ds, feature_set=["spectral"], n_jobs=1, progress=False)
+    assert list(df.index) == list(ds.labels["eeg_id"]) and len(df) == 1
+
+
+def test_extractor_is_a_clonable_pipeline_head(hms_mini):
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from hms_features.data import HMSDataset
+
+    labels = HMSDataset(hms_mini).labels
+    ext = HMSFeatureExtractor(root=hms_mini, feature_set=["spectral", "quality"])
+    c = clone(ext)
+    assert c.get_params() == ext.get_params() and c is not ext
+    pipe = make_pipeline(ext, StandardScaler())
+    out = pipe.fit_transform(labels)
+    names = ext.get_feature_names_out()
+    assert out.shape == (len(labels), len(names))
+    assert list(names) == feature_names(["spectral", "quality"], spectrogram=False)
+    frame = clone(ext).set_output(transform="pandas").fit_transform(labels)
+    assert list(frame.columns) == list(names) and len(frame) == len(labels)
+    with pytest.raises(ValueError, match="root="):
+        HMSFeatureExtractor(feature_set=["spectral"]).fit(labels).transform(labels)
+    with pytest.raises(ValueError, match="eeg_label_offset_seconds"):
+        ext.fit(labels.drop(columns="eeg_label_offset_seconds"))
