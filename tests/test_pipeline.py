@@ -300,3 +300,27 @@ def test_write_submission_order_and_errors(tmp_path):
         write_submission(ids, P[:2], tmp_path / "c.csv")
     with pytest.raises(ValueError, match="sample submission columns"):
         write_submission(ids, P, tmp_path / "c.csv", sample_submission=sample.iloc[:, :4])
+
+
+def test_passthrough_subset_of_columns(table):
+    X, votes, _ = table
+    keep = ["feat_0", "feat_7"]
+    out = EmbeddingUnion([("ridge", RidgeEmbedder())], passthrough=keep).fit_transform(X, votes)
+    assert list(out.columns) == keep + [f"ridge_{c}" for c in CLASSES]
+
+
+def test_feature_extractor_head_on_real_label_rows(tmp_path, hms_mini):
+    from hms_features.data import HMSDataset
+
+    ds = HMSDataset(hms_mini)
+    rows, votes = ds.labels, ds.votes()
+    pipe = make_pipeline(features=dict(root=hms_mini, feature_set=["quality", "temporal"]),
+                         n_estimators=3,
+                         min_child_samples=2, n_jobs=1)
+    pipe.fit(rows, votes)
+    names = pipe.named_steps["features"].get_feature_names_out()
+    np.testing.assert_array_equal(pipe.named_steps["lgbm"].feature_names_in_, names)
+    proba = pipe.predict_proba(rows)
+    assert proba.shape == (len(rows), K) and (proba.argmax(axis=1) == 0).all()  # all seizure
+    pipe.save(tmp_path / "p")
+    np.testing.assert_array_equal(load(tmp_path / "p").predict_proba(rows), proba)

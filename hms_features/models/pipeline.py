@@ -16,6 +16,7 @@ embeddings of the embedders refitted on all rows.
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,10 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         columns whose name starts with it (e.g. the step-major sequence columns an
         ``LSTMEmbedder(n_steps=T)`` reads). Embedders not listed see every column. Needs a
         DataFrame input.
-    passthrough : bool
-        Keep the input features in the output (default); False outputs the embeddings only.
+    passthrough : bool or list of str
+        Keep the input features in the output (True, default); False outputs the embeddings
+        only; a list of column names keeps just those input columns (DataFrame input), e.g.
+        to feed an LSTM sequence columns that the booster should not see raw.
 
     Attributes
     ----------
@@ -171,10 +174,15 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
                 sub = [f"{name}_emb_{i}" for i in range(k)]
             names.extend(sub)
         Z = np.hstack([np.asarray(b, dtype=np.float32).reshape(len(b), -1) for b in blocks])
+        keep = self.passthrough
         if isinstance(X, pd.DataFrame):
             emb = pd.DataFrame(Z, columns=names, index=X.index)
-            return pd.concat([X, emb], axis=1) if self.passthrough else emb
-        return np.hstack([np.asarray(X, dtype=np.float32), Z]) if self.passthrough else Z
+            if keep is True:
+                return pd.concat([X, emb], axis=1)
+            return pd.concat([X[list(keep)], emb], axis=1) if keep else emb
+        if keep is not True and keep:
+            raise ValueError("EmbeddingUnion: passthrough as a column list needs a DataFrame")
+        return np.hstack([np.asarray(X, dtype=np.float32), Z]) if keep else Z
 
     def fit(self, X, Y, **fit_params):
         """Fit every embedder (via :meth:`fit_transform`); returns self."""
@@ -256,7 +264,8 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         payload = {
             "embedders": steps,
             "columns": self.columns,
-            "passthrough": bool(self.passthrough),
+            "passthrough": (self.passthrough if isinstance(self.passthrough, bool)
+                            else [str(c) for c in self.passthrough]),
             "feature_names": None if names is None else [str(c) for c in names],
             "n_features": int(self.n_features_in_),
         }
@@ -281,8 +290,11 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
             est = _load_step(s.get("kind"), directory / s["dir"])
             fitted.append((s["name"], est))
             n_embedding[s["name"]] = int(s.get("n_embedding", 0))
+        passthrough = m.get("passthrough", True)
+        if not isinstance(passthrough, (bool, list)):
+            raise ModelFileError(f"{directory}: 'passthrough' must be a bool or a list of names")
         union = cls([(n, clone(e)) for n, e in fitted], columns=m.get("columns"),
-                    passthrough=bool(m.get("passthrough", True)))
+                    passthrough=passthrough)
         union.embedders_ = fitted
         union.n_embedding_ = n_embedding
         union.n_features_in_ = manifest_field(m, "n_features", directory, int)
@@ -321,8 +333,11 @@ class HMSPipeline(Pipeline):
                 est.save(directory / sub)
                 entries.append({"name": name, "kind": kind, "dir": sub})
             elif kind in _param_only_kinds():
-                params = json_safe(est.get_params(deep=False), f"step {name!r} params")
-                entries.append({"name": name, "kind": kind, "params": params})
+                params = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
+                          for k, v in est.get_params(deep=False).items()}
+                params = json_safe(params, f"step {name!r} params")
+                entries.append({"name": name, "kind": kind, "params": params,
+                                "fitted": _fitted_state(est, name)})
             else:
                 raise TypeError(
                     f"HMSPipeline.save: step {name!r} ({kind}) has no save(directory) and is "
@@ -359,9 +374,10 @@ class HMSPipeline(Pipeline):
                 if kind not in classes or not isinstance(e["params"], dict):
                     raise ModelFileError(f"{directory}: unknown parameter-only step {kind!r}")
                 try:
-                    est = classes[kind]()(**e["params"])
+                    est = _pandas_output(classes[kind]()(**e["params"]))
                 except TypeError as err:
                     raise ModelFileError(f"{directory}: bad params for {kind} ({err})") from None
+                _restore_state(est, e.get("fitted", {}), directory)
             else:
                 sub = e.get("dir")
                 if not isinstance(sub, str) or "/" in sub or ".." in sub:
@@ -376,6 +392,46 @@ class HMSPipeline(Pipeline):
                 raise ValueError(f"{directory}: the first step has no feature names to check")
             check_feature_names(names, list(feature_names), str(directory))
         return pipe
+
+
+def _pandas_output(transformer):
+    """Make a feature step return a DataFrame (its ``get_feature_names_out`` as columns), so the
+    booster downstream records and later checks the feature names."""
+    if hasattr(transformer, "set_output") and hasattr(transformer, "get_feature_names_out"):
+        transformer.set_output(transform="pandas")
+    return transformer
+
+
+def _fitted_state(est, name) -> dict:
+    """JSON form of a parameter-only step's fitted attributes (names, counts: no arrays of
+    numbers beyond what JSON holds exactly)."""
+    from .persist import json_safe
+
+    state = {}
+    for attr, value in vars(est).items():
+        if not attr.endswith("_") or attr.startswith("_"):
+            continue
+        if isinstance(value, np.ndarray):
+            state[attr] = {"ndarray": json_safe(value.tolist(), f"step {name!r} {attr}")}
+        else:
+            state[attr] = {"value": json_safe(value, f"step {name!r} {attr}")}
+    return state
+
+
+def _restore_state(est, state, directory) -> None:
+    from .persist import ModelFileError
+
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{directory}: 'fitted' must be an object")
+    for attr, item in state.items():
+        if not (attr.endswith("_") and not attr.startswith("_") and isinstance(item, dict)
+                and len(item) == 1 and set(item) <= {"ndarray", "value"}):
+            raise ModelFileError(f"{directory}: bad fitted attribute {attr!r}")
+        value = item.get("value", item.get("ndarray"))
+        if "ndarray" in item:
+            is_str = any(isinstance(v, str) for v in np.ravel(np.asarray(value, dtype=object)))
+            value = np.asarray(value, dtype=object if is_str else None)
+        setattr(est, attr, value)
 
 
 def _param_only_kinds() -> dict:
@@ -426,6 +482,7 @@ def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_co
             from ..build import HMSFeatureExtractor
 
             features = HMSFeatureExtractor(**({} if features is True else features))
+        _pandas_output(features)
         steps.append((_STEP_FEATURES, features))
     if embedders:
         pairs = []
