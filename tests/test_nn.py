@@ -18,7 +18,12 @@ from sklearn.preprocessing import FunctionTransformer
 from hms_features.data import SPEC_COLUMNS, SPEC_FREQS, VOTE_COLUMNS
 from hms_features.metrics import CLASSES, kl_divergence
 from hms_features.models.nn import LSTMEmbedder, MLPEmbedder, _Adam, load_embedder
-from hms_features.models.sequences import BANDS, spectrogram_sequence, subwindow_sequence
+from hms_features.models.sequences import (
+    BANDS,
+    sequence_table,
+    spectrogram_sequence,
+    subwindow_sequence,
+)
 from hms_features.signal import EEG_COLUMNS, bipolar
 
 FAST = dict(max_epochs=30, batch_size=32, random_state=0)
@@ -369,8 +374,9 @@ def test_lstm_accepts_step_major_tables_in_a_pipeline():
     X3 = rng.normal(size=(60, 4, 3))
     _, votes = _noise_problem(n=60)
     ref = LSTMEmbedder(hidden=4, **FAST).fit(X3, votes)
-    table = pd.DataFrame(X3.reshape(60, -1), columns=[f"f{j}_t{t}" for t in range(4)
-                                                      for j in range(3)])
+    table = sequence_table(X3, ["a", "b", "c"])
+    assert table.shape == (60, 12) and list(table.columns[3:6]) == ["a_t01", "b_t01", "c_t01"]
+    np.testing.assert_array_equal(table["c_t02"], X3[:, 2, 2])
     pipe = make_pipeline(FunctionTransformer(), LSTMEmbedder(hidden=4, n_steps=4, **FAST))
     pipe.fit(table, votes)
     np.testing.assert_array_equal(pipe.transform(table), ref.transform(X3))

@@ -12,13 +12,15 @@ Two builders turn one label's windows into a short sequence of cheap feature vec
 
 Both are pure, vectorised numpy functions, NaN-safe (missing samples / cells are ignored; a
 sub-window or frame with no data at all gives NaN, which the embedder's standardisation turns into
-the training mean), and accept read-only input. Flatten with ``seq.reshape(n, -1)`` for a 2-D
-table with step-major columns, as ``LSTMEmbedder(n_steps=T)`` reads it.
+the training mean), and accept read-only input. :func:`sequence_table` flattens a sequence into a
+DataFrame with step-major columns (``seq.reshape(n, -1)`` with names), the 2-D form that
+``LSTMEmbedder(n_steps=T)`` reads inside a scikit-learn pipeline.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import fft as sp_fft
 from scipy.signal import get_window
 
@@ -26,7 +28,7 @@ from ..data import SPEC_CHAINS, SPEC_FREQS, SPEC_STEP_S
 from ..features.base import chain_groups
 from ..signal import EEG_COLUMNS, FS, bipolar
 
-__all__ = ["BANDS", "subwindow_sequence", "spectrogram_sequence"]
+__all__ = ["BANDS", "subwindow_sequence", "spectrogram_sequence", "sequence_table"]
 
 #: Default frequency bands ``(name, low, high)`` in Hz, half-open ``[low, high)``.
 BANDS = (("delta", 0.5, 4.0), ("theta", 4.0, 8.0), ("alpha", 8.0, 13.0), ("beta", 13.0, 20.0))
@@ -273,3 +275,35 @@ def spectrogram_sequence(
         f"specseq_logpower_{b[0]}_{chain}_{span}s" for chain in SPEC_CHAINS for b in bands
     ]
     return seq, names
+
+
+def sequence_table(seq: np.ndarray, names, index=None) -> pd.DataFrame:
+    """Flatten ``(n, T, d)`` sequences into a table with step-major columns.
+
+    Column ``t * d + j`` holds feature ``j`` at step ``t`` and is named ``f"{names[j]}_t{t:02d}"``
+    (e.g. ``seq_logpower_delta_LL_5s_t03``): exactly the layout ``LSTMEmbedder(n_steps=T)``
+    reshapes back, and a common prefix (``seq_`` / ``specseq_``) selects the block.
+
+    Parameters
+    ----------
+    seq : array, shape (n_windows, T, d)
+    names : sequence of str, length d
+        Feature names, e.g. from ``subwindow_sequence(..., return_names=True)``.
+    index : array-like, optional
+        Row index (e.g. the ``label_id`` of each window).
+
+    Returns
+    -------
+    DataFrame, shape (n_windows, T * d)
+        A copy of the values of ``seq``.
+    """
+    seq = np.asarray(seq)
+    names = [str(c) for c in names]
+    if seq.ndim != 3 or seq.shape[2] != len(names):
+        raise ValueError(
+            f"sequence_table: seq must have shape (n_windows, T, d) with d == len(names) "
+            f"({len(names)}); got {seq.shape}"
+        )
+    columns = [f"{c}_t{t:02d}" for t in range(seq.shape[1]) for c in names]
+    return pd.DataFrame(seq.reshape(seq.shape[0], -1).copy(), columns=columns, index=index)
+
