@@ -107,16 +107,20 @@ def svd_entropy(x: np.ndarray, order: int = 3, delay: int = 1) -> np.ndarray:
     lagged dot products, no embedding copy), normalised to sum 1; entropy in bits divided by
     ``log2(order)``.
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        x = x.astype(np.float64)
     # the normalised singular values are scale-free: rescale so the Gram matrix cannot overflow
     peak = np.abs(x).max(axis=-1, keepdims=True)
-    x = x / np.where(peak > 0, peak, 1.0)
+    x = x / np.where(peak > 0, peak, 1).astype(x.dtype)
     n = x.shape[-1] - (order - 1) * delay
     cols = [x[..., i * delay:i * delay + n] for i in range(order)]
     gram = np.empty(x.shape[:-1] + (order, order))
     for i in range(order):
         for j in range(i, order):
-            gram[..., i, j] = gram[..., j, i] = np.einsum("...k,...k->...", cols[i], cols[j])
+            # batched dot products (BLAS), in the input precision
+            dot = np.matmul(cols[i][..., None, :], cols[j][..., :, None])[..., 0, 0]
+            gram[..., i, j] = gram[..., j, i] = dot
     sv = np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None))
     total = sv.sum(axis=-1, keepdims=True)
     w = sv / np.where(total > 0, total, 1.0)
@@ -189,10 +193,13 @@ def higuchi_fd(x: np.ndarray, kmax: int = 10) -> np.ndarray:
     lk = np.empty(x.shape[:-1] + (kmax,))
     for k in range(1, kmax + 1):
         d = np.abs(x[..., k:] - x[..., :-k])  # d[i] = |x[i+k] - x[i]|, i = m + (j-1) k
-        # offset m owns d[m::k] (exactly n_max terms); strided sums beat a (rows, k) reshape,
-        # whose reduction over rows runs k-element inner loops
-        sums = np.stack([d[..., m::k].sum(axis=-1) for m in range(k)], axis=-1).astype(
-            np.float64)
+        # offset m owns d[m::k] (exactly n_max terms): the full rows of a (rows, k) view are
+        # summed with one BLAS matrix-vector product per channel (numpy's own reduction over
+        # rows runs k-element inner loops), the last partial row is added by hand
+        rows, rest = divmod(d.shape[-1], k)
+        full = d[..., :rows * k].reshape(d.shape[:-1] + (rows, k))
+        sums = np.matmul(np.ones(rows, d.dtype), full).astype(np.float64)
+        sums[..., :rest] += d[..., rows * k:]
         n_max = (n - np.arange(k) - 1) // k
         lm = sums * (n - 1) / (k * n_max) / k
         lk[..., k - 1] = lm.mean(axis=-1)
