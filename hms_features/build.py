@@ -120,9 +120,8 @@ def _dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec) -> 
     spec = ds.spectrogram_windows(rows, pad=True) if with_spec else None
     feats = compute_features(windows, fs, feature_set=families, spectrogram=spec,
                              quality=quality, psd=psd)
-    df = _table(feats, names, pd.Index(rows[_index_column(rows)].to_numpy(),
-                                       name=_index_column(rows)))
-    return df
+    # indexed by row position in the caller's label table; build_features restores its order
+    return _table(feats, names, pd.Index(pos, name="position"))
 
 
 def _index_column(rows: pd.DataFrame) -> str:
@@ -288,9 +287,11 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
             sub = rows.iloc[np.sort(pos)]
             tasks.append((_dataset_chunk, (ds, sub, families, names, prep, with_spec)))
             sizes.append(len(sub))
-            idents.append(hashlib.sha1(
-                sub[[col, "eeg_id", "eeg_label_offset_seconds"]].to_numpy(float).tobytes()
-                + str(getattr(sub, "spectrogram_id", "")).encode()).hexdigest()[:16])
+            key = sub.reset_index()[["index", col, "eeg_id", "eeg_label_offset_seconds"]]
+            if with_spec:
+                key = key.join(sub.reset_index()[["spectrogram_id",
+                                                  "spectrogram_label_offset_seconds"]])
+            idents.append(hashlib.sha1(key.to_numpy(np.float64).tobytes()).hexdigest()[:16])
         ident = ("dataset", str(Path(ds.root).resolve()), ds.split)
     paths = [None] * len(tasks)
     done: dict[int, pd.DataFrame] = {}
@@ -321,6 +322,8 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         bar.close()
     if tasks:
         table = pd.concat([done[i] for i in range(len(tasks))], axis=0)
+        if kind == "dataset":  # chunks hold whole recordings: back to the caller's row order
+            table = table.sort_index()
     else:
         table = pd.DataFrame(columns=names, dtype=np.float32)
     table = table.astype(np.float32)

@@ -159,6 +159,23 @@ def test_dataset_path_on_real_files(hms_mini, tmp_path):
     pd.testing.assert_frame_equal(part, df.loc[sub["label_id"]], check_exact=False, rtol=1e-5)
 
 
+def test_rows_of_several_recordings_keep_the_callers_order(hms_mini):
+    from hms_features.data import HMSDataset
+
+    ds = HMSDataset(hms_mini)
+    a = ds.labels.iloc[[4, 0]]
+    other = a.iloc[:1].assign(eeg_id=1000913311, eeg_label_offset_seconds=0.0, label_id=7)
+    mixed = pd.concat([a.iloc[:1], other, a.iloc[1:]], ignore_index=True)  # A, B, A
+    fams = ["spectral", "quality"]
+    df = build_features(ds, feature_set=fams, labels=mixed, n_jobs=1, chunk_size=1,
+                        progress=False)
+    assert list(df.index) == list(mixed["label_id"])
+    alone = build_features(ds, feature_set=fams, labels=a, n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(df.loc[a["label_id"]], alone)
+    b = build_features(ds, feature_set=fams, labels=other, n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(df.loc[[7]], b)
+
+
 def test_test_split_is_indexed_by_eeg_id(hms_mini):
     from hms_features.data import HMSDataset
 
