@@ -269,31 +269,8 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _example_windows(data_dir, oof: pd.DataFrame, n_examples: int) -> list[dict]:
-    """The most confidently voted row of each class (up to ``n_examples``) for the EEG viewer."""
-    ds = HMSDataset(data_dir)
-    votes = oof[list(VOTE_COLUMNS)].to_numpy(float)
-    share = votes / votes.sum(axis=1, keepdims=True)
-    picks = []
-    for c in range(len(CLASSES)):
-        order = np.argsort(-(share[:, c] + 1e-3 * votes.sum(axis=1)), kind="stable")
-        if share[order[0], c] > 0.5:
-            picks.append(int(order[0]))
-    picks = picks[:n_examples]
-    if not picks:
-        return []
-    ids = oof["label_id"].iloc[picks].to_numpy()
-    rows = ds.labels.set_index("label_id").loc[ids].reset_index()
-    eeg = ds.eeg_windows(rows)
-    spec = ds.spectrogram_windows(rows)
-    return [{"eeg": eeg[i], "spectrogram": spec[i], "votes": votes[k],
-             "proba": oof[list(CLASSES)].iloc[k].to_numpy(float),
-             "title": f"label_id {ids[i]} (eeg_id {rows['eeg_id'].iloc[i]})"}
-            for i, k in enumerate(picks)]
-
-
 def run_report(args) -> Path:
-    from .report import fold_kl_reports, write_report
+    from .report import fold_kl_reports, pick_example_windows, write_report
 
     cv_dir = Path(args.cv_dir)
     try:
@@ -312,8 +289,12 @@ def run_report(args) -> Path:
         names = list(getattr(booster, "feature_names_in_", range(len(importances))))
     data_dir = args.data_dir or summary.get("data_dir")
     examples = []
-    if args.examples and data_dir and Path(data_dir).is_dir() and not summary.get("by_eeg"):
-        examples = _example_windows(data_dir, oof, args.examples)
+    if args.examples and data_dir and Path(data_dir).is_dir():
+        ds = HMSDataset(data_dir)
+        rows = _label_rows(ds, summary.get("by_eeg", False))
+        if rows["label_id"].tolist() != oof["label_id"].tolist():
+            raise UsageError(f"{data_dir}: its label rows are not those of {cv_dir / 'oof.csv'}")
+        examples = pick_example_windows(ds, proba, rows, n=args.examples)
     html = write_report(args.out, oof_proba=proba, votes=votes,
                         fold_reports=fold_kl_reports(votes, proba, oof["fold"].to_numpy()),
                         feature_names=names, importances=importances, example_windows=examples,
@@ -542,7 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", default=None, help="saved model, for feature importances")
     p.add_argument("--data-dir", default=None,
                    help="dataset for example EEG windows (default: the one the cv used)")
-    p.add_argument("--examples", type=int, default=3, help="EEG examples (default %(default)s)")
+    p.add_argument("--examples", type=int, default=3,
+                   help="EEG examples: the worst and best predicted windows (default %(default)s)")
     p.add_argument("--title", default="hms_features report")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_report)
