@@ -177,6 +177,8 @@ def _cache_key(kind, families, fs, prep, ident) -> str:
 
 
 def _parallel(n_jobs, backend):
+    """The joblib executor of a backend name (the hook for further backends, e.g. dask:
+    joblib's ``"dask"`` backend works once a ``dask.distributed.Client`` exists)."""
     from joblib import Parallel
 
     if backend not in BACKENDS:

@@ -60,7 +60,7 @@ def test_input_errors_name_the_problem():
     with pytest.raises(ValueError, match="spectrogram must have shape"):
         build_features({"eeg": _eeg(2), "spectrogram": np.zeros((3, 300, 400))}, progress=False)
     with pytest.raises(ValueError, match="backend"):
-        build_features(_eeg(1), feature_set=["spectral"], backend="dask", progress=False)
+        build_features(_eeg(1), feature_set=["spectral"], backend="mpi", progress=False)
     with pytest.raises(ValueError, match="'eeg'"):
         build_features({"spectrogram": np.zeros((1, 300, 400))}, progress=False)
 

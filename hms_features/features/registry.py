@@ -54,16 +54,17 @@ def _load_families() -> None:
 
 @register("quality", spans=("50s",), fast=True)
 def compute_quality(ctx: FeatureContext) -> dict[str, np.ndarray]:
-    """Preprocessing quality indicators (``quality_{name}_{span}``), 0 when none were given.
+    """Preprocessing quality indicators, 0 when none were given.
 
-    ``nan_fraction`` (fraction of NaN scalp samples), ``bad_channels`` (scalp channels zeroed as
-    all-NaN or flat), ``clipped_fraction`` (fraction of scalp samples clipped), see
-    :func:`hms_features.signal.preprocess`.
+    ``quality_nanfraction_50s`` (fraction of NaN scalp samples), ``quality_badchannels_50s``
+    (scalp channels zeroed as all-NaN or flat), ``quality_clippedfraction_50s`` (fraction of
+    scalp samples clipped): the ``nan_fraction``, ``bad_channels`` and ``clipped_fraction``
+    entries of :func:`hms_features.signal.preprocess`'s quality dict.
     """
     from ..signal import QUALITY_NAMES
 
-    return {f"quality_{k}_{ctx.span}": np.asarray(ctx.quality.get(k, np.zeros(ctx.n)),
-                                                  dtype=np.float32)
+    return {f"quality_{k.replace('_', '')}_{ctx.span}":
+            np.asarray(ctx.quality.get(k, np.zeros(ctx.n)), dtype=np.float32)
             for k in QUALITY_NAMES}
 
 
