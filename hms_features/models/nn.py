@@ -29,7 +29,9 @@ loss and so not part of the gradient. Inputs are standardised with a mean and st
 learned on the training rows, ignoring NaN; after standardising, NaN becomes 0 (the mean). Early
 stopping holds out ``validation_fraction`` of the rows (whole groups when ``groups`` is given),
 scores their weighted KL divergence after every epoch, stops after ``patience`` epochs without
-improvement and keeps the best weights.
+improvement and keeps the best weights. All matrix products run with a single BLAS thread
+(``threadpoolctl``): mini-batch products are too small to gain from threads, and threaded
+OpenBLAS on a shared machine made fitting up to 14x slower.
 
 References
 ----------
@@ -52,6 +54,7 @@ from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ..data import VOTE_COLUMNS
 from ..metrics import CLASSES, normalize_votes
@@ -72,6 +75,14 @@ _INFER_BATCH = 2048
 # --------------------------------------------------------------------------------------------
 # Building blocks (pure functions, vectorised over the batch)
 # --------------------------------------------------------------------------------------------
+
+
+def _one_blas_thread():
+    """Run BLAS single-threaded: mini-batch matmuls (128 rows) gain nothing from threads, and
+    threaded OpenBLAS on a busy machine was measured 5-14x slower (spinning threads compete
+    with cross-fitting folds and other jobs)."""
+    return threadpool_limits(limits=1, user_api="blas")
+
 
 
 def _activation(z: np.ndarray, name: str) -> np.ndarray:
@@ -466,7 +477,8 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         self
         """
         X, Y, w, groups = self._prepare(X, y, sample_weight, groups)
-        self._fit_arrays(X, Y, w, groups, self._seed())
+        with _one_blas_thread():
+            self._fit_arrays(X, Y, w, groups, self._seed())
         return self
 
     def fit_transform(self, X, y, sample_weight=None, groups=None):
@@ -489,6 +501,10 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             kept in ``oof_proba_``.
         """
         X, Y, w, groups = self._prepare(X, y, sample_weight, groups)
+        with _one_blas_thread():
+            return self._fit_transform_arrays(X, Y, w, groups)
+
+    def _fit_transform_arrays(self, X, Y, w, groups):
         seed = self._seed()
         n = X.shape[0]
         if hasattr(self.cv, "split"):
@@ -650,7 +666,9 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             ``dtype`` values, columns named by :meth:`get_feature_names_out`.
         """
         check_is_fitted(self, "weights_")
-        return self._embed(self._validate_X(X, reset=False))
+        X = self._validate_X(X, reset=False)
+        with _one_blas_thread():
+            return self._embed(X)
 
     def predict_proba(self, X):
         """Class probabilities from the softmax head.
@@ -661,7 +679,9 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             Rows sum to 1; columns in :data:`~hms_features.metrics.CLASSES` order.
         """
         check_is_fitted(self, "weights_")
-        return self._proba(self._validate_X(X, reset=False))
+        X = self._validate_X(X, reset=False)
+        with _one_blas_thread():
+            return self._proba(X)
 
     def get_feature_names_out(self, input_features=None):
         """Embedding column names ``{prefix}_emb_0 ...``."""
