@@ -92,6 +92,24 @@ def test_spike_train_gives_acf_peak_at_its_period(period):
     assert h0[0] < 0.2
 
 
+def test_acf_peak_rules_by_hand():
+    lags = np.arange(12) / 10.0  # 10 Hz lag grid
+    acf = np.array([
+        [1, 0.2, -0.1, 0.5, 0.1, 0.0, 0.58, 0.1, 0.0, 0.3, 0.0, 0.0],  # first strong peak wins
+        [1, 0.5, -0.2, -0.3, -0.055, -0.25, -0.35, -0.05, -0.4, -0.5, -0.6, -0.7],  # negative
+        [1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0, -0.1],  # monotonic: fill
+    ])
+    h, period, prom = periodicity.acf_peak(acf, 10.0, lag_range=(0.2, 1.0))
+    # row 0: peaks at 0.3 (0.5) and 0.6 (0.58 = highest); 0.5 >= 0.8 * 0.58 so 0.3 s is kept
+    d = 0.5 * (-0.1 - 0.1) / (-0.1 - 2 * 0.5 + 0.1)  # parabolic refinement
+    assert period[0] == pytest.approx(lags[3] + d / 10)
+    assert h[0] == 0.5 and prom[0] == pytest.approx(0.5 - (-0.1))
+    # row 1: the highest peak is negative (-0.05 at 0.7 s); -0.055 at 0.4 s is within 20 % of it
+    assert period[1] == pytest.approx(0.4 + 0.5 * (-0.3 + 0.25) / (-0.3 + 0.11 - 0.25) / 10)
+    assert h[1] == -0.055
+    assert (h[2], period[2], prom[2]) == (0, 0, 0)
+
+
 def test_delta_peak_finds_rhythmic_delta():
     rng = np.random.default_rng(3)
     f = np.fft.rfftfreq(N, 1 / FS)  # 1/f^2 background above 0.3 Hz, std 10 µV

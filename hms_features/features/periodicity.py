@@ -164,7 +164,8 @@ def acf_peak(acf, fs, lag_range=LAG_RANGE_S, first_fraction=FIRST_PEAK_FRACTION)
     masked = np.where(is_peak, mid, -np.inf)
     top = masked.max(axis=-1, keepdims=True)
     found = np.isfinite(top[..., 0])
-    good = is_peak & (masked >= first_fraction * top - 1e-12 * np.abs(top))
+    # "at least first_fraction of the highest", also when the highest peak is negative
+    good = is_peak & (masked >= top - (1.0 - first_fraction) * np.abs(top) - 1e-12)
     j = np.argmax(good, axis=-1)[..., None]
     k = j + k_min
     y0 = np.take_along_axis(r, k - 1, axis=-1)[..., 0]
