@@ -129,8 +129,13 @@ def _index_column(rows: pd.DataFrame) -> str:
 
 
 def _run_chunk(task, cache_path):
+    from threadpoolctl import threadpool_limits
+
     fn, args = task
-    df = fn(*args)
+    # the BLAS calls are many small batched products: extra BLAS threads only spin and steal
+    # the cores the chunk-level parallelism already uses
+    with threadpool_limits(limits=1, user_api="blas"):
+        df = fn(*args)
     if cache_path is not None:
         tmp = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
         df.to_parquet(tmp)

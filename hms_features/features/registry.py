@@ -112,9 +112,15 @@ def span_slices(n_samples: int, fs: float = FS) -> dict[str, slice]:
     return {"50s": slice(0, n_samples), "10s": slice(a, a + c)}
 
 
+#: Windows computed together inside :func:`compute_features`: the temporaries of a block of 32
+#: windows x 18 derivations x 10,000 samples (~23 MB float32) keep memory bounded whatever the
+#: chunk size (the lag loop of sample entropy favours blocks that are not too small).
+BLOCK = 32
+
+
 def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                      spectrogram: np.ndarray | None = None, quality: dict | None = None,
-                     psd: dict | None = None) -> dict[str, np.ndarray]:
+                     psd: dict | None = None, block: int = BLOCK) -> dict[str, np.ndarray]:
     """Compute every family of a feature set on one chunk of preprocessed windows.
 
     Parameters
@@ -132,6 +138,9 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     psd : dict, optional
         span -> ``(freqs, psd (n, 18, f))`` precomputed Welch PSDs (shared across overlapping
         windows by :func:`hms_features.build.build_features`).
+    block : int
+        Windows processed together (a loop over blocks, each vectorised); results do not
+        depend on it.
 
     Returns
     -------
@@ -142,6 +151,17 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     if eeg.ndim != 3 or eeg.shape[1] != len(EEG_COLUMNS):
         raise ValueError(f"compute_features: eeg must be (n_windows, {len(EEG_COLUMNS)}, "
                          f"n_samples), got {eeg.shape}")
+    n = eeg.shape[0]
+    if n > block:
+        parts = []
+        for a in range(0, n, block):
+            sl = slice(a, min(a + block, n))
+            parts.append(compute_features(
+                eeg[sl], fs, feature_set=feature_set,
+                spectrogram=None if spectrogram is None else spectrogram[sl],
+                quality={k: np.asarray(v)[sl] for k, v in (quality or {}).items()},
+                psd={k: (f, p[sl]) for k, (f, p) in (psd or {}).items()}, block=block))
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     families = [FAMILIES[f] for f in resolve_families(feature_set)]
     slices = span_slices(eeg.shape[-1], fs)
     psd = psd or {}
