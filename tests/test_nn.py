@@ -456,8 +456,10 @@ def test_subwindow_sequence_matches_scipy_periodogram_and_line_length():
     rng = np.random.default_rng(6)
     eeg = rng.normal(0, 30, size=(3, 20, 10_000)).astype(np.float32)
     eeg.setflags(write=False)
-    seq, names = subwindow_sequence(eeg, fs=200.0, step_s=5.0, return_names=True)
+    seq, names = subwindow_sequence(eeg, fs=200.0, step_s=5.0, relative=False, return_names=True)
     assert seq.shape == (3, 10, 25) and seq.dtype == np.float32 and len(names) == 25
+    rel, rel_names = subwindow_sequence(eeg, return_names=True)
+    assert rel.shape == (3, 10, 30) and len(rel_names) == 30
     bip = bipolar(eeg).astype(np.float64)
     chains = {"LL": slice(0, 4), "LP": slice(4, 8), "RP": slice(8, 12), "RL": slice(12, 16),
               "C": slice(16, 18)}
@@ -465,15 +467,22 @@ def test_subwindow_sequence_matches_scipy_periodogram_and_line_length():
         seg = bip[w, chains[chain], t * 1000 : (t + 1) * 1000]
         f, psd = periodogram(seg, fs=200.0, window="hann", detrend="constant",
                              scaling="density")
+        powers = {}
         for name, lo, hi in BANDS:
-            ref = np.log(psd[:, (f >= lo) & (f < hi)].sum(axis=1).mean() * (f[1] - f[0]) + 1e-6)
+            powers[name] = psd[:, (f >= lo) & (f < hi)].sum(axis=1).mean() * (f[1] - f[0])
             got = seq[w, t, names.index(f"seq_logpower_{name}_{chain}_5s")]
-            assert got == pytest.approx(ref, rel=1e-5)
+            assert got == pytest.approx(np.log(powers[name] + 1e-6), rel=1e-5)
+        total = sum(powers.values())
+        got = rel[w, t, rel_names.index(f"seq_logpower_total_{chain}_5s")]
+        assert got == pytest.approx(np.log(total + 1e-6), rel=1e-5)
+        for name, p in powers.items():
+            got = rel[w, t, rel_names.index(f"seq_logrelpower_{name}_{chain}_5s")]
+            assert got == pytest.approx(np.log(p + 1e-6) - np.log(total + 1e-6), abs=1e-5)
         ll = np.log(np.abs(np.diff(seg, axis=1)).mean(axis=1).mean() + 1e-6)
         assert seq[w, t, names.index(f"seq_loglinelength_{chain}_5s")] == pytest.approx(ll,
                                                                                    rel=1e-5)
-    np.testing.assert_array_equal(subwindow_sequence(eeg, chunk=1), seq)
-    assert subwindow_sequence(eeg, step_s=10.0).shape == (3, 5, 25)
+    np.testing.assert_array_equal(subwindow_sequence(eeg, chunk=1), rel)
+    assert subwindow_sequence(eeg, step_s=10.0).shape == (3, 5, 30)
 
 
 def test_subwindow_sequence_localises_rhythm_and_handles_nan():
@@ -481,17 +490,20 @@ def test_subwindow_sequence_localises_rhythm_and_handles_nan():
     eeg = np.random.default_rng(7).normal(0, 1, size=(1, 20, 10_000))
     left = [EEG_COLUMNS.index(c) for c in ("F7", "T5")]  # alternate LL electrodes
     eeg[0, left, 5000:] += 50 * np.sin(2 * np.pi * 10 * t[5000:])
-    seq, names = subwindow_sequence(eeg, return_names=True)
+    seq, names = subwindow_sequence(eeg, relative=False, return_names=True)
     alpha_ll = seq[0, :, names.index("seq_logpower_alpha_LL_5s")]
     alpha_rl = seq[0, :, names.index("seq_logpower_alpha_RL_5s")]
     assert (alpha_ll[5:] > alpha_ll[:5].max() + 3).all() and (alpha_ll[5:] > alpha_rl[5:] + 3).all()
     bands_ll = [seq[0, 7, names.index(f"seq_logpower_{b}_LL_5s")] for b, _, _ in BANDS]
     assert int(np.argmax(bands_ll)) == 2  # alpha
+    rel, rel_names = subwindow_sequence(eeg, return_names=True)
+    rel_ll = [rel[0, 7, rel_names.index(f"seq_logrelpower_{b}_LL_5s")] for b, _, _ in BANDS]
+    assert int(np.argmax(rel_ll)) == 2 and rel_ll[2] > -0.05  # nearly all power in alpha
     # NaN: a fully missing electrode drops its derivations from the chain average
     gap = eeg.copy()
     gap[0, EEG_COLUMNS.index("Cz")] = np.nan  # C chain: Fz-Cz and Cz-Pz both lost -> NaN
     gap[0, EEG_COLUMNS.index("O1"), 2000:2500] = np.nan  # partial gap in step 2
-    out = subwindow_sequence(gap)
+    out = subwindow_sequence(gap, relative=False)
     c_cols = [i for i, n in enumerate(names) if n.endswith("_C_5s")]
     assert np.isnan(out[0, :, c_cols]).all()
     other = [i for i in range(25) if i not in c_cols]
@@ -504,23 +516,30 @@ def test_spectrogram_sequence_against_a_loop_reference():
     spec = rng.lognormal(1.0, 1.0, size=(2, 300, 400)).astype(np.float32)
     spec[0, 10:25] = np.nan  # frame 1 fully, frame 2 half missing
     spec[1, :, 5] = np.nan
-    seq, names = spectrogram_sequence(spec, frames=30, return_names=True)
+    seq, names = spectrogram_sequence(spec, frames=30, relative=False, return_names=True)
     assert seq.shape == (2, 30, 16) and names[0] == "specseq_logpower_delta_LL_20s"
+    rel, rel_names = spectrogram_sequence(spec, return_names=True)
+    assert rel.shape == (2, 30, 20) and rel_names[4] == "specseq_logpower_total_LL_20s"
     freqs = np.array(SPEC_FREQS)
     for w in range(2):
         for fr in (0, 1, 2, 29):
             rows = spec[w, fr * 10 : (fr + 1) * 10]
             for c, chain in enumerate(("LL", "RL", "LP", "RP")):
                 block = rows[:, c * 100 : (c + 1) * 100]
+                means = []
                 for b, (name, lo, hi) in enumerate(BANDS):
                     cells = block[:, (freqs >= lo) & (freqs < hi)]
-                    ref = (np.log(np.nanmean(cells.astype(np.float64)) + 1e-3)
-                           if np.isfinite(cells).any() else np.nan)
+                    means.append(np.nanmean(cells.astype(np.float64))
+                                 if np.isfinite(cells).any() else np.nan)
                     got = seq[w, fr, c * 4 + b]
-                    np.testing.assert_allclose(got, ref, rtol=1e-5)
+                    np.testing.assert_allclose(got, np.log(means[-1] + 1e-3), rtol=1e-5)
                     assert names[c * 4 + b] == f"specseq_logpower_{name}_{chain}_20s"
+                log_total = np.log(sum(means) + 1e-3)
+                np.testing.assert_allclose(rel[w, fr, c * 5 + 4], log_total, rtol=1e-5)
+                np.testing.assert_allclose(rel[w, fr, c * 5 : c * 5 + 4],
+                                           np.log(np.array(means) + 1e-3) - log_total, atol=1e-5)
     assert np.isnan(seq[0, 1]).all() and np.isfinite(seq[0, 2]).all()
-    assert spectrogram_sequence(spec, frames=7).shape == (2, 7, 16)
+    assert spectrogram_sequence(spec, frames=7).shape == (2, 7, 20)
     with pytest.raises(ValueError, match="frames=301"):
         spectrogram_sequence(spec, frames=301)
     with pytest.raises(ValueError, match="contains no spectrogram bin"):
@@ -531,15 +550,17 @@ def test_sequences_on_real_hms_files(hms_mini):
     sp = pd.read_parquet(hms_mini / "train_spectrograms" / "1000086677.parquet")
     values = sp[list(SPEC_COLUMNS)].to_numpy(np.float32)[None, :300]
     seq = spectrogram_sequence(values)
-    assert seq.shape == (1, 30, 16)
+    assert seq.shape == (1, 30, 20)
     has_data = np.isfinite(values[0].reshape(30, 10, 400)).any(axis=(1, 2))
     assert np.isfinite(seq[0, has_data]).all() and np.isnan(seq[0, ~has_data]).all()
     eeg = pd.read_parquet(hms_mini / "train_eegs" / "1628180742.parquet")
     window = eeg[list(EEG_COLUMNS)].to_numpy(np.float32)[:10_000].T[None]
     sub = subwindow_sequence(window)
-    assert sub.shape == (1, 10, 25) and np.isfinite(sub).all()
+    assert sub.shape == (1, 10, 30) and np.isfinite(sub).all()
     # log powers of real EEG (µV) are in a plausible range: 1e-2 .. 1e6 µV²
-    assert (sub > np.log(1e-2)).all() and (sub < np.log(1e6)).all()
+    absolute = subwindow_sequence(window, relative=False)
+    assert (absolute > np.log(1e-2)).all() and (absolute < np.log(1e6)).all()
+    assert (sub[..., [0, 1, 2, 3]] < 0).all()  # relative powers of LL
     emb = LSTMEmbedder(hidden=3, **FAST).fit(np.repeat(sub, 12, axis=0),
                                              np.tile(np.eye(6), (2, 1)))
     assert np.isfinite(emb.transform(sub)).all()

