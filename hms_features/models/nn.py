@@ -19,7 +19,11 @@ was trained on. All fold models and the final model start from the same initial 
 seed), which keeps their hidden units in correspondence; ``align="linear"`` (default) in addition
 maps each fold model's embedding onto the final model's coordinates with a least-squares affine
 map fitted on that fold's *training* rows only (see ``_fit_alignment``), so out-of-fold and
-test-time embeddings share one coordinate system.
+test-time embeddings share one coordinate system. The map's target, the final model, was trained
+on every row, so ``"linear"`` is not leak-free to the letter: held-out labels can reach a fold's
+embeddings through an affine change of coordinates estimated on other rows. The tests bound this
+(on noise targets a downstream model fitted on the out-of-fold embeddings does no better than
+on embeddings from a shuffled-target control); ``align="none"`` is the strict version.
 
 Optimisation
 ------------
