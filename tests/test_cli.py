@@ -1,0 +1,171 @@
+"""The hms-features command, end to end on a tiny synthetic dataset and on the real hms_mini."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hms_features.cli import main
+from hms_features.data import VOTE_COLUMNS, HMSDataset
+from hms_features.metrics import CLASSES
+
+FAST = ["--feature-set", "spectral,temporal,spectrogram", "--n-jobs", "1", "--quiet"]
+MODEL = ["--n-estimators", "30"]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    code = main(["demo", "--out", str(out), "--patients", "6", "--folds", "3", *FAST, *MODEL])
+    assert code == 0
+    return out
+
+
+def test_demo_writes_everything(demo, capsys):
+    ds = HMSDataset(demo / "data")
+    sub = pd.read_csv(demo / "submission.csv")
+    sample = pd.read_csv(demo / "data" / "sample_submission.csv")
+    assert sub["eeg_id"].tolist() == sample["eeg_id"].tolist()
+    assert list(sub.columns) == list(sample.columns)
+    np.testing.assert_allclose(sub.iloc[:, 1:].sum(axis=1), 1.0, rtol=1e-12)
+    oof = pd.read_csv(demo / "cv" / "oof.csv")
+    assert oof["label_id"].tolist() == ds.labels["label_id"].tolist()
+    # no patient in two folds
+    assert (oof.groupby("patient_id")["fold"].nunique() == 1).all()
+    summary = json.loads((demo / "cv" / "cv.json").read_text())
+    assert len(summary["fold_kl"]) == 3 and np.isfinite(summary["fold_kl"]).all()
+    html = (demo / "report" / "report.html").read_text()
+    assert "<img" in html and (demo / "report" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
+    assert (demo / "model" / "manifest.json").is_file()
+
+
+def test_features_and_cv_from_a_table(demo, tmp_path):
+    table = tmp_path / "f.parquet"
+    code = main(["features", str(demo / "data"), "--out", str(table), "--cache-dir", "", *FAST])
+    assert code == 0
+    df = pd.read_parquet(table)
+    ds = HMSDataset(demo / "data")
+    assert df.index.name == "label_id" and len(df) == len(ds.labels)
+    assert np.isfinite(df.to_numpy()).all()
+    cv = tmp_path / "cv"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(cv),
+                 "--folds", "3", *FAST, *MODEL]) == 0
+    oof = pd.read_csv(cv / "oof.csv")
+    # the same table and folds as the demo's cv give the same out-of-fold predictions
+    ref = pd.read_csv(demo / "cv" / "oof.csv")
+    np.testing.assert_allclose(oof[list(CLASSES)], ref[list(CLASSES)], rtol=1e-6, atol=1e-9)
+
+
+def test_train_predict_round_trip(demo, tmp_path):
+    model = tmp_path / "m"
+    assert main(["train", str(demo / "data"), "--out", str(model), *FAST, *MODEL,
+                 "--cache-dir", str(demo / "cache")]) == 0
+    out = tmp_path / "sub.csv"
+    assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *FAST,
+                 "--cache-dir", ""]) == 0
+    ref = pd.read_csv(demo / "submission.csv")
+    np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:], ref.iloc[:, 1:], rtol=1e-6)
+
+
+def test_predict_on_real_test_split(demo, hms_mini, tmp_path):
+    out = tmp_path / "submission.csv"
+    assert main(["predict", str(demo / "model"), str(hms_mini), "--out", str(out), *FAST,
+                 "--cache-dir", ""]) == 0
+    sub = pd.read_csv(out)
+    assert sub["eeg_id"].tolist() == [3911565283]
+    assert sub.iloc[0, 1:].sum() == pytest.approx(1.0)
+
+
+def test_features_on_real_train_split(hms_mini, tmp_path):
+    out = tmp_path / "f.parquet"
+    assert main(["features", str(hms_mini), "--out", str(out), "--cache-dir", "", *FAST]) == 0
+    df = pd.read_parquet(out)
+    assert len(df) == 9 and np.isfinite(df.to_numpy()).all()
+
+
+def test_cv_on_one_patient_is_bad_input(hms_mini, tmp_path, capsys):
+    code = main(["cv", str(hms_mini), "--out", str(tmp_path / "cv"), *FAST, "--cache-dir", ""])
+    assert code == 2
+    assert "n_splits=5" in capsys.readouterr().err
+
+
+def test_report_from_cv_folder(demo, tmp_path):
+    out = tmp_path / "rep"
+    assert main(["report", str(demo / "cv"), "--out", str(out), "--model-dir",
+                 str(demo / "model"), "--examples", "1", "--quiet"]) == 0
+    assert (out / "importances.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "eeg_window_0.png").is_file()
+
+
+def test_scan_whole_recording(demo, tmp_path):
+    ds = HMSDataset(demo / "data")
+    eeg_id = ds.labels["eeg_id"].iloc[0]
+    rec = tmp_path / "rec.parquet"
+    shutil.copy(ds.eeg_path(eeg_id), rec)
+    n_s = len(ds.read_eeg(eeg_id)) / 200
+    out = tmp_path / "scan.csv"
+    assert main(["scan", str(demo / "model"), str(rec), "--step", "5", "--out", str(out),
+                 "--quiet"]) == 0
+    df = pd.read_csv(out)
+    assert len(df) == int((n_s - 50) // 5) + 1
+    np.testing.assert_allclose(df[list(CLASSES)].sum(axis=1), 1.0, atol=1e-5)  # 6 digits in CSV
+    assert out.with_suffix(".png").is_file()
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+def test_missing_folder_and_existing_output(tmp_path, demo, capsys):
+    assert main(["features", str(tmp_path / "nope"), "--out", str(tmp_path / "f.parquet")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["synth", "--out", str(demo / "data"), "--patients", "2", "--quiet"]) == 2
+    assert "data" in capsys.readouterr().err
+
+
+def test_wrong_file_type_for_scan(demo, tmp_path, capsys):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an EEG")
+    assert main(["scan", str(demo / "model"), str(bad), "--quiet"]) == 2
+    assert "notes.txt" in capsys.readouterr().err
+
+
+def test_scan_recording_missing_channels(demo, tmp_path, capsys):
+    ds = HMSDataset(demo / "data")
+    rec = tmp_path / "short.parquet"
+    ds_eeg = pd.read_parquet(ds.eeg_path(ds.labels["eeg_id"].iloc[0]))
+    ds_eeg.drop(columns=["O1", "O2"]).to_parquet(rec, index=False)
+    assert main(["scan", str(demo / "model"), str(rec), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "O1" in err and "short.parquet" in err
+
+
+def test_tampered_model_manifest(demo, tmp_path, capsys):
+    model = tmp_path / "m"
+    shutil.copytree(demo / "model", model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["kind"] = "os.system"
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["predict", str(model), str(demo / "data"), "--out", str(tmp_path / "s.csv"),
+                 *FAST, "--cache-dir", ""]) == 2
+    assert "manifest" in capsys.readouterr().err
+
+
+def test_unexpected_failure_exits_1(monkeypatch, demo, tmp_path):
+    import hms_features.cli as cli
+
+    def boom(args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "run_cv", boom)
+    assert main(["cv", str(demo / "data"), "--out", str(tmp_path)]) == 1
+
+
+def test_help_on_every_subcommand(capsys):
+    for cmd in ["demo", "synth", "validate", "features", "cv", "train", "predict", "report",
+                "scan"]:
+        with pytest.raises(SystemExit) as exc:
+            main([cmd, "--help"])
+        assert exc.value.code == 0
+    assert VOTE_COLUMNS[0] == "seizure_vote"
