@@ -191,8 +191,11 @@ def higuchi_fd(x: np.ndarray, kmax: int = 10) -> np.ndarray:
         x = x.astype(np.float64)
     n = x.shape[-1]
     lk = np.empty(x.shape[:-1] + (kmax,))
+    buf = np.empty(x.shape, x.dtype)  # one buffer for every lag: no per-k allocation
     for k in range(1, kmax + 1):
-        d = np.abs(x[..., k:] - x[..., :-k])  # d[i] = |x[i+k] - x[i]|, i = m + (j-1) k
+        d = buf[..., :n - k]
+        np.subtract(x[..., k:], x[..., :-k], out=d)
+        np.abs(d, out=d)  # d[i] = |x[i+k] - x[i]|, i = m + (j-1) k
         # offset m owns d[m::k] (exactly n_max terms): the full rows of a (rows, k) view are
         # summed with one BLAS matrix-vector product per channel (numpy's own reduction over
         # rows runs k-element inner loops), the last partial row is added by hand
