@@ -272,6 +272,11 @@ def test_targets_counts_probabilities_labels_and_dataframes_agree():
     by_float = MLPEmbedder(hidden=(5,), **FAST).fit(X, codes.astype(float)).predict_proba(X)
     np.testing.assert_array_equal(by_code, by_name)
     np.testing.assert_array_equal(by_code, by_float)
+    # Kaggle's expert_consensus spelling, as a pandas string column
+    kaggle = pd.Series(np.array(["Seizure", "LPD", "GPD", "LRDA", "GRDA", "Other"])[codes],
+                       dtype="string")
+    by_kaggle = MLPEmbedder(hidden=(5,), **FAST).fit(X, kaggle).predict_proba(X)
+    np.testing.assert_array_equal(by_code, by_kaggle)
     np.testing.assert_array_equal(by_code, by_onehot)
     assert not np.allclose(by_code, ref)
 
