@@ -20,8 +20,9 @@ References
 ----------
 .. [1] Jing J. et al. (2024). HMS - Harmful Brain Activity Classification. Kaggle competition
    (spectrogram file layout).
-.. [2] Chris Deotte (2024). "Features + Head Starter" notebook, HMS Kaggle competition (mean and
-   min of log spectrogram power over 10 min and the central window).
+.. [2] The project's seed notebook (issue 4): per chain and bin, mean and min of the log
+   spectrogram power over the 10 min window and a central window labelled "10 s" that held
+   10 rows (20 s).
 """
 
 from __future__ import annotations
