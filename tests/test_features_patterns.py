@@ -6,8 +6,6 @@ or a known answer of a synthetic signal).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +21,6 @@ from hms_features.signal import BIPOLAR_NAMES, EEG_COLUMNS, bipolar
 FS = 200.0
 N = 10_000
 T = np.arange(N) / FS
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hms_mini"
 EEG_FAMILIES = (periodicity, spatial, evolution, ekg)
 CH = {name: i for i, name in enumerate(EEG_COLUMNS)}
 
@@ -441,6 +438,22 @@ def test_no_nan_or_inf(scale, flat, seed):
         run(module, eeg[:, :, 4000:6000], span="10s")
 
 
+def test_other_sampling_rate():
+    fs = 128.0  # fs is a parameter everywhere: a 50 s window at 128 Hz, 1.5 s discharges
+    t = np.arange(int(50 * fs)) / fs
+    eeg = noise_eeg(1, n_samples=t.size)
+    train = np.convolve((np.arange(t.size) % int(1.5 * fs) == 0).astype(float),
+                        200 * sps.windows.hann(9), mode="same")
+    eeg = add(eeg, LEFT, train)
+    out = {}
+    for module in EEG_FAMILIES:
+        res = module.compute(FeatureContext(eeg, fs=fs))
+        assert all(np.isfinite(v).all() for v in res.values())
+        out.update(res)
+    assert abs(out["periodicity_acfperiod_L_50s"][0] - 1.5) <= 0.06
+    assert out["spatial_asym_delta_LR_50s"][0] > 0.5
+
+
 def test_registration_and_names():
     for name, spans in (("periodicity", ("50s", "10s")), ("spatial", ("50s", "10s")),
                         ("evolution", ("50s",)), ("ekg", ("50s",))):
@@ -455,19 +468,19 @@ def read_eeg(path, seconds=50):
     return np.ascontiguousarray(values[start:start + int(seconds * FS)].T[None])
 
 
-@pytest.mark.skipif(not DATA.exists(), reason="hms_mini not available")
-def test_real_windows_are_finite():
-    for path in sorted(DATA.glob("*_eegs/*.parquet")):
+def test_real_windows_are_finite(hms_mini):
+    data = hms_mini
+    for path in sorted(data.glob("*_eegs/*.parquet")):
         eeg = read_eeg(path)
         for module in EEG_FAMILIES:
             run(module, eeg)
         for module in (periodicity, spatial):
             run(module, eeg[:, :, 4000:6000], span="10s")
-    sp = pd.read_parquet(DATA / "test_spectrograms" / "853520.parquet")
+    sp = pd.read_parquet(data / "test_spectrograms" / "853520.parquet")
     assert list(sp.columns[1:]) == list(SPEC_COLUMNS)
-    for path in sorted(DATA.glob("*_spectrograms/*.parquet")):
+    for path in sorted(data.glob("*_spectrograms/*.parquet")):
         values = pd.read_parquet(path, columns=list(SPEC_COLUMNS)).to_numpy(np.float32)[:300]
-        out = run(spectrogram, read_eeg(DATA / "test_eegs" / "3911565283.parquet"),
+        out = run(spectrogram, read_eeg(data / "test_eegs" / "3911565283.parquet"),
                   spectrogram=values[None])
         assert len(out) == 2499
         assert 0 <= out["spectrogram_nanfrac_all_600s"][0] < 0.2
