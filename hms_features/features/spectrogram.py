@@ -4,8 +4,9 @@ Each Kaggle spectrogram row holds, for the four lateral chains in file order LL,
 100 power values at ``(k + 3) * 200 / 1024`` Hz (k = 0..99, 0.59–19.92 Hz); rows are 2 s apart
 and a label's window holds 300 rows (10 min) centred on the labelled 10 s.
 
-Log power is ``ln(1 + max(p, 0))``: finite for zero power, monotonic, and close to ``ln p`` for
-the large values typical of the files. NaN entries (missing rows, e.g. 8.65 % of some files) are
+Log power is ``ln(1 + p)`` with ``p`` clipped to [0, 3.4e38] (the float32 range, so ``inf``
+stays finite): finite for zero power, monotonic, and close to ``ln p`` for the large values
+typical of the files. NaN entries (missing rows, e.g. 8.65 % of some files) are
 ignored by every statistic; a statistic with no finite value at all is 0 (the log power of
 silence) and the NaN fraction of each time window is reported alongside.
 
@@ -41,11 +42,13 @@ SPEC_WINDOWS = {"600s": None, "20s": 20.0, "10s": 10.0}
 SPEC_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 20.0)}
 
 _FREQS = np.asarray(SPEC_FREQS)
+#: Largest float32: power is clipped to [0, _MAX] so inf (or overflowed) entries stay finite.
+_MAX = np.float32(np.finfo(np.float32).max)
 _BIN_NAMES = [c.split("_", 1)[1] for c in SPEC_COLUMNS[: len(SPEC_FREQS)]]
 
 
 def log_power(values):
-    """``ln(1 + max(p, 0))`` of spectrogram power, NaN kept as NaN.
+    """``ln(1 + p)`` of spectrogram power clipped to [0, 3.4e38], NaN kept as NaN.
 
     Parameters
     ----------
@@ -56,7 +59,7 @@ def log_power(values):
     -------
     ndarray, float32
     """
-    v = np.maximum(np.asarray(values, dtype=np.float32), np.float32(0.0))  # NaN propagates
+    v = np.clip(np.asarray(values, dtype=np.float32), 0.0, _MAX)  # NaN propagates, inf -> max
     v += np.float32(1.0)
     # log(1 + p) rather than log1p: numpy's float32 log is SIMD-vectorised and ~8x faster, and
     # the precision log1p adds for p < 1e-7 is irrelevant for spectrogram power.
@@ -140,18 +143,19 @@ def band_log_power(values, freqs=_FREQS, bands=SPEC_BANDS, n_chains=4):
     """
     v = np.asarray(values, dtype=np.float32)
     n, rows, _ = v.shape
-    v = np.maximum(v.reshape(n * rows * n_chains, len(freqs)), np.float32(0.0))
+    # float64 sums: 100 bins of up to 3.4e38 would overflow float32
+    v = np.clip(v.reshape(n * rows * n_chains, len(freqs)), 0.0, _MAX).astype(np.float64)
     freqs = np.asarray(freqs)
     member = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in bands.values()], axis=1)
-    member = member.astype(np.float32)  # (n_bins, n_bands) indicator: sums as one matmul
+    member = member.astype(np.float64)  # (n_bins, n_bands) indicator: sums as one matmul
     if not np.isnan(v).any():  # fast path
-        out = np.log(v @ (member / member.sum(axis=0)) + np.float32(1.0))
-        return out.reshape(n, rows, n_chains, len(bands))
+        out = np.log1p(v @ (member / member.sum(axis=0)))
+        return out.reshape(n, rows, n_chains, len(bands)).astype(np.float32)
     finite = ~np.isnan(v)
-    total = np.where(finite, v, np.float32(0.0)) @ member
-    cnt = finite.astype(np.float32) @ member
-    mean = total / np.maximum(cnt, np.float32(1.0))
-    out = np.where(cnt > 0, np.log(mean + np.float32(1.0)), np.float32(np.nan))
+    total = np.where(finite, v, 0.0) @ member
+    cnt = finite.astype(np.float64) @ member
+    mean = total / np.maximum(cnt, 1.0)
+    out = np.where(cnt > 0, np.log1p(mean), np.nan)
     return out.reshape(n, rows, n_chains, len(bands)).astype(np.float32)
 
 
