@@ -32,8 +32,8 @@ __all__ = ["build_features", "HMSFeatureExtractor", "DEFAULT_CHUNK_SIZE", "BACKE
 
 #: Default number of windows per chunk (raw arrays) or label rows per chunk (datasets).
 DEFAULT_CHUNK_SIZE = 64
-#: Parallel backends accepted by :func:`build_features` (``"dask"`` lands in a later issue).
-BACKENDS = ("loky", "threading", "sequential")
+#: Parallel backends accepted by :func:`build_features`.
+BACKENDS = ("loky", "threading", "sequential", "dask")
 _EEG_WINDOW_S = 50.0
 _SPEC_ROWS = 300
 
@@ -182,12 +182,30 @@ def _cache_key(kind, families, fs, prep, ident) -> str:
 
 
 def _parallel(n_jobs, backend):
-    """The joblib executor of a backend name (the hook for further backends, e.g. dask:
-    joblib's ``"dask"`` backend works once a ``dask.distributed.Client`` exists)."""
+    """The joblib executor of a backend name.
+
+    ``"dask"`` runs the chunks on the workers of the current ``dask.distributed`` client
+    (joblib's Dask backend); ``n_jobs`` is then the cluster's business.
+    """
     from joblib import Parallel
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "dask":
+        try:
+            from dask.distributed import get_client
+        except ImportError:
+            raise ImportError("backend='dask' needs dask.distributed: "
+                              "python3 -m pip install 'hms-features[dask]'") from None
+        try:
+            get_client()
+        except ValueError:
+            raise RuntimeError("backend='dask' needs a running dask.distributed Client, e.g. "
+                               "Client(LocalCluster()) or Client('tcp://scheduler:8786')") from None
+        from joblib import parallel_config
+
+        with parallel_config(backend="dask"):  # registers joblib's Dask backend on first use
+            return Parallel(n_jobs=-1, return_as="generator_unordered")
     if backend == "sequential":
         n_jobs = 1
     return Parallel(n_jobs=n_jobs, backend="loky" if backend == "sequential" else backend,
@@ -226,8 +244,11 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         Show a tqdm bar counting windows (with windows/s).
     labels : DataFrame, optional
         Dataset label rows to featurise (e.g. ``ds.labels.iloc[:100]`` or ``ds.eeg_labels()``).
-    backend : {"loky", "threading", "sequential"}
-        joblib backend (``"dask"`` is reserved for the dask integration).
+    backend : {"loky", "threading", "sequential", "dask"}
+        joblib backend. ``"dask"`` sends the chunks to the workers of the active
+        ``dask.distributed.Client`` (create one first: ``Client(LocalCluster())`` or
+        ``Client("tcp://scheduler:8786")``); with ``cache_dir`` the workers write the chunk
+        files, so it must be a folder they all see.
     fs : float
         Sampling rate of raw arrays, Hz (a dataset brings its own).
     preprocess_kwargs : dict, optional
