@@ -36,3 +36,16 @@ def test_dask_cluster_gives_the_local_table(tmp_path):
 def test_dask_backend_without_a_client_says_what_to_do():
     with pytest.raises(RuntimeError, match="needs a running dask.distributed Client"):
         build_features(_windows(2), "fast", chunk_size=1, progress=False, backend="dask")
+
+
+def test_cli_features_on_a_scheduler_address(hms_mini, tmp_path):
+    from hms_features.cli import main
+
+    args = ["features", str(hms_mini), "--feature-set", "fast", "--quiet", "--cache-dir", ""]
+    assert main([*args, "--out", str(tmp_path / "local.parquet"), "--n-jobs", "1"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        assert main([*args, "--out", str(tmp_path / "dask.parquet"),
+                     "--scheduler", cluster.scheduler_address]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "dask.parquet"),
+                                  pd.read_parquet(tmp_path / "local.parquet"))
