@@ -119,11 +119,11 @@ _CHOL = np.linalg.cholesky(
 # ------------------------------------------------------------------ calibration constants
 # Probability of each nominal main pattern of a recording (CLASSES order), tuned so that the
 # class prior of the normalised votes matches the real one (see tests and benchmarks).
-_PATTERN_P = np.array([0.260, 0.218, 0.124, 0.068, 0.101, 0.229])
+_PATTERN_P = np.array([0.224, 0.199, 0.125, 0.066, 0.105, 0.281])
 # Number of annotators: P(1), P(2), P(3), P(4..9), P(10..28).
 _NVOTE_P = np.array([0.22, 0.11, 0.26, 0.07, 0.34])
 # Expert decisiveness (power applied to the ideal-expert posterior before renormalising).
-_SHARPNESS = 1.9
+_SHARPNESS = 2.0
 # Inter-rater confusion: row i is how experts spread a clear class-i pattern over the classes
 # (seizure<->LPD, LPD<->GPD, LRDA<->GRDA, rhythmic<->periodic, anything<->other).
 _CONFUSION = np.array([
@@ -135,7 +135,7 @@ _CONFUSION = np.array([
     [0.02, 0.00, 0.04, 0.08, 0.74, 0.12],
     [0.01, 0.01, 0.01, 0.01, 0.02, 0.94],
 ])
-_CONFUSION = 0.45 * np.eye(6) + 0.55 * _CONFUSION  # strength calibrated to the vote entropy
+_CONFUSION = 0.25 * np.eye(6) + 0.75 * _CONFUSION  # strength calibrated to the vote entropy
 
 
 def _sigmoid(x):
@@ -184,7 +184,7 @@ def _draw_pattern(rng, cls, length_s, side):
         p["lam"] = float(rng.beta(1.2, 7.0))
     else:  # seizure: focal or generalised
         p["lam"] = float(rng.beta(2.5, 1.3)) if rng.random() < 0.65 else float(rng.beta(1.1, 4.0))
-    p["intensity"] = float(rng.lognormal(np.log(2.8), 0.55))
+    p["intensity"] = float(rng.lognormal(np.log(3.5), 0.5))
     p["focus"] = int(rng.integers(len(_FOCI))) if not general else -1
     p["mod_depth"] = float(rng.uniform(0.0, 0.35))
     p["mod_period"] = float(rng.uniform(15.0, 60.0))
@@ -193,7 +193,7 @@ def _draw_pattern(rng, cls, length_s, side):
         p["freq"] = float(rng.uniform(0.5, 2.7) if cls == _LPD else rng.uniform(0.8, 2.7))
         p["triphasic"] = bool(cls == _GPD and rng.random() < 0.6)
     elif cls in (_LRDA, _GRDA):
-        p["freq"] = float(rng.uniform(0.9, 3.0))
+        p["freq"] = float(rng.uniform(0.8, 2.7))
         p["triphasic"] = False
     elif cls == _SZ:
         if rng.random() < 0.7:
@@ -201,12 +201,12 @@ def _draw_pattern(rng, cls, length_s, side):
         else:
             p["onset"] = float(rng.uniform(5.0, max(6.0, length_s - 20.0)))
         p["evo"] = float(rng.uniform(20.0, 60.0))
-        f0 = float(rng.uniform(1.5, 7.0))
-        if f0 > 3.5 and rng.random() < 0.7:
-            f1 = f0 * rng.uniform(0.35, 0.7)
-        else:
-            f1 = f0 * rng.uniform(1.3, 2.0)
-        p["freq0"], p["freq1"] = f0, float(min(f1, 9.0))
+        f0 = float(rng.uniform(2.5, 8.0))
+        if f0 > 4.0 and rng.random() < 0.7:  # slows down as it evolves
+            f1 = max(f0 * rng.uniform(0.4, 0.7), 2.0)
+        else:  # speeds up
+            f1 = min(f0 * rng.uniform(1.3, 1.8), 9.0)
+        p["freq0"], p["freq1"] = f0, float(f1)
         p["spread"] = float(rng.uniform(0.0, 1.0))
         p["spiky"] = float(rng.uniform(0.5, 1.0))
         p["freq"] = f0
@@ -397,28 +397,28 @@ def _row_parameters(rec):
 
 
 def _row_truth(rec, rows):
-    """True class distribution of each row of a recording (n_rows, 6)."""
-    main, second = rec["main"], rec["second"]
-    out = []
-    for r in rows:
-        pats = [main] + ([second] if second is not None else [])
-        dists, weights = [], []
-        for j, p in enumerate(pats):
-            fam = {_SZ: _SZ, _LPD: _LPD, _GPD: _LPD, _LRDA: _LRDA, _GRDA: _LRDA}.get(p["cls"], 5)
-            d = truth_distribution(
-                np.array([fam]), np.array([r["strengths"][j]]), np.array([r["lam_c"][j]]),
-                np.array([r["freq_c"][j]]), np.array([r["evolution"] if j == 0 else 0.0]),
-                r["mimic"][None, :],
-            )[0]
-            dists.append(d)
-            weights.append(max(r["strengths"][j], 1e-3))
-        if len(dists) == 1:
-            out.append(dists[0])
-        else:
-            w = np.array(weights) ** 2
-            d = (w[:, None] * np.array(dists)).sum(0) / w.sum()
-            out.append(d / d.sum())
-    return np.array(out)
+    """True class distribution of each row of a recording (n_rows, 6).
+
+    Each pattern present gets its ideal-expert distribution; with two patterns the two are
+    mixed in proportion to their squared visible strengths.
+    """
+    pats = [rec["main"]] + ([rec["second"]] if rec["second"] is not None else [])
+    family = {_SZ: _SZ, _LPD: _LPD, _GPD: _LPD, _LRDA: _LRDA, _GRDA: _LRDA}
+    n = len(rows)
+    strength = np.array([[r["strengths"][j] for r in rows] for j in range(len(pats))])
+    dist = truth_distribution(
+        np.repeat([family.get(p["cls"], _OTHER) for p in pats], n),
+        strength.ravel(),
+        np.array([[r["lam_c"][j] for r in rows] for j in range(len(pats))]).ravel(),
+        np.array([[r["freq_c"][j] for r in rows] for j in range(len(pats))]).ravel(),
+        np.concatenate([[r["evolution"] for r in rows], np.zeros(n * (len(pats) - 1))]),
+        np.tile(np.array([r["mimic"] for r in rows]), (len(pats), 1)),
+    ).reshape(len(pats), n, 6)
+    if len(pats) == 1:
+        return dist[0]
+    w = np.maximum(strength, 1e-3) ** 2
+    out = (w[..., None] * dist).sum(axis=0) / w.sum(axis=0)[:, None]
+    return out / out.sum(axis=1, keepdims=True)
 
 
 def _draw_recordings(rng, n_patients, n_test):
@@ -678,17 +678,17 @@ def _add_pattern(rng, x, p, pat, fs):
     n = x.shape[1]
     # periodic discharges carry less power than a continuous rhythm of the same peak amplitude;
     # they are drawn taller, as they look on the page
-    scale = 3.2 if p["cls"] in (_LPD, _GPD) else 2.0
+    scale = 4.0 if p["cls"] in (_LPD, _GPD) else 3.2
     amp = p["intensity"] * p.get("weight", 1.0) * pat["bg_uv"] * scale
     src = _pattern_source(rng, p, n, fs) * amp
     general = p["cls"] in (_GPD, _GRDA)
     focus = _FOCI[max(p["focus"], 0)]
     if p["cls"] == _SZ and p["lam"] < 0.5:
         general = True
-    field = _field(focus, 0.42, p["lam"], p["side"], general)
+    field = _field(focus, 0.38, p["lam"], p["side"], general)
     if p["cls"] == _SZ:
         s = _spread(p, np.arange(n) / fs)
-        gen = _field(focus, 0.42, 0.0, p["side"], True)
+        gen = _field(focus, 0.38, 0.0, p["side"], True)
         x[:_N_SCALP] += field[:, None] * (src * (1 - s)) + gen[:, None] * (src * s)
     else:
         x[:_N_SCALP] += field[:, None] * src
@@ -776,7 +776,7 @@ def synthesize_eeg(rec: dict, rng: np.random.Generator, fs: float = FS) -> np.nd
     s_bg = 1.0 / (0.5 ** pat["beta"] + f ** pat["beta"])
     s_bg[0] = 0.0
     s_sl = ((f >= 0.5) & (f <= 3.5)).astype(float)
-    a_bg, a_sl = pat["bg_uv"] * 1.3, pat["bg_uv"] * 0.9 * pat["slowing"]
+    a_bg, a_sl = pat["bg_uv"] * 1.1, pat["bg_uv"] * 0.6 * pat["slowing"]
     h = np.sqrt(a_bg**2 * s_bg / s_bg.sum() + a_sl**2 * s_sl / s_sl.sum()) * (n_fft / 2)
     white = (rng.standard_normal((_N_SCALP, f.size), dtype=np.float32)
              + 1j * rng.standard_normal((_N_SCALP, f.size), dtype=np.float32))

@@ -257,7 +257,8 @@ def test_truth_depends_on_visible_parameters():
     assert (pd_rows.loc[lat, "lpd"] > pd_rows.loc[lat, "gpd"]).all()
     assert (pd_rows.loc[gen, "gpd"] > pd_rows.loc[gen, "lpd"]).all()
     # fainter patterns lean to "other"
-    faint = t[t["pattern"].isin(["lrda", "grda", "lpd", "gpd"]) & (t["strength"] < 0.8)]
+    faint = t[t["pattern"].isin(["lrda", "grda", "lpd", "gpd"]) & (t["strength"] < 1.3)]
+    assert len(faint) >= 10
     strong = t[t["pattern"].isin(["lrda", "grda", "lpd", "gpd"]) & (t["strength"] > 3)]
     assert faint["other"].mean() > 0.6 > 0.2 > strong["other"].mean()
 
@@ -304,7 +305,8 @@ def test_periodic_discharges_at_drawn_rate(recordings):
         pairs = LEFT_PAIRS if rec["main"]["side"] == "left" else RIGHT_PAIRS
         env = np.abs(hilbert(sosfiltfilt(sos, _pairs(x, pairs), axis=-1), axis=-1)).mean(0)
         env = env - env.mean()
-        ac = np.correlate(env, env, mode="full")[env.size - 1:]
+        spec = np.fft.rfft(env, n=2 * env.size)  # autocorrelation by Wiener-Khinchin
+        ac = np.fft.irfft(np.abs(spec) ** 2)[: int(5 * FS)]
         ac /= ac[0]
         period = 1.0 / rec["main"]["freq"]
         lags = np.arange(ac.size) / FS
@@ -356,9 +358,12 @@ def test_artifacts_where_placed(recordings):
     rec, (_, a, b, ex) = first("muscle", lambda e: e[2] - e[1] > 1.5 and e[3]["amp"] > 25)
     x = _signal(rec)
     ch = CH["T3"] if ex["side"] != 1 else CH["T4"]
-    hp = sosfiltfilt(butter(4, 25, btype="high", fs=FS, output="sos"), x[:, ch])
+    emg = sosfiltfilt(butter(4, [25, 55], btype="band", fs=FS, output="sos"), x[:, ch])
     mid = slice(int((a + 0.3 * (b - a)) * FS), int((a + 0.7 * (b - a)) * FS))
-    assert hp[mid].std() > 3 * np.median(np.abs(hp)) / 0.6745
+    before = slice(max(0, int((a - 3) * FS)), int((a - 0.5) * FS))
+    after = slice(int((b + 0.5) * FS), int((b + 3) * FS))
+    quiet = before if a > 3 else after
+    assert emg[mid].std() > 2 * emg[quiet].std()
     # electrode pop: a step at its time on its channel
     rec, (_, a, b, ex) = first("pop", lambda e: abs(e[3]["amp"]) > 200)
     x = _signal(rec)
