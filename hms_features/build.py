@@ -10,7 +10,10 @@ recording; windows running past its end are NaN-padded and repaired), then its l
 are cut. The ~6 overlapping windows of a recording share their Welch spectra: the 2 s Hann
 periodograms are computed once per recording on a 1 s grid and each window's PSD is the mean of
 the segments inside it, which is *exactly* the per-window Welch estimate when the window starts
-on the 1 s grid (all real HMS offsets are whole seconds); other windows get a direct estimate.
+on the 1 s grid (the HMS offsets are whole seconds); other windows get a direct estimate.
+
+Each chunk runs with one BLAS thread (threadpoolctl): the batched small products of the feature
+code gain nothing from BLAS threads, which would only spin on the cores the workers use.
 """
 
 from __future__ import annotations
