@@ -119,7 +119,7 @@ _CHOL = np.linalg.cholesky(
 # ------------------------------------------------------------------ calibration constants
 # Probability of each nominal main pattern of a recording (CLASSES order), tuned so that the
 # class prior of the normalised votes matches the real one (see tests and benchmarks).
-_PATTERN_P = np.array([0.224, 0.199, 0.125, 0.066, 0.105, 0.281])
+_PATTERN_P = np.array([0.240, 0.190, 0.120, 0.062, 0.105, 0.283])
 # Number of annotators: P(1), P(2), P(3), P(4..9), P(10..28).
 _NVOTE_P = np.array([0.22, 0.11, 0.26, 0.07, 0.34])
 # Expert decisiveness (power applied to the ideal-expert posterior before renormalising).
@@ -190,7 +190,7 @@ def _draw_pattern(rng, cls, length_s, side):
     p["mod_period"] = float(rng.uniform(15.0, 60.0))
     p["mod_phase"] = float(rng.uniform(0, 2 * np.pi))
     if cls in (_LPD, _GPD):
-        p["freq"] = float(rng.uniform(0.5, 2.7) if cls == _LPD else rng.uniform(0.8, 2.7))
+        p["freq"] = float(rng.uniform(0.5, 2.5) if cls == _LPD else rng.uniform(0.8, 2.5))
         p["triphasic"] = bool(cls == _GPD and rng.random() < 0.6)
     elif cls in (_LRDA, _GRDA):
         p["freq"] = float(rng.uniform(0.8, 2.7))
@@ -311,7 +311,7 @@ def truth_distribution(kind, strength, laterality, freq, evolution, mimic):
     rda = np.isin(kind, (_LRDA, _GRDA))
     sz = kind == _SZ
     # periodic discharges: lateralised vs generalised; fast PDs approach the ictal end.
-    ictal = 0.55 * _sigmoid((freq - 2.2) / 0.15)
+    ictal = 0.55 * _sigmoid((freq - 2.2) / 0.25)
     dist[pd_, _SZ] = ictal[pd_]
     dist[pd_, _LPD] = ((1 - ictal) * lat)[pd_]
     dist[pd_, _GPD] = ((1 - ictal) * (1 - lat))[pd_]

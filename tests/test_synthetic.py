@@ -64,7 +64,9 @@ def recordings():
 
 
 def _pick(recs, cls, n, cond=lambda r: True):
-    out = [r for r in recs if not r["test"] and r["main"]["cls"] == CLASSES.index(cls)
+    clean = [r for r in recs  # no NaN gap or broken electrode to get in the way
+             if not any(e[0] in ("nan_gap", "bad_channel") for e in r["artifacts"])]
+    out = [r for r in clean if not r["test"] and r["main"]["cls"] == CLASSES.index(cls)
            and r["second"] is None and cond(r)]
     assert len(out) >= n, f"only {len(out)} {cls} recordings drawn"
     return out[:n]
