@@ -119,7 +119,7 @@ _CHOL = np.linalg.cholesky(
 # ------------------------------------------------------------------ calibration constants
 # Probability of each nominal main pattern of a recording (CLASSES order), tuned so that the
 # class prior of the normalised votes matches the real one (see tests and benchmarks).
-_PATTERN_P = np.array([0.240, 0.190, 0.120, 0.062, 0.105, 0.283])
+_PATTERN_P = np.array([0.250, 0.190, 0.120, 0.062, 0.105, 0.273])
 # Number of annotators: P(1), P(2), P(3), P(4..9), P(10..28).
 _NVOTE_P = np.array([0.22, 0.11, 0.26, 0.07, 0.34])
 # Expert decisiveness (power applied to the ideal-expert posterior before renormalising).
@@ -342,11 +342,17 @@ def truth_distribution(kind, strength, laterality, freq, evolution, mimic):
     return p / p.sum(axis=1, keepdims=True)
 
 
-def _n_votes(rng, size):
-    group = rng.choice(5, p=_NVOTE_P, size=size)
-    many = 10 + (rng.geometric(0.14, size=size) - 1) % 19
-    return np.select([group == 0, group == 1, group == 2, group == 3],
-                     [1, 2, 3, rng.integers(4, 10, size=size)], many)
+def _n_votes(rng, ambiguity):
+    """Number of annotators of one recording.
+
+    As in the HMS collection, harder recordings went to more raters: the chance of the 10-28
+    group grows with ``ambiguity`` (1 - the largest true class probability, averaged over rows).
+    """
+    p_many = np.clip(0.10 + 1.3 * ambiguity, 0.05, 0.9)
+    if rng.random() < p_many:
+        return int(10 + (rng.geometric(0.14) - 1) % 19)
+    group = rng.choice(4, p=_NVOTE_P[:4] / _NVOTE_P[:4].sum())
+    return int((1, 2, 3, rng.integers(4, 10))[group])
 
 
 def _row_parameters(rec):
@@ -478,7 +484,7 @@ def _build_tables(recs, rng):
         rows = _row_parameters(rec)
         dist = _row_truth(rec, rows)
         rec["rows"], rec["truth"] = rows, dist
-        n_v = int(_n_votes(rng, 1)[0])
+        n_v = _n_votes(rng, float(1 - dist.max(axis=1).mean()))
         votes = np.array([rng.multinomial(n_v, d) for d in dist])
         main, second = rec["main"], rec["second"]
         for j, (r, d) in enumerate(zip(rows, dist)):
