@@ -84,7 +84,9 @@ def bipolar(eeg: np.ndarray) -> np.ndarray:
             f"bipolar: expected {len(EEG_COLUMNS)} channels ({', '.join(EEG_COLUMNS)}) on axis -2, "
             f"got shape {eeg.shape}"
         )
-    return eeg[..., _ANODES, :] - eeg[..., _CATHODES, :]
+    # np.take keeps C order (fancy indexing with an ellipsis would put the channel axis first
+    # in memory, and every FFT/matmul downstream would pay for the strides)
+    return np.take(eeg, _ANODES, axis=-2) - np.take(eeg, _CATHODES, axis=-2)
 
 
 def average_reference(eeg: np.ndarray) -> np.ndarray:
@@ -148,15 +150,17 @@ def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv:
 
     Returns
     -------
-    clean : ndarray, float32, same shape
-        No NaN.
+    clean : ndarray, float64, same shape, C order
+        No NaN. Float64 so that interpolating between values near the float32 limit cannot
+        overflow; :func:`preprocess` returns float32 after clipping.
     nan_fraction : ndarray, shape (n_windows, n_channels)
         Fraction of samples that were NaN.
     bad : ndarray of bool, shape (n_windows, n_channels)
         Channels set to zero (all-NaN or flat).
     """
     eeg = _check_eeg(eeg, "repair_nan")
-    x = np.array(eeg, dtype=np.float32)  # copy: input untouched
+    x = np.array(eeg, dtype=np.float64, order="C")  # a C-ordered copy: input untouched, and
+    # x.reshape below must be a view (a strided input, e.g. a sliding-window view, would copy)
     nan = np.isnan(x)
     x[np.isinf(x)] = 0.0
     nan_fraction = nan.mean(axis=-1)
@@ -177,7 +181,7 @@ def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv:
         v_next = sub[r, np.clip(nxt, 0, n - 1)]
         v_prev = np.where(prev >= 0, v_prev, v_next)
         v_next = np.where(nxt < n, v_next, v_prev)
-        w = np.where(m, (idx - prev) / np.maximum(nxt - prev, 1), 0.0).astype(np.float32)
+        w = np.where(m, (idx - prev) / np.maximum(nxt - prev, 1), 0.0)
         fill = v_prev + w * (v_next - v_prev)
         fill = np.where(gap <= max_gap_s * fs, fill, 0.0)
         sub = np.where(m, fill, sub)
@@ -295,7 +299,7 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
         raise ValueError(f"preprocess: expected {len(EEG_COLUMNS)} channels ({EEG_COLUMNS}) on "
                          f"axis 1, got shape {x.shape}")
     x, nan_fraction, bad = repair_nan(x, fs, max_gap_s=max_gap_s, flat_uv=flat_uv)
-    x = x.astype(np.float64)  # float64 until clipped: huge float32 inputs must not overflow
+    # x is float64 (from repair_nan) until clipped: huge float32 inputs must not overflow
     x -= x.mean(axis=-1, keepdims=True)
     if l_freq is not None or h_freq is not None or notch is not None:
         x = filter_eeg(x, fs, l_freq, h_freq, notch, order)
