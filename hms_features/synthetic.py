@@ -22,7 +22,8 @@ How a dataset is drawn
    movements add some rhythmic-delta probability, and a seizure is called with more confidence
    when it evolves within the window.
 4. **Votes.** The number of annotators (many rows 1-3, a sizeable group 10-28) is drawn per
-   recording, then multinomial votes per row from the truth. The class prior, one-hot share and
+   recording, more often 10-28 for ambiguous recordings (harder cases went to more raters), then
+   multinomial votes per row from the truth. The class prior, one-hot share and
    mean vote entropy are calibrated to the real training set (see ``data/README.md``).
 5. **Signals** (:func:`synthesize_eeg`), from the same parameters: spatially correlated 1/f
    background with a posterior alpha rhythm, per-patient amplitude and spectral slope, a common
@@ -214,7 +215,7 @@ def _draw_pattern(rng, cls, length_s, side):
     return p
 
 
-def _draw_artifacts(rng, length_s, patient):
+def _draw_artifacts(rng, length_s):
     """Artifact events of one recording: list of (kind, start_s, stop_s, extra dict)."""
     ev = []
     if rng.random() < 0.45:  # eye blinks
@@ -465,7 +466,7 @@ def _draw_recordings(rng, n_patients, n_test):
             sec = _draw_pattern(rng, partner, rec["length_s"], side)
             sec["weight"] = float(rng.uniform(0.3, 0.9))
             rec["second"] = sec
-        rec["artifacts"] = _draw_artifacts(rng, rec["length_s"], pat)
+        rec["artifacts"] = _draw_artifacts(rng, rec["length_s"])
         rec["ekg_leak"] = float(rng.choice([0.0, rng.uniform(0.002, 0.015),
                                              rng.uniform(0.015, 0.06)], p=[0.3, 0.55, 0.15]))
     return recs, n_train_rec

@@ -244,7 +244,7 @@ def test_vote_statistics_match_real_data():
     assert np.abs(y.mean(axis=0) - p.mean(axis=0)).max() < 0.015
     many = n >= 15
     assert np.abs(y[many] - p[many]).sum(axis=1).mean() < 0.35
-    # votes are shared nowhere they should not be: each row is its own draw
+    # several overlapping label rows per EEG, as in the real train.csv
     rows_per_eeg = train.groupby("eeg_id").size()
     assert 4 < rows_per_eeg.mean() < 8 and rows_per_eeg.max() <= 30
 
