@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_synthetic.py [--patients 100] [--seed 0] [--out results.md]
+    python benchmarks/bench_synthetic.py [--patients 100] [--seed 0] [--learn] [--out results.md]
 
 Writes a dataset of ``--patients`` patients (about 20 label rows each) to a temporary folder and
 reports wall and CPU time, files and size, then, on the written ``train.csv`` and
@@ -11,6 +11,13 @@ entropy of the vote distributions (nats), the histogram of the number of votes, 
 divergence (Kaggle metric) of the constant class-prior prediction and of the oracle that
 predicts each row's true distribution. The targets are the real training set's figures
 (``../shared/data/README.md``).
+
+``--learn`` also checks that the truth is learnable from the signals: about 150 quick features
+(Welch band powers per chain over the 50 s window and its first, central and last 10 s,
+left/right and front/back log ratios, peak frequency, envelope autocorrelation peak and lag,
+EKG coupling) and a LightGBM trained on vote fractions (rows repeated per class, weighted by the
+fraction), 5 patient folds; it reports the share of the gap between the class-prior KL and the
+oracle KL that the model closes.
 """
 
 from __future__ import annotations
@@ -66,10 +73,95 @@ def vote_report(root: Path) -> list[str]:
     return lines
 
 
+def quick_features(windows: np.ndarray, fs: float = 200.0) -> pd.DataFrame:
+    """Quick features of EEG windows (n, 20, 50 s), for the learnability check only."""
+    from scipy.signal import butter, sosfiltfilt, welch
+
+    from hms_features.signal import bipolar
+
+    w = np.nan_to_num(windows.astype(np.float64))
+    w -= np.median(w, axis=-1, keepdims=True)
+    b = sosfiltfilt(butter(4, [0.5, 20], btype="band", fs=fs, output="sos"), bipolar(w), axis=-1)
+    chains = [slice(0, 4), slice(4, 8), slice(8, 12), slice(12, 16), slice(16, 18)]
+    bands = [(0.5, 2), (2, 4), (4, 8), (8, 13), (13, 25)]
+    n10 = int(10 * fs)
+    mid = b.shape[-1] // 2
+    spans = {"50": b, "first10": b[..., :n10], "centre10": b[..., mid - n10 // 2: mid + n10 // 2],
+             "last10": b[..., -n10:]}
+    out = {}
+    for name, seg in spans.items():
+        f, p = welch(seg, fs, nperseg=int(2 * fs), axis=-1)
+        for lo, hi in bands:
+            bp = p[..., (f >= lo) & (f < hi)].sum(-1)
+            for ci, cs in enumerate(chains):
+                out[f"pow_{lo}_{ci}_{name}"] = np.log(bp[:, cs].mean(1) + 1e-3)
+            out[f"lr_{lo}_{name}"] = (np.log(bp[:, 0:8].mean(1) + 1e-3)
+                                      - np.log(bp[:, 8:16].mean(1) + 1e-3))
+            out[f"fb_{lo}_{name}"] = (np.log(bp[:, [0, 4, 8, 12]].mean(1) + 1e-3)
+                                      - np.log(bp[:, [3, 7, 11, 15]].mean(1) + 1e-3))
+        m = (f >= 0.5) & (f < 12)
+        out[f"peak_{name}"] = f[m][np.argmax(p[..., m].mean(1), axis=-1)]
+    out["peak_change"] = out["peak_last10"] - out["peak_first10"]
+    env = np.abs(b[..., int(10 * fs): int(40 * fs)])
+    lags = np.arange(int(3 * fs)) / fs
+    m = (lags > 0.3) & (lags < 2.5)
+    for ci, cs in enumerate(chains[:4]):
+        e = env[:, cs].mean(1)
+        e = e - e.mean(-1, keepdims=True)
+        ac = np.fft.irfft(np.abs(np.fft.rfft(e, n=2 * e.shape[-1])) ** 2)[:, : lags.size]
+        ac = ac / ac[:, :1]
+        out[f"acf_max_{ci}"] = ac[:, m].max(1)
+        out[f"acf_lag_{ci}"] = lags[m][np.argmax(ac[:, m], axis=1)]
+    scalp = w[:, :19] - w[:, :19].mean(-1, keepdims=True)
+    ekg = w[:, 19] - w[:, 19].mean(-1, keepdims=True)
+    out["ekg_coupling"] = np.abs(np.einsum("nct,nt->nc", scalp, ekg)).mean(1) / (
+        np.linalg.norm(ekg, axis=-1) * np.linalg.norm(scalp, axis=-1).mean(1) + 1e-9)
+    return pd.DataFrame(out)
+
+
+def learn_report(root: Path) -> list[str]:
+    """Gap between class-prior and oracle KL closed by LightGBM on quick features."""
+    import lightgbm as lgb
+
+    from hms_features.data import HMSDataset, patient_folds
+
+    ds = HMSDataset(root)
+    labels = ds.labels
+    t0 = time.perf_counter()
+    X = pd.concat([quick_features(ds.eeg_windows(labels.iloc[i: i + 100]))
+                   for i in range(0, len(labels), 100)], ignore_index=True).to_numpy()
+    t_feat = time.perf_counter() - t0
+    y = ds.targets()
+    folds = patient_folds(labels, 5)
+    pred = np.zeros_like(y)
+    for k in range(5):
+        tr, te = folds != k, folds == k
+        xr = np.repeat(X[tr], 6, axis=0)
+        yr = np.tile(np.arange(6), tr.sum())
+        wr = y[tr].ravel()
+        model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.03, num_leaves=15,
+                                   subsample=0.8, subsample_freq=1, colsample_bytree=0.5,
+                                   n_jobs=1, random_state=0, verbose=-1)
+        model.fit(xr[wr > 0], yr[wr > 0], sample_weight=wr[wr > 0])
+        pred[te] = model.predict_proba(X[te])
+    truth = pd.read_csv(root / TRUTH_FILE).set_index("label_id").loc[labels["label_id"]]
+    p_true = np.clip(truth[list(CLASSES)].to_numpy(), 1e-15, None)
+    p_true /= p_true.sum(axis=1, keepdims=True)
+    kl_prior = kl_divergence(y, np.tile(y.mean(axis=0), (len(y), 1)))
+    kl_oracle = kl_divergence(y, p_true)
+    kl_model = kl_divergence(y, pred)
+    return [
+        f"learnability ({X.shape[1]} quick features in {t_feat:.0f} s, LightGBM, 5 patient "
+        f"folds): KL class prior {kl_prior:.3f}, model {kl_model:.3f}, oracle {kl_oracle:.3f}; "
+        f"gap closed {100 * (kl_prior - kl_model) / (kl_prior - kl_oracle):.1f} %",
+    ]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--patients", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--learn", action="store_true", help="also run the learnability check")
     ap.add_argument("--out", type=Path, default=None, help="also write the report here")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,6 +178,8 @@ def main(argv=None):
             f"{load:.1f} at the end), {len(files)} files, {size / 1e6:.0f} MB",
             *vote_report(root),
         ]
+        if args.learn:
+            lines += learn_report(root)
     text = "\n".join(lines)
     print(text)
     if args.out is not None:
