@@ -12,7 +12,7 @@ Feature names follow ``{family}_{measure}_{band?}_{channel|chain}_{span}``, e.g.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Callable
 
 import numpy as np
@@ -151,11 +151,20 @@ def aggregate(family: str, measure: str, values: np.ndarray, span: str,
         shape (n_windows,). Non-finite values are replaced by 0 before averaging (callers define
         their own fills; this is a last guard).
     """
-    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0,
-                           neginf=0.0)
-    idx = _GROUP_INDEX
-    return {f"{family}_{measure}_{g}_{span}": values[:, idx[g]].mean(axis=1).astype(np.float32)
-            for g in groups}
+    values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    # every group mean in one product with a (18, groups) averaging matrix
+    means = (values @ _group_matrix(tuple(groups))).astype(np.float32)
+    return {f"{family}_{measure}_{g}_{span}": means[:, i] for i, g in enumerate(groups)}
+
+
+@lru_cache(maxsize=None)
+def _group_matrix(groups: tuple[str, ...]) -> np.ndarray:
+    w = np.zeros((len(_GROUP_INDEX["all"]), len(groups)))
+    for i, g in enumerate(groups):
+        w[_GROUP_INDEX[g], i] = 1.0 / len(_GROUP_INDEX[g])
+    return w
 
 
 @dataclass

@@ -151,27 +151,41 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float32)
     n = x.shape[-1]
+    lead = x.shape[:-1]
     tol = (r * x.std(axis=-1, dtype=np.float64)).astype(np.float32)[..., None]
-    a = np.zeros(x.shape[:-1], dtype=np.int64)
-    b = np.zeros(x.shape[:-1], dtype=np.int64)
-    # preallocated buffers: the loop runs ~N times on small arrays, allocation would dominate
+    a = np.zeros(lead, dtype=np.int64)
+    b = np.zeros(lead, dtype=np.int64)
+    # preallocated buffers: the loop runs ~N times on small arrays, allocation would dominate.
+    # Matches are 0/1 bytes added into per-position uint8 counters (plain SIMD adds) and summed
+    # only every 255 lags, before a counter can overflow: a per-lag count_nonzero (a reduction
+    # with a bool->int cast) cost more than the comparisons themselves.
     diff = np.empty(x.shape, np.float32)
-    close = np.empty(x.shape, bool)
-    match = np.empty(x.shape, bool)
+    close = np.empty(x.shape, np.uint8)
+    match = np.empty(x.shape, np.uint8)
+    acc_b = np.zeros(x.shape, np.uint8)
+    acc_a = np.zeros(x.shape, np.uint8)
+    pending = 0
     for k in range(1, n - order):
         m = n - k - order  # template starts at this lag
         d = diff[..., :n - k]
         np.subtract(x[..., :n - k], x[..., k:], out=d)
         np.abs(d, out=d)
         c = close[..., :n - k]
-        np.less(d, tol, out=c)
+        np.less(d, tol, out=c, casting="unsafe")
         mt = match[..., :m]
-        np.logical_and(c[..., :m], c[..., 1:m + 1], out=mt)
+        np.bitwise_and(c[..., :m], c[..., 1:m + 1], out=mt)
         for j in range(2, order):
-            np.logical_and(mt, c[..., j:m + j], out=mt)
-        b += np.count_nonzero(mt, axis=-1)
-        np.logical_and(mt, c[..., order:m + order], out=mt)
-        a += np.count_nonzero(mt, axis=-1)
+            np.bitwise_and(mt, c[..., j:m + j], out=mt)
+        np.add(acc_b[..., :m], mt, out=acc_b[..., :m])
+        np.bitwise_and(mt, c[..., order:m + order], out=mt)
+        np.add(acc_a[..., :m], mt, out=acc_a[..., :m])
+        pending += 1
+        if pending == 255 or k == n - order - 1:
+            b += acc_b.sum(axis=-1, dtype=np.int64)
+            a += acc_a.sum(axis=-1, dtype=np.int64)
+            acc_b[...] = 0
+            acc_a[...] = 0
+            pending = 0
     with np.errstate(divide="ignore"):
         out = np.where(a > 0, -np.log(np.maximum(a, 1) / np.maximum(b, 1)),
                        np.log(np.maximum(b, 1)))
@@ -269,20 +283,32 @@ def dfa(x: np.ndarray) -> np.ndarray:
     ``n`` are detrended together with closed-form regression sums. 0 for a constant signal.
     """
     x = np.asarray(x, dtype=np.float64)
-    n_total = x.shape[-1]
+    lead, n_total = x.shape[:-1], x.shape[-1]
     nvals = _log_n(4, 0.1 * n_total, 1.2)
-    walk = np.cumsum(x - x.mean(axis=-1, keepdims=True), axis=-1)
-    fl = np.empty(x.shape[:-1] + (len(nvals),))
+    # time-major layout (samples, signals): the prefix sums below run as vector adds across
+    # signals, and the window boundaries of each size are whole contiguous rows
+    xt = np.ascontiguousarray(x.reshape(-1, n_total).T)
+    walk = np.cumsum(xt - xt.mean(axis=0), axis=0)
+    # every window's regression sums come from three prefix sums (of the profile, its square and
+    # the sample index times it), so each size costs O(N / n), not a pass over the signal;
+    # float64 prefix sums lose ~1e-16 * N * max(walk)^2, far below the residuals (<1e-9 rel.)
+    g = np.arange(n_total, dtype=np.float64)[:, None]
+    pre = np.zeros((3, n_total + 1, walk.shape[1]))
+    np.cumsum(walk, axis=0, out=pre[0, 1:])
+    np.cumsum(walk * walk, axis=0, out=pre[1, 1:])
+    np.cumsum(walk * g, axis=0, out=pre[2, 1:])
+    fl = np.empty((len(nvals), walk.shape[1]))
     for i, n in enumerate(nvals):
-        d = walk[..., :n_total - n_total % n].reshape(x.shape[:-1] + (n_total // n, n))
-        t = np.arange(n, dtype=np.float64)
-        tc = t - t.mean()
-        # residual sum of squares of the least-squares line, from three sums (one pass each):
+        w = n_total // n
+        s1, s2, sg = np.diff(pre[:, 0:(w + 1) * n:n], axis=1)  # per window, (w, signals) each
+        starts = np.arange(w)[:, None] * n
+        # sum over the window of (t - mean t) * d, t the index inside the window
+        sxy = sg - (starts + (n - 1) / 2.0) * s1
+        # residual sum of squares of the least-squares line:
         # sum (d - mean)^2 - (sum d tc)^2 / sum tc^2  (antropy adds 1e-9 to the denominator)
-        sxy = d @ tc
-        dm = d.mean(axis=-1)
-        rss = np.einsum("...k,...k->...", d, d) - n * dm**2 - sxy**2 / (tc @ tc)
-        fl[..., i] = np.sqrt(np.maximum(rss, 0.0).mean(axis=-1) / n)
+        rss = s2 - s1 * s1 / n - sxy * sxy / (n * (n * n - 1) / 12.0)
+        fl[i] = np.sqrt(np.maximum(rss, 0.0).mean(axis=0) / n)
+    fl = fl.T.reshape(lead + (len(nvals),))
     ok = fl > 0
     logn = np.log(nvals.astype(np.float64))
     # least-squares slope over the nonzero fluctuations only (antropy filters zeros)

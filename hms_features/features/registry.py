@@ -181,7 +181,13 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                 if v.shape[0] != eeg.shape[0]:
                     raise ValueError(f"family {fam.name!r}: feature {k!r} has {v.shape[0]} "
                                      f"values for {eeg.shape[0]} windows")
-                out[k] = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+                out[k] = v
+    if out:
+        # one finiteness guard over the whole (features, windows) table, not one per column
+        table = np.stack(list(out.values()))
+        if not np.isfinite(table).all():
+            np.nan_to_num(table, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        out = dict(zip(out, table))
     return out
 
 
