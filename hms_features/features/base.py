@@ -23,7 +23,7 @@ from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
 
 __all__ = [
     "FeatureContext", "Family", "FAMILIES", "register", "welch_psd", "segment_spectra",
-    "chain_groups", "aggregate", "GROUPS", "EPS",
+    "chain_groups", "aggregate", "GROUPS", "EPS", "rowwise",
 ]
 
 #: Groups every per-derivation feature is averaged over, in column order: the five chains, then
@@ -107,6 +107,35 @@ def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S)
     """
     freqs, p = segment_spectra(x, fs, segment_s)
     return freqs, p.mean(axis=-2)
+
+
+def rowwise(fn: Callable, x: np.ndarray, rows: int = 16, **kwargs) -> np.ndarray:
+    """Apply a per-signal measure ``fn(x (r, n)) -> (r,)`` to blocks of ``rows`` signals.
+
+    The measures are vectorised over signals, but on a whole chunk (32 windows x 18 derivations
+    x 10,000 samples, 23 MB float32) each of their passes streams the temporaries through main
+    memory; blocks of 16-64 signals (0.6-2.5 MB) stay in cache and run 1.3-3x faster on the
+    2-core benchmark machine. Results do not depend on ``rows``.
+
+    Parameters
+    ----------
+    fn : callable
+        Reduces the last axis of a 2-D array, returning one value per row.
+    x : array, shape (..., n_samples)
+    rows : int
+        Signals per block.
+    **kwargs
+        Passed to ``fn``.
+
+    Returns
+    -------
+    ndarray, shape x.shape[:-1]
+    """
+    x = np.asarray(x)
+    flat = x.reshape(-1, x.shape[-1])
+    parts = [np.asarray(fn(flat[a:a + rows], **kwargs)) for a in range(0, flat.shape[0], rows)]
+    out = np.concatenate(parts) if parts else np.zeros(0)
+    return out.reshape(x.shape[:-1])
 
 
 def chain_groups() -> dict[str, np.ndarray]:

@@ -37,7 +37,7 @@ from math import factorial
 
 import numpy as np
 
-from .base import FeatureContext, aggregate, register
+from .base import FeatureContext, aggregate, register, rowwise
 from .spectral import spectral_entropy
 
 __all__ = [
@@ -335,12 +335,13 @@ def compute_entropy(ctx: FeatureContext) -> dict[str, np.ndarray]:
     span = ctx.span
     freqs, psd = ctx.psd
     out = {}
-    out.update(aggregate("entropy", "perm", perm_entropy(x), span))
+    # full-rate measures on cache-sized blocks of derivations (block sizes measured per measure)
+    out.update(aggregate("entropy", "perm", rowwise(perm_entropy, x, 16), span))
     out.update(aggregate("entropy", "spectral", spectral_entropy(freqs, psd), span))
-    out.update(aggregate("entropy", "svd", svd_entropy(x), span))
-    out.update(aggregate("entropy", "higuchi", higuchi_fd(x), span))
-    out.update(aggregate("entropy", "katz", katz_fd(x), span))
-    out.update(aggregate("entropy", "petrosian", petrosian_fd(x), span))
+    out.update(aggregate("entropy", "svd", rowwise(svd_entropy, x, 64), span))
+    out.update(aggregate("entropy", "higuchi", rowwise(higuchi_fd, x, 64), span))
+    out.update(aggregate("entropy", "katz", rowwise(katz_fd, x, 16), span))
+    out.update(aggregate("entropy", "petrosian", rowwise(petrosian_fd, x, 16), span))
     dec = ctx.decimated(DECIMATE)
     out.update(aggregate("entropy", "dfa", dfa(dec), span))
     if span == "10s":
