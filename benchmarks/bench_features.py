@@ -224,11 +224,19 @@ def main(argv=None):
     def mnef(x, funcs):
         return extract_features(x, FS, funcs, funcs_params=params, n_jobs=1)
 
-    def ours_overlap(x, with_sampen=True):
+    def ours_overlap(x, with_sampen=True, block=2):
+        # cache-sized blocks of windows, as the library's families run (rowwise / 16-signal
+        # blocks): one 32-window block streams 23 MB temporaries through main memory
+        if x.shape[0] > block:
+            parts = [ours_overlap(x[a:a + block], with_sampen, block)
+                     for a in range(0, x.shape[0], block)]
+            return [np.concatenate(v, axis=0) for v in zip(*parts)]
         f, p = welch_psd(x, FS)
         out = [S.band_powers(f, p), S.spectral_entropy(f, p, 0.5, 40)]
-        out += list(T.hjorth(x, FS)) + [E.higuchi_fd(x), E.katz_fd(x), T.zero_crossings(x, FS)]
-        out += list(T.moments(x))
+        var, skew, kurt = T.moments(x)  # variance shared with Hjorth, as compute_temporal does
+        out += list(T.hjorth(x, FS, var=var)) + [E.higuchi_fd(x), E.katz_fd(x),
+                                                 T.zero_crossings(x, FS)]
+        out += [var, skew, kurt]
         if with_sampen:
             n = x.shape[-1] // E.DECIMATE * E.DECIMATE
             dec = x[..., :n].reshape(x.shape[:-1] + (-1, E.DECIMATE)).mean(-1)
@@ -382,9 +390,10 @@ def main(argv=None):
     emit()
     d_rate, d_min = summary[("dataset", "default")]
     f_rate, f_min = summary[("dataset", "fast")]
+    met10 = r_o10 / r_m10 >= 10
     emit(f"- Overlapping subset >= 10x mne-features: {r_o10 / r_m10:.1f}x for the 10 shared "
-         f"functions (not met: the numpy floor of Welch + Higuchi + Hjorth is a few ms per "
-         f"window, and mne-features' own Higuchi is numba), {r_o11 / r_m12:.0f}x with sample "
+         f"functions ({'met' if met10 else 'not met: the numpy floor of Welch + Higuchi + Hjorth is a few ms per window, and mne-features own Higuchi is numba'}; "  # noqa: E501
+         f"ours in 2-window cache-sized blocks), {r_o11 / r_m12:.0f}x with sample "
          "entropy (met, by computing it on the decimated central 10 s).")
     emit(f"- Values within 1e-3 of antropy / scipy on the same parameters: "
          f"{'met' if max(r[2] for r in rows_out if 'mne' not in r[1]) < 1e-3 else 'NOT met'} "
