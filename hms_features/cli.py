@@ -117,25 +117,23 @@ def kl_table(votes: np.ndarray, results: dict) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- commands
-def cmd_synth(args) -> int:
+def cmd_synth(args) -> None:
     from .synthetic import make_synthetic_hms
 
     root = make_synthetic_hms(args.out, n_patients=args.patients, seed=args.seed,
                               n_test=args.n_test, overwrite=args.overwrite,
                               progress=not args.quiet)
     _say(args, HMSDataset(root), "\n", HMSDataset(root, "test"))
-    return 0
 
 
-def cmd_validate(args) -> int:
+def cmd_validate(args) -> None:
     for split in args.splits:
         ds = HMSDataset(args.data_dir, split=split)
         ds.validate(progress=not args.quiet)
         print(ds)
-    return 0
 
 
-def cmd_features(args) -> int:
+def cmd_features(args) -> None:
     ds = HMSDataset(args.data_dir, args.split)
     rows = _label_rows(ds, args.by_eeg)
     table = _features(ds, rows, args)
@@ -143,7 +141,6 @@ def cmd_features(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out)
     _say(args, f"{out}: {table.shape[0]} rows x {table.shape[1]} features")
-    return 0
 
 
 def _load_or_build(ds, rows, args) -> pd.DataFrame:
@@ -199,11 +196,6 @@ def run_cv(args) -> dict:
     return summary
 
 
-def cmd_cv(args) -> int:
-    run_cv(args)
-    return 0
-
-
 def run_train(args):
     ds = HMSDataset(args.data_dir)
     rows = _label_rows(ds, args.by_eeg)
@@ -224,11 +216,6 @@ def run_train(args):
     (out / FEATURE_SPEC).write_text(json.dumps(spec, indent=2))
     _say(args, f"{out}: model trained on {len(rows)} rows x {X.shape[1]} features")
     return model
-
-
-def cmd_train(args) -> int:
-    run_train(args)
-    return 0
 
 
 def load_model(model_dir):
@@ -262,11 +249,6 @@ def run_predict(args) -> pd.DataFrame:
                            sample_submission=sample if sample.is_file() else None)
     _say(args, f"{out}: {len(sub)} rows")
     return sub
-
-
-def cmd_predict(args) -> int:
-    run_predict(args)
-    return 0
 
 
 def run_report(args) -> Path:
@@ -303,12 +285,7 @@ def run_report(args) -> Path:
     return html
 
 
-def cmd_report(args) -> int:
-    run_report(args)
-    return 0
-
-
-def cmd_scan(args) -> int:
+def cmd_scan(args) -> None:
     from .build import build_features
     from .recording import scan_file
 
@@ -330,7 +307,6 @@ def cmd_scan(args) -> int:
     top = df[list(CLASSES)].to_numpy().argmax(axis=1)
     _say(args, f"{out}: {len(df)} windows; most probable class over time: "
                + ", ".join(f"{c} {np.mean(top == i):.0%}" for i, c in enumerate(CLASSES)))
-    return 0
 
 
 def _recording_spectrogram(path):
@@ -351,7 +327,7 @@ def _recording_spectrogram(path):
     return centres_s.astype(np.int64), values
 
 
-def cmd_demo(args) -> int:
+def cmd_demo(args) -> None:
     """Synthetic data -> features -> CV -> final model -> submission -> report."""
     from .synthetic import make_synthetic_hms
 
@@ -395,7 +371,6 @@ def cmd_demo(args) -> int:
     print(table.to_string(float_format=lambda v: f"{v:.4f}"))
     print(f"\nsubmission: {out / 'submission.csv'}\nmodel:      {out / 'model'}\n"
           f"report:     {html}\ntime:       {wall:.0f} s")
-    return 0
 
 
 def _oracle_kl(data_dir, oof_csv):
@@ -497,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="hms_cv", help="output folder (default %(default)s)")
     p.add_argument("--folds", type=int, default=5, help="number of folds (default %(default)s)")
     _add_common(p, model=True)
-    p.set_defaults(func=cmd_cv)
+    p.set_defaults(func=run_cv)
 
     p = sub.add_parser("train", help="train the final model and save it",
                        description="Fit the standard model on every training row and save it "
@@ -505,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
     p.add_argument("--out", required=True, help="model folder")
     _add_common(p, model=True)
-    p.set_defaults(func=cmd_train)
+    p.set_defaults(func=run_train)
 
     p = sub.add_parser("predict", help="write submission.csv for the test split",
                        description="Predict every test eeg_id with a saved model.")
@@ -513,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout (test.csv, test_eegs/, ...)")
     p.add_argument("--out", default="submission.csv", help="output CSV (default %(default)s)")
     _add_common(p)
-    p.set_defaults(func=cmd_predict)
+    p.set_defaults(func=run_predict)
 
     p = sub.add_parser("report", help="pictures and an HTML page from a cv folder",
                        description="KL by class and vote count per fold, reliability, confusion, "
@@ -527,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="EEG examples: the worst and best predicted windows (default %(default)s)")
     p.add_argument("--title", default="hms_features report")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_report)
+    p.set_defaults(func=run_report)
 
     p = sub.add_parser("scan", help="class probabilities along a whole recording",
                        description="Slide the 50 s window along a recording (Kaggle parquet or "
@@ -548,7 +523,8 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        args.func(args)  # each command returns what it made (for use from Python), or None
+        return 0
     except (HMSError, UsageError, FileNotFoundError, FileExistsError, NotADirectoryError) as err:
         print(f"hms-features {args.command}: error: {err}", file=sys.stderr)
         return 2
