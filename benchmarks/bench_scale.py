@@ -17,9 +17,11 @@ number of workers, not on the number of windows.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
-import threading
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -28,36 +30,6 @@ import psutil
 
 from hms_features import build_features, make_synthetic_hms
 from hms_features.data import HMSDataset
-
-
-class PeakRSS:
-    """Peak resident memory (MB) of this process and its children while the block runs."""
-
-    def __init__(self, interval: float = 0.05):
-        self.interval = interval
-        self.peak = 0.0
-        self._stop = threading.Event()
-
-    def _sample(self):
-        me = psutil.Process()
-        while not self._stop.is_set():
-            total = 0
-            for p in [me, *me.children(recursive=True)]:
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.peak = max(self.peak, total / 2**20)
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def replicate(root: Path, out: Path, factor: int) -> Path:
@@ -79,15 +51,39 @@ def replicate(root: Path, out: Path, factor: int) -> Path:
     return out
 
 
-def measure(root: Path, feature_set, n_jobs: int, chunk_size: int | None) -> dict:
+def _featurise(root: str, feature_set: str, n_jobs: int, chunk_size: int | None) -> None:
+    """Child process: featurise ``root`` and print the timing as JSON (imports excluded)."""
     ds = HMSDataset(root)
-    with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        df = build_features(ds, feature_set, n_jobs=n_jobs, chunk_size=chunk_size, progress=False)
-        wall = time.perf_counter() - t0
-    return {"windows": len(df), "n_jobs": n_jobs, "seconds": wall,
-            "windows_per_s": len(df) / wall, "ms_per_window": 1000 * wall / len(df),
-            "peak_mb": mem.peak}
+    t0 = time.perf_counter()
+    df = build_features(ds, feature_set, n_jobs=n_jobs, chunk_size=chunk_size, progress=False)
+    print(json.dumps({"windows": len(df), "seconds": time.perf_counter() - t0}))
+
+
+def measure(root: Path, feature_set, n_jobs: int, chunk_size: int | None) -> dict:
+    """Run one featurisation in a fresh process (no warm workers or caches left over from the
+    previous run) and sample the peak resident memory of its whole process tree."""
+    cmd = [sys.executable, __file__, "--child", str(root), "--feature-set", str(feature_set),
+           "--n-jobs", str(n_jobs)]
+    if chunk_size:
+        cmd += ["--chunk-size", str(chunk_size)]
+    proc = psutil.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        total = 0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        peak = max(peak, total / 2**20)
+        time.sleep(0.05)
+    out = proc.stdout.read()
+    if proc.returncode:
+        raise RuntimeError(f"featurising {root} failed (exit {proc.returncode})")
+    r = json.loads(out.strip().splitlines()[-1])
+    return {"windows": r["windows"], "n_jobs": n_jobs, "seconds": r["seconds"],
+            "windows_per_s": r["windows"] / r["seconds"],
+            "ms_per_window": 1000 * r["seconds"] / r["windows"], "peak_mb": peak}
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -109,7 +105,11 @@ def main(argv=None):
     ap.add_argument("--feature-set", default="fast")
     ap.add_argument("--chunk-size", type=int, default=None)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scale.md"))
+    ap.add_argument("--n-jobs", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:
+        return _featurise(args.child, args.feature_set, args.n_jobs, args.chunk_size)
 
     work = Path(args.workdir)
     small = work / "small"
@@ -132,8 +132,9 @@ def main(argv=None):
         f"`python benchmarks/bench_scale.py --patients {args.patients} --factor {args.factor} "
         f"--feature-set {args.feature_set}` on {platform.machine()}, {os.cpu_count()} cores "
         f"(load average at the end {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f}); feature set "
-        f"`{args.feature_set}`, default chunk size. Peak memory is the resident set of the "
-        "process tree (main + workers).\n\n"
+        f"`{args.feature_set}`, default chunk size. Each run is a fresh process; its time "
+        "excludes imports; peak memory is the resident set of its process tree (main + "
+        "workers), sampled every 50 ms.\n\n"
         + markdown(table) + "\n"
     )
     out = Path(args.out)
