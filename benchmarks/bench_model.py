@@ -155,7 +155,7 @@ def eeg_sequences(ds, labels, cache: Path, chunk=100) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------- run
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n-patients", type=int, default=100)
+    ap.add_argument("--n-patients", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workdir", default="/tmp/hms_bench_model")
     ap.add_argument("--n-jobs", type=int, default=2, help="feature workers")
@@ -324,8 +324,9 @@ def write_report(path, results, args, labels, votes, F_spec, F_full, S, times):
               f"Best row here: {best['key']}, {100 * gap(best, 'kl'):.0f} % (all rows) / "
               f"{100 * gap(best, 'kl10'):.0f} % (>= 10 votes): "
               f"{'met' if min(gap(best, 'kl'), gap(best, 'kl10')) >= 0.8 else 'not met'}. "
-              "Times were measured with the 2 cores oversubscribed by other jobs "
-              "(load average 6-11): compare them with each other, not with other machines."]
+              "Times were measured on 2 cores shared with other jobs (load average at the end "
+              + ", ".join(f"{v:.1f}" for v in os.getloadavg())
+              + "): compare them with each other, not with other machines."]
     lines += ["", "Per-fold KL:", "", "| model | " + " | ".join(
         f"fold {k}" for k in range(args.n_splits)) + " |",
         "|---|" + "---|" * args.n_splits]
