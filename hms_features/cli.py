@@ -409,8 +409,10 @@ def _add_common(p, *, features=True, model=False):
                        help="precomputed feature table from 'hms-features features'")
         p.add_argument("--by-eeg", action="store_true",
                        help="one row per eeg_id with votes summed (default: every label row)")
-        p.add_argument("--embedders", nargs="*", choices=["mlp", "lstm"], default=[],
-                       help="numpy embedders whose out-of-fold embeddings feed the booster")
+        # The LSTM needs sequence columns (models.sequences) that the feature table lacks;
+        # benchmarks/bench_model.py shows how to feed it from Python.
+        p.add_argument("--embedders", nargs="*", choices=["mlp"], default=[],
+                       help="numpy MLP embedder whose out-of-fold embeddings feed the booster")
         p.add_argument("--n-estimators", type=int, default=400,
                        help="boosting rounds (default %(default)s)")
         p.add_argument("--learning-rate", type=float, default=0.05,
