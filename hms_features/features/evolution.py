@@ -21,14 +21,11 @@ import numpy as np
 import scipy.fft as sfft
 from scipy import signal as sps
 
-from .base import WELCH_SEGMENT_S, FeatureContext, chain_groups, register
+from .base import EPS, WELCH_SEGMENT_S, FeatureContext, chain_groups, register
 
 __all__ = ["N_SUBWINDOWS", "TOTAL_BAND", "DOMINANT_BAND", "REL_BANDS", "EVOLUTION_GROUPS",
            "subwindow_psd", "subwindow_measures", "trend"]
 
-#: Floor added to powers (µV²) and line lengths (µV/s) before taking log10, so silent channels
-#: stay finite (the value part A's ``base.EPS`` uses).
-EPS = 1e-6
 #: Number of consecutive sub-windows the window is cut into.
 N_SUBWINDOWS = 5
 #: Band of the total power, Hz (``lo <= f < hi``), the preprocessing pass band.
