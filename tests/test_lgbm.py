@@ -254,7 +254,11 @@ def test_read_only_input_and_dataframe_column_order(problem, fitted):
         (lambda X, Y: (X, np.where(np.arange(100)[:, None] == 3, np.nan, Y)), r"row 3 .*NaN"),
         (lambda X, Y: (X[:90], Y), r"X has 90 rows but Y has 100"),
         (lambda X, Y: (X, -Y), r"negative vote"),
-        (lambda X, Y: (X, np.array(["seizure"] * 99 + ["spike"])), r"row 99 has label 'spike'"),
+        (lambda X, Y: (X, np.array(["seizure"] * 99 + ["spike"])),
+         r"Y: row 99 has label 'spike': Unknown label type or class; expected one of "
+         r"\('seizure', .*0\.\.5"),
+        (lambda X, Y: (X, np.r_[np.zeros(50), [-1.0], np.zeros(49)]),
+         r"Y: row 50 has class index -1\.0, expected 0\.\.5"),
         (lambda X, Y: (X, pd.DataFrame(Y, columns=list("abcdef"))), r"not the six classes"),
         (lambda X, Y: (np.where(np.arange(20) == 4, np.inf, X), Y), r"row 0, column 4 is inf"),
     ],

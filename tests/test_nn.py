@@ -299,8 +299,12 @@ def test_bad_shapes_and_params_are_named():
         MLPEmbedder(**FAST).fit(X, votes[:, :5])
     with pytest.raises(ValueError, match="X has 20 rows but y has 19"):
         MLPEmbedder(**FAST).fit(X, votes[:19])
-    with pytest.raises(ValueError, match="Unknown label type or class 'spike'"):
+    # the same label parser (and messages) as SoftLabelLGBMClassifier / as_soft_targets
+    with pytest.raises(ValueError, match=r"y: row 0 has label 'spike': Unknown label type or "
+                                         r"class; expected one of \('seizure', .*0\.\.5"):
         MLPEmbedder(**FAST).fit(X, ["spike"] * 20)
+    with pytest.raises(ValueError, match=r"y: row 2 has class index 6, expected 0\.\.5"):
+        MLPEmbedder(**FAST).fit(X, [0, 1, 6] + [0] * 17)
     with pytest.raises(ValueError, match="sample_weight: row 1"):
         MLPEmbedder(**FAST).fit(X, votes, sample_weight=[1, -1] + [1] * 18)
     for bad in [dict(activation="tanh"), dict(hidden=()), dict(dropout=1.0), dict(cv=1)]:

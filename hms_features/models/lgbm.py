@@ -150,7 +150,13 @@ def as_soft_targets(Y, name: str = "Y") -> tuple[np.ndarray, np.ndarray]:
 
 
 def _labels_to_targets(y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    if y.dtype.kind in "iu" or (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+    """One-hot targets from 1-D class labels: the only label parser in the library.
+
+    Integer (or integer-valued, finite float) labels are class indices; anything else is matched
+    case-insensitively against :data:`~hms_features.metrics.CLASSES` (``"<class>_vote"`` too).
+    """
+    integral = y.dtype.kind == "f" and np.isfinite(y).all() and np.all(np.mod(y, 1) == 0)
+    if y.dtype.kind in "iu" or integral:
         idx = y.astype(np.int64)
         bad = (idx < 0) | (idx >= _K)
         if bad.any():
@@ -162,8 +168,10 @@ def _labels_to_targets(y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray
         keys = [str(v).strip().lower() for v in y]
         bad = [i for i, k in enumerate(keys) if k not in lookup]
         if bad:
+            # "Unknown label type" is the phrase scikit-learn's estimator checks look for.
             raise ValueError(
-                f"{name}: row {bad[0]} has label {str(y[bad[0]])!r}, expected one of {CLASSES}"
+                f"{name}: row {bad[0]} has label {str(y[bad[0]])!r}: Unknown label type or "
+                f"class; expected one of {CLASSES} (any case) or a class index 0..{_K - 1}"
             )
         idx = np.array([lookup[k] for k in keys], dtype=np.int64)
     out = np.zeros((len(idx), _K))

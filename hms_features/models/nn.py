@@ -61,7 +61,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ..data import VOTE_COLUMNS
-from ..metrics import CLASSES, normalize_votes
+from ..metrics import CLASSES
+from .lgbm import as_soft_targets
 
 __all__ = ["MLPEmbedder", "LSTMEmbedder", "load_embedder"]
 
@@ -294,7 +295,12 @@ class _Adam:
 
 
 def _check_targets(Y, n_rows: int) -> np.ndarray:
-    """Vote counts, probabilities or 1-D class labels -> (n, 6) float64 probabilities."""
+    """Vote counts, probabilities or 1-D class labels -> (n, 6) float64 probabilities.
+
+    Parsing and validation are :func:`~hms_features.models.lgbm.as_soft_targets`'s; on top of it
+    this gives scikit-learn's message for a missing ``y``, picks the vote (or class) columns out
+    of a wider DataFrame, accepts an (n, 1) label column and checks the row count.
+    """
     if Y is None:
         raise ValueError(
             "This estimator requires y to be passed, but the target y is None; expected vote "
@@ -313,33 +319,10 @@ def _check_targets(Y, n_rows: int) -> np.ndarray:
     Y = np.asarray(Y)
     if Y.ndim == 2 and Y.shape[1] == 1:
         Y = Y[:, 0]
-    if Y.ndim == 1:
-        if Y.dtype.kind == "f" and np.isfinite(Y).all() and (Y == np.round(Y)).all():
-            Y = Y.astype(np.int64)  # integer-valued float labels
-        if Y.dtype.kind in "iu":
-            codes = Y.astype(np.int64)
-            bad = (codes < 0) | (codes >= _N_CLASSES)
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise ValueError(f"y: row {i} holds class index {codes[i]}, expected 0..5")
-        else:
-            lookup = {c: k for k, c in enumerate(CLASSES)}
-            try:
-                codes = np.array([lookup[str(v).lower()] for v in Y], dtype=np.int64)
-            except KeyError as err:
-                raise ValueError(
-                    f"y: Unknown label type or class {err.args[0]!r}; expected one of {CLASSES} "
-                    "(or integer indices 0..5)"
-                ) from None
-        Y = np.eye(_N_CLASSES)[codes]
-    elif Y.ndim != 2 or Y.shape[1] != _N_CLASSES:
-        raise ValueError(
-            f"y: expected shape (n_rows, {_N_CLASSES}) of vote counts or probabilities in class "
-            f"order {CLASSES}, or a 1-D label vector; got shape {Y.shape}"
-        )
-    if Y.shape[0] != n_rows:
-        raise ValueError(f"X has {n_rows} rows but y has {Y.shape[0]}: they must match")
-    return normalize_votes(Y, name="y")
+    T, _ = as_soft_targets(Y, name="y")
+    if T.shape[0] != n_rows:
+        raise ValueError(f"X has {n_rows} rows but y has {T.shape[0]}: they must match")
+    return T
 
 
 def _check_sample_weight(sample_weight, n_rows: int) -> np.ndarray:
