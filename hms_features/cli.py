@@ -313,7 +313,7 @@ def _recording_spectrogram(path):
     """A Kaggle-style spectrogram computed from the recording itself (2 s steps), for models
     trained with spectrogram features; a whole recording comes with none."""
     from .recording import read_recording
-    from .synthetic import eeg_to_spectrogram
+    from .signal import eeg_to_spectrogram
 
     eeg, fs = read_recording(path)
     n = eeg.shape[1]

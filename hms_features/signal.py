@@ -1,6 +1,8 @@
-"""EEG channel names, montages and preprocessing.
+"""EEG channel names, montages, preprocessing and Kaggle-style spectrograms.
 
 Channel names live here, once. Everything else in the library imports them.
+:func:`eeg_to_spectrogram` computes spectrogram rows like Kaggle's from referential EEG (for the
+synthetic dataset and for whole recordings, which come without a spectrogram file).
 
 Arrays inside the library are ``(windows, channels, samples)`` float32 in µV; the sampling
 rate ``fs`` is always an explicit parameter (Hz), 200 Hz by default.
@@ -28,6 +30,7 @@ __all__ = [
     "filter_eeg",
     "preprocess",
     "QUALITY_NAMES",
+    "eeg_to_spectrogram",
 ]
 
 #: Sampling rate of the HMS EEG files, Hz.
@@ -316,3 +319,49 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
         "clipped_fraction": clipped,
     }
     return x, quality
+
+
+# ================================================================== Kaggle-style spectrograms
+# Spectrogram gain: ratio of the Kaggle spectrogram values to the mean Hann-window magnitude
+# spectrum of the chain's derivations, measured on the real EEG 1628180742 / spectrogram 353733.
+_GAIN_F = np.array([0.59, 0.98, 1.56, 2.15, 3.12, 4.49, 6.05, 7.62, 9.57, 11.52, 13.48, 16.21,
+                    19.92])
+_GAIN = np.array([0.0063, 0.0120, 0.0121, 0.0130, 0.0111, 0.0085, 0.0065, 0.0051, 0.0037, 0.0036,
+                  0.0035, 0.0032, 0.0030])
+# Hann window length of one spectrogram row, samples (5.12 s at 200 Hz).
+_SPEC_NFFT = 1024
+_SPEC_FREQS = (np.arange(100) + 3) * FS / _SPEC_NFFT
+_SPEC_GAIN = np.exp(np.interp(np.log(_SPEC_FREQS), np.log(_GAIN_F), np.log(_GAIN)))
+# Bipolar derivation indices of each spectrogram chain, in file order LL, RL, LP, RP
+# (hms_features.data.SPEC_CHAINS).
+_SPEC_CHAIN_ROWS = [[i for i, (ch, _, _) in enumerate(BIPOLAR_PAIRS) if ch == name]
+                    for name in ("LL", "RL", "LP", "RP")]
+
+
+def eeg_to_spectrogram(eeg: np.ndarray, centres: np.ndarray, fs: float = FS) -> np.ndarray:
+    """Kaggle-style spectrogram rows computed from referential EEG.
+
+    Parameters
+    ----------
+    eeg : array, shape (n_samples, 20)
+        File-layout EEG, µV.
+    centres : array of int, shape (m,)
+        Sample index of the centre of each row's 1024-sample (5.12 s at 200 Hz) Hann window;
+        all windows must lie inside the recording.
+    fs : float
+        Sampling rate, Hz (the bins are at ``(k + 3) * fs / 1024``).
+
+    Returns
+    -------
+    ndarray of float32, shape (m, 400)
+        Per chain (LL, RL, LP, RP): the mean over the chain's 4 bipolar derivations of the Hann
+        magnitude spectrum at bins 3..102, times the gain that maps it to the value range of the
+        real Kaggle spectrograms. NaN where the window holds NaN.
+    """
+    bip = (eeg[:, _ANODES] - eeg[:, _CATHODES]).T.astype(np.float64)  # (18, n)
+    frames = np.lib.stride_tricks.sliding_window_view(bip, _SPEC_NFFT, axis=-1)
+    frames = frames[:, np.asarray(centres) - _SPEC_NFFT // 2]  # (18, m, 1024)
+    frames = frames - frames.mean(axis=-1, keepdims=True)
+    mag = np.abs(np.fft.rfft(frames * np.hanning(_SPEC_NFFT), axis=-1)[..., 3:103])  # (18, m, 100)
+    out = np.concatenate([mag[rows].mean(axis=0) for rows in _SPEC_CHAIN_ROWS], axis=-1)
+    return (out * np.tile(_SPEC_GAIN, 4)).astype(np.float32)

@@ -30,12 +30,13 @@ How a dataset is drawn
    reference drift and DC offsets, 60 Hz line noise, an EKG with QRS complexes and leakage into
    the scalp channels, the patterns' waveforms on their spatial fields, and the artifacts where
    they were placed. Values are µV rounded to 0.01 µV, float32, like the real files.
-6. **Spectrograms** in the Kaggle format: per 2 s step, the magnitude spectrum of a 1024-sample
-   Hann window of each of the 4 bipolar derivations of a chain (LL, RL, LP, RP), averaged over
-   the chain, at ``(k + 3) * 200 / 1024`` Hz, times a frequency-dependent gain measured on the
-   real pair in ``hms_mini`` so that value ranges match. Parts of the (longer) spectrogram that
-   lie outside the EEG come from a cheap model: the recording's median spectrum with slow
-   log-normal fluctuations. Spectrogram time ``t`` is EEG time ``t - shift``, with
+6. **Spectrograms** in the Kaggle format (:func:`~hms_features.signal.eeg_to_spectrogram`): per
+   2 s step, the magnitude spectrum of a 1024-sample Hann window of each of the 4 bipolar
+   derivations of a chain (LL, RL, LP, RP), averaged over the chain, at ``(k + 3) * 200 / 1024``
+   Hz, times a frequency-dependent gain measured on the real pair in ``hms_mini`` so that value
+   ranges match. Parts of the (longer) spectrogram that lie outside the EEG come from a cheap
+   model: the recording's median spectrum with slow log-normal fluctuations. Spectrogram time
+   ``t`` is EEG time ``t - shift``, with
    ``spectrogram_label_offset_seconds + 300 = eeg_label_offset_seconds + 25 + shift``.
 
 References
@@ -60,14 +61,13 @@ from scipy.fft import next_fast_len
 
 from .data import SPEC_COLUMNS, TRAIN_COLUMNS, VOTE_COLUMNS
 from .metrics import CLASSES
-from .signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS
+from .signal import _SPEC_NFFT, EEG_COLUMNS, FS, eeg_to_spectrogram
 
 __all__ = [
     "make_synthetic_hms",
     "draw_recordings",
     "synthetic_labels",
     "synthesize_eeg",
-    "eeg_to_spectrogram",
     "truth_distribution",
     "TRUTH_FILE",
     "ELECTRODE_POSITIONS",
@@ -98,20 +98,6 @@ _TEMPORAL = np.array([_CH[c] for c in ("F7", "T3", "T5", "F8", "T4", "T6")])
 # Foci of lateralised patterns (left-side coordinates; mirrored for the right).
 _FOCI = np.array([[-0.55, 0.45], [-0.85, 0.05], [-0.5, -0.1], [-0.55, -0.5]])
 
-# Spectrogram gain: ratio of the Kaggle spectrogram values to the mean Hann-window magnitude
-# spectrum of the chain's derivations, measured on the real EEG 1628180742 / spectrogram 353733.
-_GAIN_F = np.array([0.59, 0.98, 1.56, 2.15, 3.12, 4.49, 6.05, 7.62, 9.57, 11.52, 13.48, 16.21,
-                    19.92])
-_GAIN = np.array([0.0063, 0.0120, 0.0121, 0.0130, 0.0111, 0.0085, 0.0065, 0.0051, 0.0037, 0.0036,
-                  0.0035, 0.0032, 0.0030])
-_NFFT = 1024
-_SPEC_FREQS = (np.arange(100) + 3) * FS / _NFFT
-_SPEC_GAIN = np.exp(np.interp(np.log(_SPEC_FREQS), np.log(_GAIN_F), np.log(_GAIN)))
-# Bipolar derivation indices of each spectrogram chain, in file order LL, RL, LP, RP.
-_SPEC_CHAIN_ROWS = [[i for i, (ch, _, _) in enumerate(BIPOLAR_PAIRS) if ch == name]
-                    for name in ("LL", "RL", "LP", "RP")]
-_BIP_A = np.array([_CH[a] for _, a, _ in BIPOLAR_PAIRS])
-_BIP_B = np.array([_CH[b] for _, _, b in BIPOLAR_PAIRS])
 # Cholesky factor of the background's spatial correlation (Gaussian in scalp distance).
 _CHOL = np.linalg.cholesky(
     np.exp(-((_POS[:, None, :] - _POS[None, :, :]) ** 2).sum(-1) / (2 * 0.45**2))
@@ -829,35 +815,6 @@ def synthesize_eeg(rec: dict, rng: np.random.Generator, fs: float = FS) -> np.nd
 
 
 # ================================================================== spectrograms
-def eeg_to_spectrogram(eeg: np.ndarray, centres: np.ndarray, fs: float = FS) -> np.ndarray:
-    """Kaggle-style spectrogram rows computed from referential EEG.
-
-    Parameters
-    ----------
-    eeg : array, shape (n_samples, 20)
-        File-layout EEG, µV.
-    centres : array of int, shape (m,)
-        Sample index of the centre of each row's 1024-sample (5.12 s at 200 Hz) Hann window;
-        all windows must lie inside the recording.
-    fs : float
-        Sampling rate, Hz (the bins are at ``(k + 3) * fs / 1024``).
-
-    Returns
-    -------
-    ndarray of float32, shape (m, 400)
-        Per chain (LL, RL, LP, RP): the mean over the chain's 4 bipolar derivations of the Hann
-        magnitude spectrum at bins 3..102, times the gain that maps it to the value range of the
-        real Kaggle spectrograms. NaN where the window holds NaN.
-    """
-    bip = (eeg[:, _BIP_A] - eeg[:, _BIP_B]).T.astype(np.float64)  # (18, n)
-    frames = np.lib.stride_tricks.sliding_window_view(bip, _NFFT, axis=-1)
-    frames = frames[:, np.asarray(centres) - _NFFT // 2]  # (18, m, 1024)
-    frames = frames - frames.mean(axis=-1, keepdims=True)
-    mag = np.abs(np.fft.rfft(frames * np.hanning(_NFFT), axis=-1)[..., 3:103])  # (18, m, 100)
-    out = np.concatenate([mag[rows].mean(axis=0) for rows in _SPEC_CHAIN_ROWS], axis=-1)
-    return (out * np.tile(_SPEC_GAIN, 4)).astype(np.float32)
-
-
 def _spectrogram(rng, rec, eeg, fs):
     """(time, values) of the recording's spectrogram file."""
     shift = rec["shift_s"]
@@ -869,7 +826,7 @@ def _spectrogram(rng, rec, eeg, fs):
     time = 2 * np.arange(n_rows) + 1
     n = eeg.shape[0]
     centres = np.round((time - shift) * fs).astype(int)
-    inside = (centres - _NFFT // 2 >= 0) & (centres + _NFFT // 2 <= n)
+    inside = (centres - _SPEC_NFFT // 2 >= 0) & (centres + _SPEC_NFFT // 2 <= n)
     values = np.empty((n_rows, 400), np.float32)
     values[inside] = eeg_to_spectrogram(eeg, centres[inside], fs)
     base = np.nanmedian(values[inside], axis=0) if inside.any() else np.full(400, 1.0)

@@ -1,4 +1,4 @@
-"""Preprocessing: NaN repair, dead channels, MNE-equivalent filtering, clipping."""
+"""Preprocessing: NaN repair, dead channels, MNE-equivalent filtering, clipping; spectrograms."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hms_features.signal import (
     EEG_COLUMNS,
     FS,
+    eeg_to_spectrogram,
     filter_eeg,
     preprocess,
     repair_nan,
@@ -110,3 +111,18 @@ def test_preprocess_output_always_finite(scale, nan_channels, nan_run, seed):
     clean, q = preprocess(x, FS)
     assert np.isfinite(clean).all()
     assert all(np.isfinite(v).all() for v in q.values())
+
+
+def test_eeg_to_spectrogram_puts_a_rhythm_in_its_chain_and_bin():
+    # a 10 Hz rhythm on T3 only shows in the LL chain (Fp1-F7-T3-T5-O1), at bin (10 / 0.195) - 3
+    n = 4000
+    eeg = np.zeros((n, len(EEG_COLUMNS)), np.float32)
+    eeg[:, EEG_COLUMNS.index("T3")] = 50 * np.sin(2 * np.pi * 10.0 * np.arange(n) / FS)
+    eeg[3000:3005, EEG_COLUMNS.index("O2")] = np.nan
+    out = eeg_to_spectrogram(eeg, np.array([600, 2000, 3400]))
+    assert out.shape == (3, 400) and out.dtype == np.float32
+    ll = out[:2, :100]
+    assert (ll.argmax(axis=1) == round(10.0 * 1024 / FS) - 3).all()
+    assert np.abs(out[:2, 100:]).max() == 0  # RL, LP, RP
+    assert np.isnan(out[2, 100:200]).all() and np.isnan(out[2, 300:]).all()  # O2: RL and RP
+    assert np.isfinite(out[2, :100]).all() and np.isfinite(out[2, 200:300]).all()
