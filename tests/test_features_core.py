@@ -247,9 +247,10 @@ def _per_window(fn, x, **kw):
     ("petrosian", entropy.petrosian_fd, ant.petrosian_fd, {}),
     ("dfa", entropy.dfa, ant.detrended_fluctuation, {}),
     ("sample", entropy.sample_entropy, ant.sample_entropy, {}),
+    ("approximate", entropy.approximate_entropy, ant.app_entropy, {}),
 ])
 def test_entropy_measures_equal_antropy_per_window(name, ours, ref, kw):
-    x = _mixed((2, 3), 500 if name == "sample" else 2000)
+    x = _mixed((2, 3), 500 if name in ("sample", "approximate") else 2000)
     np.testing.assert_allclose(ours(x), _per_window(ref, x, **kw), rtol=1e-3)
 
 
@@ -260,6 +261,33 @@ def test_perm_entropy_general_order_and_ties_match_antropy():
     np.testing.assert_allclose(entropy.perm_entropy(x, order=4, delay=2),
                                _per_window(ant.perm_entropy, x, order=4, delay=2,
                                            normalize=True), rtol=1e-9)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_template_entropies_count_ties_like_antropy(order):
+    # values +-1 (14 of 80) and +-11 (66 of 80): mean 0 and SD exactly 10, so the tolerance
+    # 0.2 SD is exactly 2 = |1 - (-1)| and many template distances sit on it. Sample entropy
+    # counts "< r" (antropy's numba kernel), approximate entropy "<= r" (its KD-tree); with the
+    # other convention approximate entropy moves from 1.005 to 1.081 on such a signal.
+    base = np.repeat([1.0, -1.0, 11.0, -11.0], [7, 7, 33, 33])
+    x = np.stack([RNG.permutation(np.tile(base, 4)) for _ in range(3)]).astype(np.float32)
+    assert np.allclose(x.std(axis=-1), 10.0)
+    np.testing.assert_allclose(entropy.sample_entropy(x, order=order),
+                               _per_window(ant.sample_entropy, x[None], order=order)[0],
+                               rtol=1e-9)
+    np.testing.assert_allclose(entropy.approximate_entropy(x, order=order),
+                               _per_window(ant.app_entropy, x[None], order=order)[0],
+                               rtol=1e-9)
+
+
+def test_approximate_entropy_regular_below_irregular_and_checks_length():
+    t = np.arange(1000) / FS
+    sine = np.sin(2 * np.pi * 3 * t)[None]
+    noise = RNG.standard_normal((1, 1000))
+    assert entropy.approximate_entropy(noise)[0] > 3 * entropy.approximate_entropy(sine)[0]
+    assert entropy.approximate_entropy(np.zeros((2, 50)))[0] == 0.0  # constant: all match
+    with pytest.raises(ValueError, match="order \\+ 1 = 3"):
+        entropy.approximate_entropy(np.zeros((1, 2)))
 
 
 def test_entropy_known_answers():

@@ -1,5 +1,6 @@
 """Entropy and complexity family: permutation, spectral, SVD and sample entropy, Higuchi / Katz /
-Petrosian fractal dimension, detrended fluctuation analysis.
+Petrosian fractal dimension, detrended fluctuation analysis (and, outside the feature sets,
+approximate entropy: :func:`approximate_entropy`).
 
 Each measure follows antropy's definition and defaults (the tests compare against antropy
 called per window), but is vectorised over ``(..., n_samples)`` blocks: antropy only takes an
@@ -47,8 +48,8 @@ from .base import FeatureContext, aggregate, register, rowwise
 from .spectral import spectral_entropy
 
 __all__ = [
-    "perm_entropy", "svd_entropy", "sample_entropy", "higuchi_fd", "katz_fd", "petrosian_fd",
-    "dfa", "compute_entropy", "DECIMATE", "SAMPEN_MAX_S",
+    "perm_entropy", "svd_entropy", "sample_entropy", "approximate_entropy", "higuchi_fd",
+    "katz_fd", "petrosian_fd", "dfa", "compute_entropy", "DECIMATE", "SAMPEN_MAX_S",
 ]
 
 #: Decimation factor of the signal used for sample entropy and DFA.
@@ -133,15 +134,40 @@ def svd_entropy(x: np.ndarray, order: int = 3, delay: int = 1) -> np.ndarray:
     return -_xlog2x(w).sum(axis=-1) / np.log2(order)
 
 
+def _lagged_closeness(x: np.ndarray, tol: np.ndarray, inclusive: bool):
+    """Yield ``(k, close)`` for every lag ``k`` in ``1 .. N - 1``: ``close[..., i]`` (uint8, a
+    view valid until the next step) is 1 where ``|x[i] - x[i + k]|`` is ``< tol`` (``<= tol`` if
+    ``inclusive``), for ``i < N - k``.
+
+    The template-matching kernel shared by sample and approximate entropy: one vectorised
+    comparison of ``x`` with itself shifted by ``k`` gives every pair at that lag for all
+    windows and channels at once, ``N^2 / 2`` element operations per channel in all.
+    """
+    n = x.shape[-1]
+    diff = np.empty(x.shape, x.dtype)  # buffers reused for every lag: no per-lag allocation
+    close = np.empty(x.shape, np.uint8)
+    compare = np.less_equal if inclusive else np.less
+    for k in range(1, n):
+        d = diff[..., :n - k]
+        np.subtract(x[..., :n - k], x[..., k:], out=d)
+        np.abs(d, out=d)
+        c = close[..., :n - k]
+        compare(d, tol, out=c, casting="unsafe")
+        yield k, c
+
+
+def _tolerance(x: np.ndarray, r: float) -> np.ndarray:
+    return (r * x.std(axis=-1, dtype=np.float64)).astype(x.dtype)[..., None]
+
+
 def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
     """Sample entropy along the last axis, vectorised over all leading axes.
 
     ``-ln(A / B)`` where ``B`` (``A``) counts the pairs of templates of length ``order``
     (``order + 1``) whose Chebyshev distance is ``< r * std(x)`` (ddof 0), over the first
     ``N - order`` template starts - the counting of antropy's numba kernel (``sample_entropy``
-    for ``N < 5000``). Pairs are visited lag by lag: one vectorised comparison of ``x`` with
-    itself shifted by ``k`` gives every pair at that lag for all windows and channels at once,
-    so the cost is ``N^2 / 2`` element operations per channel (use short, decimated signals).
+    for ``N < 5000``). The cost is ``N^2 / 2`` element operations per channel (use short,
+    decimated signals).
 
     Parameters
     ----------
@@ -158,26 +184,19 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     n = x.shape[-1]
     lead = x.shape[:-1]
-    tol = (r * x.std(axis=-1, dtype=np.float64)).astype(np.float32)[..., None]
     a = np.zeros(lead, dtype=np.int64)
     b = np.zeros(lead, dtype=np.int64)
-    # preallocated buffers: the loop runs ~N times on small arrays, allocation would dominate.
     # Matches are 0/1 bytes added into per-position uint8 counters (plain SIMD adds) and summed
     # only every 255 lags, before a counter can overflow: a per-lag count_nonzero (a reduction
     # with a bool->int cast) cost more than the comparisons themselves.
-    diff = np.empty(x.shape, np.float32)
-    close = np.empty(x.shape, np.uint8)
     match = np.empty(x.shape, np.uint8)
     acc_b = np.zeros(x.shape, np.uint8)
     acc_a = np.zeros(x.shape, np.uint8)
     pending = 0
-    for k in range(1, n - order):
+    for k, c in _lagged_closeness(x, _tolerance(x, r), inclusive=False):
         m = n - k - order  # template starts at this lag
-        d = diff[..., :n - k]
-        np.subtract(x[..., :n - k], x[..., k:], out=d)
-        np.abs(d, out=d)
-        c = close[..., :n - k]
-        np.less(d, tol, out=c, casting="unsafe")
+        if m <= 0:
+            break
         mt = match[..., :m]
         np.bitwise_and(c[..., :m], c[..., 1:m + 1], out=mt)
         for j in range(2, order):
@@ -186,7 +205,7 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
         np.bitwise_and(mt, c[..., order:m + order], out=mt)
         np.add(acc_a[..., :m], mt, out=acc_a[..., :m])
         pending += 1
-        if pending == 255 or k == n - order - 1:
+        if pending == 255 or m == 1:
             b += acc_b.sum(axis=-1, dtype=np.int64)
             a += acc_a.sum(axis=-1, dtype=np.int64)
             acc_b[...] = 0
@@ -196,6 +215,63 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
         out = np.where(a > 0, -np.log(np.maximum(a, 1) / np.maximum(b, 1)),
                        np.log(np.maximum(b, 1)))
     return np.where(b > 0, out, 0.0)
+
+
+def approximate_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
+    """Approximate entropy along the last axis, vectorised over all leading axes.
+
+    ``phi(m) - phi(m + 1)`` with ``phi(m) = mean_i ln(C_i(m) / (N - m + 1))``, ``C_i(m)`` the
+    number of the ``N - m + 1`` templates of length ``m`` within Chebyshev distance
+    ``<= r * std(x)`` (ddof 0) of template ``i``, itself included - the definition of Pincus
+    (1991) as antropy's ``app_entropy`` computes it (KD-tree radius counts, which include the
+    boundary). Always finite (the self-match keeps every count >= 1); 0 for a constant signal.
+
+    Not part of a feature set: it is biased by the self-matches and, on EEG, carries little
+    beyond :func:`sample_entropy`, at the same ``N^2 / 2`` cost. It is here for users who need
+    it and for the comparison with mne-features (``app_entropy``) in ``benchmarks/``.
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples), ``order + 1 <= N <= 65,535``
+    order : int
+        Embedding dimension ``m``.
+    r : float
+        Tolerance as a fraction of the standard deviation.
+
+    Returns
+    -------
+    ndarray, shape x.shape[:-1], nats.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    n = x.shape[-1]
+    if not order + 1 <= n <= np.iinfo(np.uint16).max:
+        raise ValueError(f"approximate_entropy: needs order + 1 = {order + 1} to 65,535 samples "
+                         f"per signal, got {n}")
+    # per-template match counts (uint16 holds any count up to N); 1 = the self-match
+    count_m = np.ones(x.shape, np.uint16)
+    count_m1 = np.ones(x.shape, np.uint16)
+    match = np.empty(x.shape, np.uint8)
+    for k, c in _lagged_closeness(x, _tolerance(x, r), inclusive=True):
+        m = n - k - order + 1  # pairs (i, i + k) of length-m templates
+        if m <= 0:
+            break
+        mt = match[..., :m]
+        np.copyto(mt, c[..., :m])
+        for j in range(1, order):
+            np.bitwise_and(mt, c[..., j:m + j], out=mt)
+        # a close pair counts for both of its templates
+        np.add(count_m[..., :m], mt, out=count_m[..., :m], casting="unsafe")
+        np.add(count_m[..., k:k + m], mt, out=count_m[..., k:k + m], casting="unsafe")
+        if m > 1:  # length m + 1: one pair fewer, and one more sample must be close
+            mt = mt[..., :m - 1]
+            np.bitwise_and(mt, c[..., order:m - 1 + order], out=mt)
+            np.add(count_m1[..., :m - 1], mt, out=count_m1[..., :m - 1], casting="unsafe")
+            np.add(count_m1[..., k:k + m - 1], mt, out=count_m1[..., k:k + m - 1],
+                   casting="unsafe")
+    n_m, n_m1 = n - order + 1, n - order
+    phi_m = np.log(count_m[..., :n_m] / n_m).mean(axis=-1)
+    phi_m1 = np.log(count_m1[..., :n_m1] / n_m1).mean(axis=-1)
+    return phi_m - phi_m1
 
 
 def higuchi_fd(x: np.ndarray, kmax: int = 10) -> np.ndarray:
