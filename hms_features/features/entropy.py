@@ -134,30 +134,84 @@ def svd_entropy(x: np.ndarray, order: int = 3, delay: int = 1) -> np.ndarray:
     return -_xlog2x(w).sum(axis=-1) / np.log2(order)
 
 
-def _lagged_closeness(x: np.ndarray, tol: np.ndarray, inclusive: bool):
-    """Yield ``(k, close)`` for every lag ``k`` in ``1 .. N - 1``: ``close[..., i]`` (uint8, a
-    view valid until the next step) is 1 where ``|x[i] - x[i + k]|`` is ``< tol`` (``<= tol`` if
-    ``inclusive``), for ``i < N - k``.
+#: Signals per block of the template-matching kernels (sample and approximate entropy).
+TEMPLATE_BLOCK = 1024
+
+
+def _template_blocks(x: np.ndarray, r: float, kernel, order: int) -> np.ndarray:
+    """Run ``kernel(xt, tol, order) -> (s,)`` on blocks of signals laid out time-major.
+
+    ``xt`` is ``(n_samples, s)`` C-contiguous: the lagged slices ``xt[:n - k]``, ``xt[k:]`` are
+    then single contiguous runs, so every numpy call of the lag loop is one long SIMD loop
+    instead of one short loop per signal (2.9x faster than the signal-major layout on 18 x 64
+    signals of 500 samples). ``tol`` is ``r * std`` (ddof 0) per signal.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    lead, n = x.shape[:-1], x.shape[-1]
+    flat = x.reshape(-1, n)
+    out = np.empty(flat.shape[0])
+    for s0 in range(0, flat.shape[0], TEMPLATE_BLOCK):
+        xt = np.ascontiguousarray(flat[s0:s0 + TEMPLATE_BLOCK].T)
+        tol = (r * xt.std(axis=0, dtype=np.float64)).astype(np.float32)
+        out[s0:s0 + TEMPLATE_BLOCK] = kernel(xt, tol, order)
+    return out.reshape(lead)
+
+
+def _lagged_closeness(xt: np.ndarray, tol: np.ndarray, inclusive: bool):
+    """Yield ``(k, close)`` for every lag ``k`` in ``1 .. N - 1``: ``close[i]`` (uint8, shape
+    ``(N - k, s)``, a view valid until the next step) is 1 where ``|xt[i] - xt[i + k]|`` is
+    ``< tol`` (``<= tol`` if ``inclusive``).
 
     The template-matching kernel shared by sample and approximate entropy: one vectorised
-    comparison of ``x`` with itself shifted by ``k`` gives every pair at that lag for all
-    windows and channels at once, ``N^2 / 2`` element operations per channel in all.
+    comparison of the block with itself shifted by ``k`` gives every pair at that lag for all
+    signals at once, ``N^2 / 2`` element operations per signal in all.
     """
-    n = x.shape[-1]
-    diff = np.empty(x.shape, x.dtype)  # buffers reused for every lag: no per-lag allocation
-    close = np.empty(x.shape, np.uint8)
+    n = xt.shape[0]
+    diff = np.empty(xt.shape, xt.dtype)  # buffers reused for every lag: no per-lag allocation
+    close = np.empty(xt.shape, np.uint8)
     compare = np.less_equal if inclusive else np.less
     for k in range(1, n):
-        d = diff[..., :n - k]
-        np.subtract(x[..., :n - k], x[..., k:], out=d)
+        d = diff[:n - k]
+        np.subtract(xt[:n - k], xt[k:], out=d)
         np.abs(d, out=d)
-        c = close[..., :n - k]
+        c = close[:n - k]
         compare(d, tol, out=c, casting="unsafe")
         yield k, c
 
 
-def _tolerance(x: np.ndarray, r: float) -> np.ndarray:
-    return (r * x.std(axis=-1, dtype=np.float64)).astype(x.dtype)[..., None]
+def _sampen_block(xt: np.ndarray, tol: np.ndarray, order: int) -> np.ndarray:
+    n, s = xt.shape
+    a = np.zeros(s, dtype=np.int64)
+    b = np.zeros(s, dtype=np.int64)
+    # Matches are 0/1 bytes added into per-position uint8 counters (plain SIMD adds) and summed
+    # only every 255 lags, before a counter can overflow: a per-lag count_nonzero (a reduction
+    # with a bool->int cast) cost more than the comparisons themselves.
+    match = np.empty(xt.shape, np.uint8)
+    acc_b = np.zeros(xt.shape, np.uint8)
+    acc_a = np.zeros(xt.shape, np.uint8)
+    pending = 0
+    for k, c in _lagged_closeness(xt, tol, inclusive=False):
+        m = n - k - order  # template starts at this lag
+        if m <= 0:
+            break
+        mt = match[:m]
+        np.copyto(mt, c[:m])
+        for j in range(1, order):
+            np.bitwise_and(mt, c[j:m + j], out=mt)
+        np.add(acc_b[:m], mt, out=acc_b[:m])
+        np.bitwise_and(mt, c[order:m + order], out=mt)
+        np.add(acc_a[:m], mt, out=acc_a[:m])
+        pending += 1
+        if pending == 255 or m == 1:
+            b += acc_b.sum(axis=0, dtype=np.int64)
+            a += acc_a.sum(axis=0, dtype=np.int64)
+            acc_b[...] = 0
+            acc_a[...] = 0
+            pending = 0
+    with np.errstate(divide="ignore"):
+        out = np.where(a > 0, -np.log(np.maximum(a, 1) / np.maximum(b, 1)),
+                       np.log(np.maximum(b, 1)))
+    return np.where(b > 0, out, 0.0)
 
 
 def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
@@ -166,8 +220,8 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
     ``-ln(A / B)`` where ``B`` (``A``) counts the pairs of templates of length ``order``
     (``order + 1``) whose Chebyshev distance is ``< r * std(x)`` (ddof 0), over the first
     ``N - order`` template starts - the counting of antropy's numba kernel (``sample_entropy``
-    for ``N < 5000``). The cost is ``N^2 / 2`` element operations per channel (use short,
-    decimated signals).
+    for ``N < 5000``). The cost is ``N^2 / 2`` element operations per signal (use short,
+    decimated signals: ~0.09 ms CPU per 500-sample signal).
 
     Parameters
     ----------
@@ -181,40 +235,35 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
     -------
     ndarray, shape x.shape[:-1], nats. Undefined cases are filled (see module docstring).
     """
-    x = np.asarray(x, dtype=np.float32)
-    n = x.shape[-1]
-    lead = x.shape[:-1]
-    a = np.zeros(lead, dtype=np.int64)
-    b = np.zeros(lead, dtype=np.int64)
-    # Matches are 0/1 bytes added into per-position uint8 counters (plain SIMD adds) and summed
-    # only every 255 lags, before a counter can overflow: a per-lag count_nonzero (a reduction
-    # with a bool->int cast) cost more than the comparisons themselves.
-    match = np.empty(x.shape, np.uint8)
-    acc_b = np.zeros(x.shape, np.uint8)
-    acc_a = np.zeros(x.shape, np.uint8)
-    pending = 0
-    for k, c in _lagged_closeness(x, _tolerance(x, r), inclusive=False):
-        m = n - k - order  # template starts at this lag
+    return _template_blocks(x, r, _sampen_block, order)
+
+
+def _apen_block(xt: np.ndarray, tol: np.ndarray, order: int) -> np.ndarray:
+    n = xt.shape[0]
+    # per-template match counts (uint16 holds any count up to N); 1 = the self-match
+    count_m = np.ones(xt.shape, np.uint16)
+    count_m1 = np.ones(xt.shape, np.uint16)
+    match = np.empty(xt.shape, np.uint8)
+    for k, c in _lagged_closeness(xt, tol, inclusive=True):
+        m = n - k - order + 1  # pairs (i, i + k) of length-m templates
         if m <= 0:
             break
-        mt = match[..., :m]
-        np.bitwise_and(c[..., :m], c[..., 1:m + 1], out=mt)
-        for j in range(2, order):
-            np.bitwise_and(mt, c[..., j:m + j], out=mt)
-        np.add(acc_b[..., :m], mt, out=acc_b[..., :m])
-        np.bitwise_and(mt, c[..., order:m + order], out=mt)
-        np.add(acc_a[..., :m], mt, out=acc_a[..., :m])
-        pending += 1
-        if pending == 255 or m == 1:
-            b += acc_b.sum(axis=-1, dtype=np.int64)
-            a += acc_a.sum(axis=-1, dtype=np.int64)
-            acc_b[...] = 0
-            acc_a[...] = 0
-            pending = 0
-    with np.errstate(divide="ignore"):
-        out = np.where(a > 0, -np.log(np.maximum(a, 1) / np.maximum(b, 1)),
-                       np.log(np.maximum(b, 1)))
-    return np.where(b > 0, out, 0.0)
+        mt = match[:m]
+        np.copyto(mt, c[:m])
+        for j in range(1, order):
+            np.bitwise_and(mt, c[j:m + j], out=mt)
+        # a close pair counts for both of its templates
+        np.add(count_m[:m], mt, out=count_m[:m], casting="unsafe")
+        np.add(count_m[k:k + m], mt, out=count_m[k:k + m], casting="unsafe")
+        if m > 1:  # length m + 1: one pair fewer, and one more sample must be close
+            mt = mt[:m - 1]
+            np.bitwise_and(mt, c[order:m - 1 + order], out=mt)
+            np.add(count_m1[:m - 1], mt, out=count_m1[:m - 1], casting="unsafe")
+            np.add(count_m1[k:k + m - 1], mt, out=count_m1[k:k + m - 1], casting="unsafe")
+    n_m, n_m1 = n - order + 1, n - order
+    phi_m = np.log(count_m[:n_m] / n_m).mean(axis=0)
+    phi_m1 = np.log(count_m1[:n_m1] / n_m1).mean(axis=0)
+    return phi_m - phi_m1
 
 
 def approximate_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
@@ -242,36 +291,11 @@ def approximate_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.nda
     -------
     ndarray, shape x.shape[:-1], nats.
     """
-    x = np.asarray(x, dtype=np.float32)
-    n = x.shape[-1]
+    n = np.shape(x)[-1]
     if not order + 1 <= n <= np.iinfo(np.uint16).max:
         raise ValueError(f"approximate_entropy: needs order + 1 = {order + 1} to 65,535 samples "
                          f"per signal, got {n}")
-    # per-template match counts (uint16 holds any count up to N); 1 = the self-match
-    count_m = np.ones(x.shape, np.uint16)
-    count_m1 = np.ones(x.shape, np.uint16)
-    match = np.empty(x.shape, np.uint8)
-    for k, c in _lagged_closeness(x, _tolerance(x, r), inclusive=True):
-        m = n - k - order + 1  # pairs (i, i + k) of length-m templates
-        if m <= 0:
-            break
-        mt = match[..., :m]
-        np.copyto(mt, c[..., :m])
-        for j in range(1, order):
-            np.bitwise_and(mt, c[..., j:m + j], out=mt)
-        # a close pair counts for both of its templates
-        np.add(count_m[..., :m], mt, out=count_m[..., :m], casting="unsafe")
-        np.add(count_m[..., k:k + m], mt, out=count_m[..., k:k + m], casting="unsafe")
-        if m > 1:  # length m + 1: one pair fewer, and one more sample must be close
-            mt = mt[..., :m - 1]
-            np.bitwise_and(mt, c[..., order:m - 1 + order], out=mt)
-            np.add(count_m1[..., :m - 1], mt, out=count_m1[..., :m - 1], casting="unsafe")
-            np.add(count_m1[..., k:k + m - 1], mt, out=count_m1[..., k:k + m - 1],
-                   casting="unsafe")
-    n_m, n_m1 = n - order + 1, n - order
-    phi_m = np.log(count_m[..., :n_m] / n_m).mean(axis=-1)
-    phi_m1 = np.log(count_m1[..., :n_m1] / n_m1).mean(axis=-1)
-    return phi_m - phi_m1
+    return _template_blocks(x, r, _apen_block, order)
 
 
 def higuchi_fd(x: np.ndarray, kmax: int = 10) -> np.ndarray:
