@@ -179,6 +179,19 @@ def _lagged_closeness(xt: np.ndarray, tol: np.ndarray, inclusive: bool):
         yield k, c
 
 
+def _first_match(c: np.ndarray, m: int, order: int, out: np.ndarray) -> np.ndarray:
+    """``out[:m][i] = c[i] & c[i + 1] & ... & c[i + order - 1]``: templates ``i`` and ``i + k``
+    of length ``order`` match."""
+    mt = out[:m]
+    if order == 1:
+        np.copyto(mt, c[:m])
+    else:
+        np.bitwise_and(c[:m], c[1:m + 1], out=mt)
+    for j in range(2, order):
+        np.bitwise_and(mt, c[j:m + j], out=mt)
+    return mt
+
+
 def _sampen_block(xt: np.ndarray, tol: np.ndarray, order: int) -> np.ndarray:
     n, s = xt.shape
     a = np.zeros(s, dtype=np.int64)
@@ -194,10 +207,7 @@ def _sampen_block(xt: np.ndarray, tol: np.ndarray, order: int) -> np.ndarray:
         m = n - k - order  # template starts at this lag
         if m <= 0:
             break
-        mt = match[:m]
-        np.copyto(mt, c[:m])
-        for j in range(1, order):
-            np.bitwise_and(mt, c[j:m + j], out=mt)
+        mt = _first_match(c, m, order, match)
         np.add(acc_b[:m], mt, out=acc_b[:m])
         np.bitwise_and(mt, c[order:m + order], out=mt)
         np.add(acc_a[:m], mt, out=acc_a[:m])
@@ -240,26 +250,35 @@ def sample_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.ndarray:
 
 def _apen_block(xt: np.ndarray, tol: np.ndarray, order: int) -> np.ndarray:
     n = xt.shape[0]
-    # per-template match counts (uint16 holds any count up to N); 1 = the self-match
+    # per-template match counts: a lag adds at most 2 to a template (as the earlier and as the
+    # later one of a pair), so uint8 counters (fast same-type SIMD adds) are moved into the
+    # uint16 totals every 127 lags; the totals start at 1, the self-match
     count_m = np.ones(xt.shape, np.uint16)
     count_m1 = np.ones(xt.shape, np.uint16)
+    acc_m = np.zeros(xt.shape, np.uint8)
+    acc_m1 = np.zeros(xt.shape, np.uint8)
     match = np.empty(xt.shape, np.uint8)
+    pending = 0
     for k, c in _lagged_closeness(xt, tol, inclusive=True):
         m = n - k - order + 1  # pairs (i, i + k) of length-m templates
         if m <= 0:
             break
-        mt = match[:m]
-        np.copyto(mt, c[:m])
-        for j in range(1, order):
-            np.bitwise_and(mt, c[j:m + j], out=mt)
+        mt = _first_match(c, m, order, match)
         # a close pair counts for both of its templates
-        np.add(count_m[:m], mt, out=count_m[:m], casting="unsafe")
-        np.add(count_m[k:k + m], mt, out=count_m[k:k + m], casting="unsafe")
+        np.add(acc_m[:m], mt, out=acc_m[:m])
+        np.add(acc_m[k:k + m], mt, out=acc_m[k:k + m])
         if m > 1:  # length m + 1: one pair fewer, and one more sample must be close
             mt = mt[:m - 1]
             np.bitwise_and(mt, c[order:m - 1 + order], out=mt)
-            np.add(count_m1[:m - 1], mt, out=count_m1[:m - 1], casting="unsafe")
-            np.add(count_m1[k:k + m - 1], mt, out=count_m1[k:k + m - 1], casting="unsafe")
+            np.add(acc_m1[:m - 1], mt, out=acc_m1[:m - 1])
+            np.add(acc_m1[k:k + m - 1], mt, out=acc_m1[k:k + m - 1])
+        pending += 1
+        if pending == 127 or m == 1:
+            count_m += acc_m
+            count_m1 += acc_m1
+            acc_m[...] = 0
+            acc_m1[...] = 0
+            pending = 0
     n_m, n_m1 = n - order + 1, n - order
     phi_m = np.log(count_m[:n_m] / n_m).mean(axis=0)
     phi_m1 = np.log(count_m1[:n_m1] / n_m1).mean(axis=0)
