@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .metrics import CLASSES
-from .signal import EEG_COLUMNS, FS
+from .signal import EEG_COLUMNS, FS, SPEC_CHAINS, SPEC_FREQS
 
 __all__ = [
     "HMSDataset",
@@ -62,11 +62,6 @@ _INT_COLUMNS = (
     "eeg_id", "eeg_sub_id", "spectrogram_id", "spectrogram_sub_id", "label_id", "patient_id",
 )
 _OFFSET_COLUMNS = ("eeg_label_offset_seconds", "spectrogram_label_offset_seconds")
-
-#: Spectrogram chains in file-column order.
-SPEC_CHAINS = ("LL", "RL", "LP", "RP")
-#: Centre frequencies of the 100 spectrogram bins per chain, Hz: ``(k + 3) * 200 / 1024``.
-SPEC_FREQS = tuple((k + 3) * 200.0 / 1024.0 for k in range(100))
 
 
 def _freq_label(f: float) -> str:

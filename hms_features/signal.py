@@ -30,6 +30,8 @@ __all__ = [
     "filter_eeg",
     "preprocess",
     "QUALITY_NAMES",
+    "SPEC_CHAINS",
+    "SPEC_FREQS",
     "eeg_to_spectrogram",
 ]
 
@@ -330,12 +332,14 @@ _GAIN = np.array([0.0063, 0.0120, 0.0121, 0.0130, 0.0111, 0.0085, 0.0065, 0.0051
                   0.0035, 0.0032, 0.0030])
 # Hann window length of one spectrogram row, samples (5.12 s at 200 Hz).
 _SPEC_NFFT = 1024
-_SPEC_FREQS = (np.arange(100) + 3) * FS / _SPEC_NFFT
-_SPEC_GAIN = np.exp(np.interp(np.log(_SPEC_FREQS), np.log(_GAIN_F), np.log(_GAIN)))
-# Bipolar derivation indices of each spectrogram chain, in file order LL, RL, LP, RP
-# (hms_features.data.SPEC_CHAINS).
+#: Chains of the Kaggle spectrogram files, in file-column order.
+SPEC_CHAINS = ("LL", "RL", "LP", "RP")
+#: Centre frequencies of the 100 spectrogram bins per chain, Hz: ``(k + 3) * 200 / 1024``.
+SPEC_FREQS = tuple((k + 3) * FS / _SPEC_NFFT for k in range(100))
+_SPEC_GAIN = np.exp(np.interp(np.log(SPEC_FREQS), np.log(_GAIN_F), np.log(_GAIN)))
+# Bipolar derivation indices of each spectrogram chain, in file order
 _SPEC_CHAIN_ROWS = [[i for i, (ch, _, _) in enumerate(BIPOLAR_PAIRS) if ch == name]
-                    for name in ("LL", "RL", "LP", "RP")]
+                    for name in SPEC_CHAINS]
 
 
 def eeg_to_spectrogram(eeg: np.ndarray, centres: np.ndarray, fs: float = FS) -> np.ndarray:
