@@ -58,10 +58,18 @@ def _array_chunk(eeg, spec, fs, families, names, prep, index) -> pd.DataFrame:
     return _table(feats, names, index)
 
 
-def _recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict):
-    """Preprocess one recording once and cut its windows; PSDs shared through segment spectra.
+def _recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict,
+                       batch: int):
+    """Preprocess one recording once and cut its windows, ``batch`` label rows at a time.
 
-    Returns ``(windows (k, 20, n) float32, quality dict, psd dict span -> (freqs, (k, 18, f)))``.
+    Welch PSDs are shared through the segment spectra of the recording (2 s segments every 1 s,
+    computed once over the stretch the rows cover): a window on the segment grid averages its
+    segments, one off the grid gets its own Welch estimate.
+
+    Yields ``(first row, windows (k, 20, n) float32, quality dict, psd dict span -> (freqs,
+    (k, 18, f)))`` for consecutive groups of ``k <= batch`` rows, so the memory held is one
+    recording plus one batch of windows, however many label rows the recording has (the real
+    train.csv has recordings with hundreds).
     """
     n_win = int(round(_EEG_WINDOW_S * fs))
     starts = np.rint(offsets * fs).astype(np.int64)
@@ -73,60 +81,78 @@ def _recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: di
         pad = np.full((1, raw.shape[1], need - raw.shape[-1]), np.nan, np.float32)
         raw = np.concatenate([raw, pad], axis=-1)
     clean, _ = preprocess(raw, fs, **prep)
-    clean = clean[0]
-    idx = starts[:, None] + np.arange(n_win)
-    windows = np.ascontiguousarray(np.moveaxis(clean[:, idx], 1, 0))  # (k, 20, n_win)
-    raw_w = np.moveaxis(raw[0][:, idx], 1, 0)
-    scalp = slice(0, len(SCALP_CHANNELS))
-    clip = prep.get("clip_uv", 1024.0)
-    quality = {
-        "nan_fraction": np.isnan(raw_w[:, scalp]).mean(axis=(1, 2)),
-        "bad_channels": (np.ptp(windows[:, scalp], axis=-1) == 0).sum(axis=1).astype(float),
-        "clipped_fraction": (np.zeros(len(starts)) if clip is None else
-                             (np.abs(windows[:, scalp]) >= clip).mean(axis=(1, 2))),
-    }
-    # shared Welch: periodograms of 2 s segments every 1 s over the whole recording
+    clean, raw = clean[0], raw[0]
     seg = int(round(WELCH_SEGMENT_S * fs))
     hop = seg // 2
-    freqs, spectra = segment_spectra(bipolar(clean), fs, WELCH_SEGMENT_S)  # (18, S, f)
+    lo = int(starts.min()) // hop * hop  # the segment grid stays anchored at sample 0
+    freqs, spectra = segment_spectra(bipolar(clean[:, lo:need]), fs, WELCH_SEGMENT_S)
     cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
     np.cumsum(spectra, axis=1, out=cs[:, 1:])
-    psd = {}
-    for span, sl in span_slices(n_win, fs).items():
-        length = sl.stop - sl.start
-        n_seg = (length - seg) // hop + 1
-        first = starts + sl.start
-        out = np.empty((len(starts), spectra.shape[0], len(freqs)), np.float32)
-        on_grid = first % hop == 0
-        k0 = first[on_grid] // hop
-        out[on_grid] = np.moveaxis((cs[:, k0 + n_seg] - cs[:, k0]) / n_seg, 1, 0)
-        if (~on_grid).any():
-            out[~on_grid] = welch_psd(bipolar(windows[~on_grid][..., sl]), fs)[1]
-        psd[span] = (freqs, out)
-    return windows, quality, psd
+    del spectra
+    scalp = slice(0, len(SCALP_CHANNELS))
+    clip = prep.get("clip_uv", 1024.0)
+    spans = span_slices(n_win, fs)
+    for a in range(0, len(starts), batch):
+        st = starts[a:a + batch]
+        idx = st[:, None] + np.arange(n_win)
+        windows = np.ascontiguousarray(np.moveaxis(clean[:, idx], 1, 0))  # (k, 20, n_win)
+        quality = {
+            "nan_fraction": np.isnan(np.moveaxis(raw[scalp][:, idx], 1, 0)).mean(axis=(1, 2)),
+            "bad_channels": (np.ptp(windows[:, scalp], axis=-1) == 0).sum(axis=1).astype(float),
+            "clipped_fraction": (np.zeros(len(st)) if clip is None else
+                                 (np.abs(windows[:, scalp]) >= clip).mean(axis=(1, 2))),
+        }
+        psd = {}
+        for span, sl in spans.items():
+            length = sl.stop - sl.start
+            n_seg = (length - seg) // hop + 1
+            first = st + sl.start
+            out = np.empty((len(st), cs.shape[0], len(freqs)), np.float32)
+            on_grid = first % hop == 0
+            k0 = (first[on_grid] - lo) // hop
+            out[on_grid] = np.moveaxis((cs[:, k0 + n_seg] - cs[:, k0]) / n_seg, 1, 0)
+            if (~on_grid).any():
+                out[~on_grid] = welch_psd(bipolar(windows[~on_grid][..., sl]), fs)[1]
+            psd[span] = (freqs, out)
+        yield a, windows, quality, psd
 
 
-def _dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec) -> pd.DataFrame:
+def _dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec,
+                   batch: int | None = None) -> pd.DataFrame:
+    """Features of a chunk of label rows (whole recordings), computed ``batch`` rows at a time.
+
+    Each EEG file is read and filtered once; windows from several recordings are pooled until a
+    batch holds at least ``batch`` rows (default: the whole chunk), and a recording with more
+    rows than that is cut into batches. The spectrogram windows are read per batch.
+    """
     fs = ds.fs
-    parts_w, parts_q, parts_p, order = [], [], [], []
+    batch = len(rows) if batch is None else max(int(batch), 1)
+    pending: list[tuple] = []
+    tables = []
+
+    def flush():
+        windows = np.concatenate([w for _, w, _, _ in pending])
+        quality = {k: np.concatenate([q[k] for _, _, q, _ in pending]) for k in pending[0][2]}
+        psd = {s: (pending[0][3][s][0], np.concatenate([p[s][1] for *_, p in pending]))
+               for s in pending[0][3]}
+        pos = np.concatenate([i for i, _, _, _ in pending])
+        spec = ds.spectrogram_windows(rows.loc[pos], pad=True) if with_spec else None
+        feats = compute_features(windows, fs, feature_set=families, spectrogram=spec,
+                                 quality=quality, psd=psd)
+        # indexed by row position in the caller's label table; build_features restores its order
+        tables.append(_table(feats, names, pd.Index(pos, name="position")))
+        pending.clear()
+
     for _eeg_id, rec, group in ds.iter_recordings(rows):
-        w, q, p = _recording_windows(rec, group["eeg_label_offset_seconds"].to_numpy(float),
-                                     fs, prep)
-        parts_w.append(w)
-        parts_q.append(q)
-        parts_p.append(p)
-        order.append(group.index.to_numpy())
-    windows = np.concatenate(parts_w)
-    quality = {k: np.concatenate([q[k] for q in parts_q]) for k in parts_q[0]}
-    psd = {s: (parts_p[0][s][0], np.concatenate([p[s][1] for p in parts_p]))
-           for s in parts_p[0]}
-    pos = np.concatenate(order)
-    rows = rows.loc[pos]
-    spec = ds.spectrogram_windows(rows, pad=True) if with_spec else None
-    feats = compute_features(windows, fs, feature_set=families, spectrogram=spec,
-                             quality=quality, psd=psd)
-    # indexed by row position in the caller's label table; build_features restores its order
-    return _table(feats, names, pd.Index(pos, name="position"))
+        positions = group.index.to_numpy()
+        offsets = group["eeg_label_offset_seconds"].to_numpy(float)
+        for a, w, q, p in _recording_windows(rec, offsets, fs, prep, batch):
+            pending.append((positions[a:a + len(w)], w, q, p))
+            if sum(len(x[1]) for x in pending) >= batch:
+                flush()
+    if pending:
+        flush()
+    return pd.concat(tables) if len(tables) > 1 else tables[0]
 
 
 def _index_column(rows: pd.DataFrame) -> str:
@@ -238,9 +264,12 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     n_jobs : int
         Parallel workers (joblib convention, -1 = all cores).
     chunk_size : int, optional
-        Windows (arrays) or label rows (datasets, whole recordings kept together) per chunk;
-        default :data:`DEFAULT_CHUNK_SIZE`. Memory use is bounded by one chunk per worker
-        (about ``chunk_size * 0.8`` MB of EEG plus temporaries).
+        Windows (arrays) or label rows (datasets) per chunk, the unit of parallel work and of
+        the cache; default :data:`DEFAULT_CHUNK_SIZE`. A dataset chunk keeps whole recordings
+        together (each EEG file is read once) but computes at most about ``chunk_size`` windows
+        at a time, so a recording with hundreds of label rows does not hold them all in memory.
+        Memory is bounded by one batch per worker (about ``chunk_size * 0.8`` MB of EEG plus
+        temporaries) plus the recording being read.
     cache_dir : path, optional
         Folder for finished chunks (``{cache_dir}/{key}/chunk_*.parquet``, ``key`` hashing the
         feature set, settings, library version and input identity). A re-run computes only the
@@ -318,7 +347,8 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
             chunks.append(np.concatenate(current))
         for pos in chunks:
             sub = rows.iloc[np.sort(pos)]
-            tasks.append((_dataset_chunk, (ds, sub, families, names, prep, with_spec)))
+            tasks.append((_dataset_chunk, (ds, sub, families, names, prep, with_spec,
+                                           chunk_size)))
             sizes.append(len(sub))
             key = sub.reset_index()[["index", col, "eeg_id", "eeg_label_offset_seconds"]]
             if with_spec:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 import hms_features.build as build_mod
 from hms_features.build import HMSFeatureExtractor, _recording_windows, build_features
+from hms_features.data import HMSDataset
 from hms_features.features.base import welch_psd
 from hms_features.features.registry import compute_features, feature_names
 from hms_features.signal import EEG_COLUMNS, FS, bipolar, preprocess
@@ -65,19 +66,52 @@ def test_input_errors_name_the_problem():
         build_features({"spectrogram": np.zeros((1, 300, 400))}, progress=False)
 
 
-def test_shared_segment_spectra_equal_per_window_welch():
-    rec = _eeg(1, seconds=90, seed=3)[0].T  # (n_samples, 20) like a parquet file
-    offsets = np.array([0.0, 6.0, 8.0, 18.0, 24.0, 40.0, 13.5])  # the last is off the grid
-    windows, quality, psd = _recording_windows(rec, offsets, FS, {})
+@pytest.mark.parametrize("shift, batch", [(0.0, 64), (7.0, 3)])
+def test_shared_segment_spectra_equal_per_window_welch(shift, batch):
+    # shift 7 s: the spectra are computed from the first row's segment on, not from sample 0;
+    # batch 3: a recording's rows come out in batches (7 rows -> 3 + 3 + 1)
+    rec = _eeg(1, seconds=100, seed=3)[0].T  # (n_samples, 20) like a parquet file
+    offsets = np.array([0.0, 6.0, 8.0, 18.0, 24.0, 40.0, 13.5]) + shift  # 13.5: off the grid
+    parts = list(_recording_windows(rec, offsets, FS, {}, batch))
+    assert [a for a, *_ in parts] == list(range(0, 7, batch))
+    assert max(len(w) for _, w, _, _ in parts) == min(batch, 7)
+    windows = np.concatenate([w for _, w, _, _ in parts])
     assert windows.shape == (7, 20, 10000)
     for span, sl in {"50s": slice(0, 10000), "10s": slice(4000, 6000)}.items():
         freqs, ref = welch_psd(bipolar(windows[..., sl]), FS)
-        np.testing.assert_allclose(psd[span][0], freqs)
-        np.testing.assert_allclose(psd[span][1], ref, rtol=2e-4, atol=1e-7 * ref.max())
+        ours = np.concatenate([p[span][1] for *_, p in parts])
+        np.testing.assert_allclose(parts[0][3][span][0], freqs)
+        np.testing.assert_allclose(ours, ref, rtol=2e-4, atol=1e-7 * ref.max())
     # the windows are cut from the recording preprocessed once
     clean, _ = preprocess(rec.T[None], FS)
-    np.testing.assert_array_equal(windows[1], clean[0][:, 1200:11200])
-    assert (quality["nan_fraction"] == 0).all()
+    a = int(round((6.0 + shift) * FS))
+    np.testing.assert_array_equal(windows[1], clean[0][:, a:a + 10000])
+    assert all((q["nan_fraction"] == 0).all() for _, _, q, _ in parts)
+
+
+def test_dataset_chunks_compute_in_batches_with_the_same_result(hms_mini, monkeypatch):
+    # a chunk holds whole recordings, but never featurises more than ~chunk_size windows at once
+    B = build_mod
+    ds = HMSDataset(hms_mini)
+    rows = ds.labels
+    seen = []
+    real = B.compute_features
+
+    def spy(windows, *args, **kwargs):
+        seen.append(len(windows))
+        return real(windows, *args, **kwargs)
+
+    monkeypatch.setattr(B, "compute_features", spy)
+    big = B._dataset_chunk(ds, rows, ["spectral", "temporal"],
+                           feature_names(["spectral", "temporal"]), {}, False)
+    sizes_big = list(seen)
+    seen.clear()
+    small = B._dataset_chunk(ds, rows, ["spectral", "temporal"],
+                             feature_names(["spectral", "temporal"]), {}, False, batch=2)
+    assert sizes_big == [len(rows)] and len(rows) > 2
+    assert max(seen) <= 2 + 1 and sum(seen) == len(rows)  # batches of >= 2 rows, pooled
+    pd.testing.assert_frame_equal(big.sort_index(), small.sort_index(), check_exact=False,
+                                  rtol=1e-5)
 
 
 def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
@@ -128,7 +162,7 @@ def test_default_set_never_outputs_nan_or_inf(scale, dead, flat, nan_gap, seed):
     x[0, flat] = 7.0
     x[0, :, 1000:1000 + nan_gap] = np.nan
     rng = np.random.default_rng(seed)
-    spec = np.abs(rng.standard_normal((1, 300, 400))).astype(np.float32) * scale
+    spec = np.clip(np.abs(rng.standard_normal((1, 300, 400))) * scale, 0, 3e38).astype(np.float32)
     spec[0, :40] = np.nan
     df = build_features({"eeg": x, "spectrogram": spec}, n_jobs=1, progress=False)
     assert df.shape == (1, len(feature_names("default")))
@@ -139,8 +173,6 @@ def test_default_set_never_outputs_nan_or_inf(scale, dead, flat, nan_gap, seed):
 
 
 def test_dataset_path_on_real_files(hms_mini, tmp_path):
-    from hms_features.data import HMSDataset
-
     ds = HMSDataset(hms_mini)
     df = build_features(ds, feature_set=CORE + ["entropy"], n_jobs=1, progress=False,
                         chunk_size=4, cache_dir=tmp_path)
@@ -160,8 +192,6 @@ def test_dataset_path_on_real_files(hms_mini, tmp_path):
 
 
 def test_rows_of_several_recordings_keep_the_callers_order(hms_mini):
-    from hms_features.data import HMSDataset
-
     ds = HMSDataset(hms_mini)
     a = ds.labels.iloc[[4, 0]]
     other = a.iloc[:1].assign(eeg_id=1000913311, eeg_label_offset_seconds=0.0, label_id=7)
@@ -177,8 +207,6 @@ def test_rows_of_several_recordings_keep_the_callers_order(hms_mini):
 
 
 def test_test_split_is_indexed_by_eeg_id(hms_mini):
-    from hms_features.data import HMSDataset
-
     ds = HMSDataset(hms_mini, split="test")
     df = build_features(ds, feature_set=["spectral"], n_jobs=1, progress=False)
     assert list(df.index) == list(ds.labels["eeg_id"]) and len(df) == 1
@@ -188,8 +216,6 @@ def test_extractor_is_a_clonable_pipeline_head(hms_mini):
     from sklearn.base import clone
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from hms_features.data import HMSDataset
 
     labels = HMSDataset(hms_mini).labels
     ext = HMSFeatureExtractor(root=hms_mini, feature_set=["spectral", "quality"])
