@@ -266,8 +266,9 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     chunk_size : int, optional
         Windows (arrays) or label rows (datasets) per chunk, the unit of parallel work and of
         the cache; default :data:`DEFAULT_CHUNK_SIZE`. A dataset chunk keeps whole recordings
-        together (each EEG file is read once) but computes at most about ``chunk_size`` windows
-        at a time, so a recording with hundreds of label rows does not hold them all in memory.
+        together (each EEG file is read once) but computes fewer than ``2 * chunk_size`` windows
+        at a time (usually about ``chunk_size``), so a recording with hundreds of label rows
+        does not hold them all in memory.
         Memory is bounded by one batch per worker (about ``chunk_size * 0.8`` MB of EEG plus
         temporaries) plus the recording being read.
     cache_dir : path, optional

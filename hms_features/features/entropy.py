@@ -294,9 +294,10 @@ def approximate_entropy(x: np.ndarray, order: int = 2, r: float = 0.2) -> np.nda
     (1991) as antropy's ``app_entropy`` computes it (KD-tree radius counts, which include the
     boundary). Always finite (the self-match keeps every count >= 1); 0 for a constant signal.
 
-    Not part of a feature set: it is biased by the self-matches and, on EEG, carries little
-    beyond :func:`sample_entropy`, at the same ``N^2 / 2`` cost. It is here for users who need
-    it and for the comparison with mne-features (``app_entropy``) in ``benchmarks/``.
+    Not part of a feature set: the self-matches bias it towards regularity on short signals
+    (the bias sample entropy was introduced to remove, Richman & Moorman 2000), and it costs as
+    much as :func:`sample_entropy`. It is here for users who need it and for the comparison with
+    mne-features (``app_entropy``) in ``benchmarks/``.
 
     Parameters
     ----------
