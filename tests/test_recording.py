@@ -23,46 +23,54 @@ from hms_features.signal import EEG_COLUMNS, bipolar
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-# ------------------------------------------------------------------ an EDF writer (EDF spec)
-def write_edf(path, signals, labels, fs: int, units=None) -> None:
-    """Write a plain EDF file (1 s data records, 16-bit samples) as the EDF spec lays it out.
+# ------------------------------------------------------------------ an EDF/BDF writer (the specs)
+def write_edf(path, signals, labels, fs: int, units=None, bdf: bool = False) -> None:
+    """Write a plain EDF file (1 s data records, 16-bit samples) as the EDF spec lays it out,
+    or with ``bdf=True`` a BioSemi BDF file (24-bit samples).
 
     Header: 256 bytes of ASCII fields, then 256 bytes per signal (each field for every signal in
-    turn); then each data record holds ``fs`` little-endian int16 samples of every signal.
-    Physical value = pmin + (digital + 32768) * (pmax - pmin) / 65535.
+    turn); then each data record holds ``fs`` little-endian samples of every signal, int16 (EDF)
+    or 3-byte two's complement (BDF, whose header starts with byte 255 + "BIOSEMI" and reserves
+    "24BIT"). Physical value = pmin + (digital - dmin) * (pmax - pmin) / (dmax - dmin).
     """
     signals = [np.asarray(s, dtype=np.float64) for s in signals]
     ns, n = len(signals), len(signals[0])
     assert n % fs == 0
     units = units or ["uV"] * ns
     n_rec = n // fs
+    dmin, dmax = (-(2**23), 2**23 - 1) if bdf else (-(2**15), 2**15 - 1)
 
     def field(value, width):
         return str(value)[:width].ljust(width).encode("ascii")
 
-    head = (field("0", 8) + field("X X X X", 80) + field("Startdate 01-JAN-2020 X X X", 80)
+    version = b"\xffBIOSEMI" if bdf else field("0", 8)
+    head = (version + field("X X X X", 80) + field("Startdate 01-JAN-2020 X X X", 80)
             + field("01.01.20", 8) + field("00.00.00", 8) + field(256 + 256 * ns, 8)
-            + field("", 44) + field(n_rec, 8) + field(1, 8) + field(ns, 4))
+            + field("24BIT" if bdf else "", 44) + field(n_rec, 8) + field(1, 8) + field(ns, 4))
     pmax = [float(f"{max(np.abs(s).max(), 1e-3) * 1.01:.6g}") for s in signals]
     head += b"".join(field(lab, 16) for lab in labels)
     head += b"".join(field("AgAgCl electrode", 80) for _ in labels)
     head += b"".join(field(u, 8) for u in units)
     head += b"".join(field(f"{-m:.6g}", 8) for m in pmax)
     head += b"".join(field(f"{m:.6g}", 8) for m in pmax)
-    head += b"".join(field(-32768, 8) for _ in labels)
-    head += b"".join(field(32767, 8) for _ in labels)
+    head += b"".join(field(dmin, 8) for _ in labels)
+    head += b"".join(field(dmax, 8) for _ in labels)
     head += b"".join(field("", 80) for _ in labels)
     head += b"".join(field(fs, 8) for _ in labels)
     head += b"".join(field("", 32) for _ in labels)
     assert len(head) == 256 + 256 * ns
-    digital = [
-        np.clip(np.round((s + m) / (2 * m) * 65535 - 32768), -32768, 32767)
-        .astype("<i2").reshape(n_rec, fs)
+    digital = np.stack([
+        np.clip(np.round((s + m) / (2 * m) * (dmax - dmin) + dmin), dmin, dmax)
+        .astype("<i4").reshape(n_rec, fs)
         for s, m in zip(signals, pmax)
-    ]
+    ], axis=1)  # (records, signals, samples)
+    if bdf:  # the low 3 bytes of each little-endian int32
+        data = digital.view(np.uint8).reshape(digital.shape + (4,))[..., :3].tobytes()
+    else:
+        data = digital.astype("<i2").tobytes()
     with open(path, "wb") as fh:
         fh.write(head)
-        fh.write(np.stack(digital, axis=1).tobytes())
+        fh.write(data)
 
 
 # Labels as a US hospital's EDF export spells them: modern 10-20 names, prefix and suffix.
@@ -80,7 +88,8 @@ def _amplitudes():
     return {c: 10.0 + 5.0 * i for i, c in enumerate(EEG_COLUMNS)}
 
 
-def _edf_recording(tmp_path, fs=256, seconds=20, drop=(), units_mv=("EKG",), name="rec.edf"):
+def _edf_recording(tmp_path, fs=256, seconds=20, drop=(), units_mv=("EKG",), name="rec.edf",
+                   bdf=False):
     t = np.arange(fs * seconds) / fs
     amp = _amplitudes()
     order = list(EEG_COLUMNS)[::-1]  # file order differs from EEG_COLUMNS
@@ -100,7 +109,7 @@ def _edf_recording(tmp_path, fs=256, seconds=20, drop=(), units_mv=("EKG",), nam
     labels.append("Photic")
     units.append("uV")
     path = tmp_path / name
-    write_edf(path, signals, labels, fs, units)
+    write_edf(path, signals, labels, fs, units, bdf=bdf)
     return path
 
 
@@ -125,8 +134,9 @@ def test_match_channels_first_duplicate_wins_and_missing_listed():
 
 
 # ------------------------------------------------------------------ reading
-def test_read_edf_aliases_units_and_resampling(tmp_path):
-    path = _edf_recording(tmp_path, fs=256, seconds=20)
+@pytest.mark.parametrize("kind", ["edf", "bdf"])
+def test_read_edf_aliases_units_and_resampling(tmp_path, kind):
+    path = _edf_recording(tmp_path, fs=256, seconds=20, name=f"rec.{kind}", bdf=kind == "bdf")
     eeg, fs = read_recording(path)
     assert fs == 200.0
     assert eeg.dtype == np.float32 and eeg.shape == (20, 20 * 200)
@@ -139,6 +149,21 @@ def test_read_edf_aliases_units_and_resampling(tmp_path):
     spectrum = np.abs(np.fft.rfft(core[0]))
     freqs = np.fft.rfftfreq(core.shape[1], 1 / 200)
     assert freqs[spectrum.argmax()] == pytest.approx(6.0, abs=0.1)
+
+
+@pytest.mark.parametrize("kind, bits", [("edf", 16), ("bdf", 24)])
+def test_read_edf_and_bdf_to_their_sample_resolution(tmp_path, kind, bits):
+    # at 200 Hz nothing is resampled: values come back within one quantisation step
+    # (2 * 1.01 * amplitude / 2**bits), which tells 24-bit BDF decoding from 16-bit EDF
+    path = _edf_recording(tmp_path, fs=200, seconds=4, name=f"exact.{kind}", bdf=kind == "bdf")
+    eeg, fs = read_recording(path)
+    t = np.arange(4 * 200) / 200
+    amp = np.array([_amplitudes()[c] for c in EEG_COLUMNS])[:, None]
+    err = np.abs(eeg - amp * np.sin(2 * np.pi * 6.0 * t)) / amp
+    step = 2 * 1.01 / 2**bits
+    assert fs == 200.0 and err.max() <= step + 1e-6
+    if kind == "bdf":
+        assert err.max() < 2 * 1.01 / 2**16 / 10  # ten times finer than 16 bits allow
 
 
 def test_read_edf_missing_channels_names_them_and_the_file(tmp_path):
