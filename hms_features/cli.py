@@ -77,12 +77,48 @@ def _feature_set(value: str):
     return value if value in ("default", "fast") else [v for v in value.split(",") if v]
 
 
-def _model(args, seed: int):
-    from .models import make_pipeline
+def _with_seq(feature_set):
+    """``feature_set`` plus the opt-in ``seq`` family, the LSTM embedder's input sequence."""
+    from .features.registry import resolve_families
 
-    return make_pipeline(embedders=args.embedders or None, n_estimators=args.n_estimators,
-                         learning_rate=args.learning_rate, random_state=seed,
-                         n_jobs=max(1, args.n_jobs))
+    families = resolve_families(feature_set)
+    return families if "seq" in families else families + ["seq"]
+
+
+def _model(args, seed: int, columns, n_patients: int):
+    """The pipeline the command line trains: [MLP / LSTM embeddings] -> soft-label LightGBM.
+
+    ``columns`` are the feature table's: the LSTM reads the step-major ``seq_*_tNN`` columns of
+    the ``seq`` family (``LSTMEmbedder(n_steps=T)``, T from the names), the MLP the others.
+    Both embedders take ``--seed``, and make their out-of-fold embeddings with
+    ``min(5, n_patients)`` patient-grouped folds, ``n_patients`` being the fewest patients any
+    training set holds.
+    """
+    from .models import LSTMEmbedder, MLPEmbedder, make_pipeline
+
+    wanted = list(dict.fromkeys(args.embedders or []))
+    if wanted and n_patients < 2:
+        raise UsageError(f"--embedders needs at least 2 patients in every training set, got "
+                         f"{n_patients}")
+    inner = dict(random_state=seed, cv=min(5, n_patients))
+    columns = [str(c) for c in columns]
+    seq = [c for c in columns if c.startswith("seq_")]
+    embedders, inputs = [], {}
+    if "mlp" in wanted:
+        embedders.append(("mlp", MLPEmbedder(**inner)))
+        if seq:
+            inputs["mlp"] = [c for c in columns if not c.startswith("seq_")]
+    if "lstm" in wanted:
+        if not seq:
+            raise UsageError("--embedders lstm: the feature table has no seq_* columns (the "
+                             "LSTM's input sequence); compute the features with "
+                             "--feature-set default,seq")
+        steps = len({c.rsplit("_t", 1)[-1] for c in seq})
+        embedders.append(("lstm", LSTMEmbedder(n_steps=steps, **inner)))
+        inputs["lstm"] = "seq_"
+    return make_pipeline(embedders=embedders or None, embedder_columns=inputs or None,
+                         n_estimators=args.n_estimators, learning_rate=args.learning_rate,
+                         random_state=seed, n_jobs=max(1, args.n_jobs))
 
 
 def _vote_weights(votes: np.ndarray, mode: str):
@@ -144,6 +180,8 @@ def cmd_features(args) -> None:
 
 
 def _load_or_build(ds, rows, args) -> pd.DataFrame:
+    if "lstm" in (getattr(args, "embedders", None) or []) and not args.features:
+        args.feature_set = _with_seq(args.feature_set)  # also what train records for predict
     if args.features:
         table = pd.read_parquet(args.features)
         key = rows["label_id"] if table.index.name == "label_id" else rows["eeg_id"]
@@ -165,7 +203,10 @@ def run_cv(args) -> dict:
     votes = ds.votes(rows)
     folds = patient_folds(rows, args.folds)
     t0 = time.perf_counter()
-    res = cross_validate_by_patient(_model(args, args.seed), X, votes, rows["patient_id"],
+    patients = rows["patient_id"].to_numpy()
+    fewest = min(len(np.unique(patients[folds != k])) for k in np.unique(folds))
+    res = cross_validate_by_patient(_model(args, args.seed, X.columns, fewest), X, votes,
+                                    rows["patient_id"],
                                     folds=folds, sample_weight=_vote_weights(votes, args.weights),
                                     progress=not args.quiet)
     wall = time.perf_counter() - t0
@@ -201,7 +242,7 @@ def run_train(args):
     rows = _label_rows(ds, args.by_eeg)
     X = _load_or_build(ds, rows, args)
     votes = ds.votes(rows)
-    model = _model(args, args.seed)
+    model = _model(args, args.seed, X.columns, rows["patient_id"].nunique())
     params = {}
     weights = _vote_weights(votes, args.weights)
     if weights is not None:
@@ -409,10 +450,10 @@ def _add_common(p, *, features=True, model=False):
                        help="precomputed feature table from 'hms-features features'")
         p.add_argument("--by-eeg", action="store_true",
                        help="one row per eeg_id with votes summed (default: every label row)")
-        # The LSTM needs sequence columns (models.sequences) that the feature table lacks;
-        # benchmarks/bench_model.py shows how to feed it from Python.
-        p.add_argument("--embedders", nargs="*", choices=["mlp"], default=[],
-                       help="numpy MLP embedder whose out-of-fold embeddings feed the booster")
+        p.add_argument("--embedders", nargs="*", choices=["mlp", "lstm"], default=[],
+                       help="numpy embedders whose out-of-fold embeddings feed the booster: "
+                            "'mlp' on the features, 'lstm' on the 5 s sub-window sequence "
+                            "(the 'seq' family, added to the computed features by itself)")
         p.add_argument("--n-estimators", type=int, default=400,
                        help="boosting rounds (default %(default)s)")
         p.add_argument("--learning-rate", type=float, default=0.05,

@@ -69,6 +69,57 @@ def test_train_predict_round_trip(demo, tmp_path):
     np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:], ref.iloc[:, 1:], rtol=1e-6)
 
 
+def test_lstm_and_mlp_embedders_from_the_command_line(demo, tmp_path, capsys):
+    # --embedders lstm adds the opt-in seq family (the LSTM's 10 x 5 s input sequence) to the
+    # computed features; train records it, so predict recomputes the same columns
+    model = tmp_path / "m"
+    assert main(["train", str(demo / "data"), "--out", str(model), *FAST, *MODEL,
+                 "--cache-dir", "", "--embedders", "mlp", "lstm"]) == 0
+    spec = json.loads((model / "feature_spec.json").read_text())
+    assert "seq" in spec["feature_set"] and "spectral" in spec["feature_set"]
+    from hms_features.cli import load_model
+
+    pipe, _ = load_model(model)
+    union = pipe.named_steps["embed"]
+    assert [n for n, _ in union.embedders_] == ["mlp", "lstm"]
+    assert dict(union.embedders_)["lstm"].n_steps == 10
+    assert not any(c.startswith("seq_") for c in union.columns["mlp"])
+    out = tmp_path / "sub.csv"
+    assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *FAST,
+                 "--cache-dir", ""]) == 0
+    np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:].sum(axis=1), 1.0, rtol=1e-9)
+    # a precomputed table without the sequence columns is bad input, with the fix in the message
+    table = tmp_path / "f.parquet"
+    assert main(["features", str(demo / "data"), "--out", str(table), "--cache-dir", "",
+                 *FAST]) == 0
+    capsys.readouterr()
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out",
+                 str(tmp_path / "cv"), "--folds", "3", "--embedders", "lstm", *FAST,
+                 *MODEL]) == 2
+    assert "--feature-set default,seq" in capsys.readouterr().err
+    # ... and the advice works: a table with the seq columns feeds the LSTM
+    assert main(["features", str(demo / "data"), "--out", str(table), "--cache-dir", "",
+                 *FAST[:1], FAST[1] + ",seq", *FAST[2:]]) == 0
+    assert any(c.startswith("seq_") for c in pd.read_parquet(table).columns)
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out",
+                 str(tmp_path / "cv"), "--folds", "3", "--embedders", "lstm", *FAST,
+                 *MODEL]) == 0
+
+
+def test_seed_makes_embedder_training_repeatable(demo, tmp_path):
+    subs = []
+    for k in range(2):
+        model = tmp_path / f"m{k}"
+        assert main(["train", str(demo / "data"), "--out", str(model), *FAST, *MODEL,
+                     "--cache-dir", str(demo / "cache"), "--embedders", "mlp",
+                     "--seed", "3"]) == 0
+        out = tmp_path / f"sub{k}.csv"
+        assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *FAST,
+                     "--cache-dir", ""]) == 0
+        subs.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(subs[0], subs[1])
+
+
 def test_predict_on_real_test_split(demo, hms_mini, tmp_path):
     out = tmp_path / "submission.csv"
     assert main(["predict", str(demo / "model"), str(hms_mini), "--out", str(out), *FAST,

@@ -314,3 +314,26 @@ def test_entropy_family_fills_and_spans():
     for out in (out50, out10):
         vals = np.column_stack(list(out.values()))
         assert np.isfinite(vals).all() and (vals[0] == 0).all() and (vals[1] != 0).any()
+
+
+def test_seq_family_is_opt_in_and_equals_the_sequence_builder():
+    from hms_features.models.sequences import sequence_table, subwindow_sequence
+
+    assert "seq" not in registry.resolve_families("default")
+    assert "seq" not in registry.resolve_families("fast")
+    assert registry.resolve_families(["seq", "spectral"]) == ["spectral", "seq"]
+    assert registry.resolve_families(["default", "seq"]) == registry.resolve_families(
+        "default") + ["seq"]
+    with pytest.raises(ValueError, match="unknown families \\['sequence'\\]"):
+        registry.resolve_families(["default", "sequence"])
+    rng = np.random.default_rng(4)
+    clean, _ = preprocess((rng.standard_normal((3, 20, 10000)) * 20).astype(np.float32), FS)
+    clean[1, 5] = 0.0  # a dead channel: still finite
+    out = registry.compute_features(clean, FS, feature_set=["seq"])
+    seq, names = subwindow_sequence(clean, fs=FS, step_s=5.0, return_names=True)
+    ref = sequence_table(seq, names)
+    assert list(out) == list(ref.columns) and len(out) == 10 * 30
+    assert all(c.startswith("seq_") and c.endswith(f"_t{t:02d}")
+               for c, t in zip(ref.columns, np.repeat(np.arange(10), 30)))
+    np.testing.assert_array_equal(np.column_stack(list(out.values())), ref.to_numpy())
+    assert np.isfinite(ref.to_numpy()).all()

@@ -290,13 +290,15 @@ class Family:
     spans: tuple[str, ...]
     needs_spectrogram: bool = False
     fast: bool = True
+    default: bool = True
 
 
 #: name -> :class:`Family`, in registration order (which fixes the column order).
 FAMILIES: dict[str, Family] = {}
 
 
-def register(name: str, *, spans=("50s", "10s"), needs_spectrogram=False, fast=True):
+def register(name: str, *, spans=("50s", "10s"), needs_spectrogram=False, fast=True,
+             default=True):
     """Decorator registering ``compute(ctx) -> dict`` as feature family ``name``.
 
     Parameters
@@ -310,12 +312,16 @@ def register(name: str, *, spans=("50s", "10s"), needs_spectrogram=False, fast=T
         Whether it reads ``ctx.spectrogram``.
     fast : bool
         Whether it belongs to the ``"fast"`` feature set.
+    default : bool
+        Whether it belongs to the named sets at all; ``False`` makes an opt-in family, computed
+        only when listed by name (``feature_set=["spectral", "seq"]``).
     """
 
     def deco(fn):
         if name in FAMILIES:
             raise ValueError(f"feature family {name!r} registered twice")
-        FAMILIES[name] = Family(name, fn, tuple(spans), needs_spectrogram, fast)
+        FAMILIES[name] = Family(name, fn, tuple(spans), needs_spectrogram, fast and default,
+                                default)
         return fn
 
     return deco

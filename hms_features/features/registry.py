@@ -2,10 +2,13 @@
 
 Feature sets:
 
-* ``"default"`` - every registered family;
+* ``"default"`` - every registered family except the opt-in ones (``default=False``: ``seq``,
+  the LSTM's input sequence);
 * ``"fast"`` - the families registered with ``fast=True`` (no sample entropy / DFA, no
   spectrogram statistics), for quick experiments;
-* a list of family names, in any order (columns still come out in :data:`FAMILY_ORDER`).
+* a list of family names, in any order (columns still come out in :data:`FAMILY_ORDER`); the
+  only way to ask for an opt-in family. A set name in the list stands for its families
+  (``["default", "seq"]``).
 
 Spans: each family registered with spans ``("50s", "10s")`` is computed on the whole window
 (named ``50s`` whatever its length) and on its central 10 s (``10s``), the part the experts
@@ -34,11 +37,11 @@ __all__ = [
 
 #: Column order of the families (those not registered in this process are skipped).
 FAMILY_ORDER = ("quality", "spectral", "temporal", "entropy", "periodicity", "spatial",
-                "evolution", "spectrogram", "ekg")
+                "evolution", "spectrogram", "ekg", "seq")
 #: Named feature sets.
 FEATURE_SETS = ("default", "fast")
 _MODULES = ("spectral", "temporal", "entropy", "periodicity", "spatial", "evolution",
-            "spectrogram", "ekg")
+            "spectrogram", "ekg", "sequence")
 #: Length of the central span, seconds.
 CENTRAL_S = 10.0
 
@@ -74,6 +77,7 @@ def resolve_families(feature_set="default") -> list[str]:
     Parameters
     ----------
     feature_set : {"default", "fast"} or list of str
+        A set name, or family names and set names (``["default", "seq"]``).
 
     Returns
     -------
@@ -89,12 +93,14 @@ def resolve_families(feature_set="default") -> list[str]:
     order += [f for f in FAMILIES if f not in order]
     if isinstance(feature_set, str):
         if feature_set == "default":
-            return order
+            return [f for f in order if FAMILIES[f].default]
         if feature_set == "fast":
             return [f for f in order if FAMILIES[f].fast]
         raise ValueError(f"feature_set must be one of {FEATURE_SETS} or a list of families "
                          f"{order}, got {feature_set!r}")
-    names = list(feature_set)
+    names = []
+    for item in feature_set:  # a set name inside a list stands for its families
+        names += resolve_families(item) if item in FEATURE_SETS else [item]
     unknown = [f for f in names if f not in FAMILIES]
     if unknown or not names:
         raise ValueError(f"feature_set: unknown families {unknown} (known: {order})"
