@@ -7,10 +7,12 @@ run resumes where it stopped), with a tqdm progress bar counting windows.
 Dataset path: chunks are groups of whole recordings (label rows grouped by ``eeg_id``), so each
 EEG parquet is read once. Each recording is preprocessed once in full (filters see the whole
 recording; windows running past its end are NaN-padded and repaired), then its label windows
-are cut. The ~6 overlapping windows of a recording share their Welch spectra: the 2 s Hann
-periodograms are computed once per recording on a 1 s grid and each window's PSD is the mean of
-the segments inside it, which is *exactly* the per-window Welch estimate when the window starts
-on the 1 s grid (the HMS offsets are whole seconds); other windows get a direct estimate.
+are cut and featurised in batches of about ``chunk_size``, pooled across small recordings, so a
+recording with hundreds of label rows never holds all its windows at once. The ~6 overlapping
+windows of a recording share their Welch spectra: the 2 s Hann periodograms are computed once
+per recording on a 1 s grid and each window's PSD is the mean of the segments inside it, which
+is *exactly* the per-window Welch estimate when the window starts on the 1 s grid (the HMS
+offsets are whole seconds); other windows get a direct estimate.
 
 Each chunk runs with one BLAS thread (threadpoolctl): the batched small products of the feature
 code gain nothing from BLAS threads, which would only spin on the cores the workers use.
