@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -206,11 +207,26 @@ def _as_inputs(data):
     return "arrays", eeg, spec
 
 
+@lru_cache(maxsize=1)
+def _code_fingerprint() -> str:
+    """Hash of the source files that decide feature values: the readers, the preprocessing, this
+    module and every feature family. Part of the cache key, so that installing changed code
+    under the same version number never serves features computed by the old code."""
+    root = Path(__file__).resolve().parent
+    files = [root / "data.py", root / "signal.py", root / "build.py",
+             *sorted((root / "features").glob("*.py")), root / "models" / "sequences.py"]
+    h = hashlib.sha1()
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _cache_key(kind, families, fs, prep, ident) -> str:
     from . import __version__
 
-    blob = json.dumps([kind, families, fs, sorted(prep.items()), __version__, ident],
-                      default=str)
+    blob = json.dumps([kind, families, fs, sorted(prep.items()), __version__,
+                       _code_fingerprint(), ident], default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 

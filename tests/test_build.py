@@ -147,6 +147,21 @@ def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
     assert other.attrs["chunks_computed"] == 3
 
 
+def test_cache_is_not_reused_by_changed_feature_code(tmp_path, monkeypatch):
+    x = _eeg(2, seed=6)
+    first = build_features(x, feature_set=["spectral"], n_jobs=1, cache_dir=tmp_path,
+                           progress=False)
+    assert first.attrs["chunks_computed"] == 1
+    assert build_features(x, feature_set=["spectral"], n_jobs=1, cache_dir=tmp_path,
+                          progress=False).attrs["chunks_computed"] == 0
+    # the same version number with other code (a git checkout, an edited family) recomputes
+    fingerprint = build_mod._code_fingerprint()
+    assert len(fingerprint) == 16
+    monkeypatch.setattr(build_mod, "_code_fingerprint", lambda: "edited-code")
+    assert build_features(x, feature_set=["spectral"], n_jobs=1, cache_dir=tmp_path,
+                          progress=False).attrs["chunks_computed"] == 1
+
+
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     scale=st.sampled_from([0.0, 1e-6, 1.0, 1e5, 3e38]),
