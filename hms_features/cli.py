@@ -118,7 +118,7 @@ def _model(args, seed: int, columns, n_patients: int):
         inputs["lstm"] = "seq_"
     return make_pipeline(embedders=embedders or None, embedder_columns=inputs or None,
                          n_estimators=args.n_estimators, learning_rate=args.learning_rate,
-                         random_state=seed, n_jobs=max(1, args.n_jobs))
+                         random_state=seed, n_jobs=args.n_jobs)
 
 
 def _vote_weights(votes: np.ndarray, mode: str):
