@@ -262,6 +262,18 @@ def test_real_embedders_in_pipeline_round_trip(tmp_path):
     np.testing.assert_array_equal(back.predict_proba(data), pipe.predict_proba(data))
 
 
+def test_named_embedders_take_the_pipeline_seed():
+    X, votes, patients = make_table(n=120, d=8, n_patients=12, seed=3)
+    preds = []
+    for _ in range(2):
+        pipe = make_pipeline(embedders=["mlp"], **FAST)
+        assert pipe.named_steps["embed"].embedders[0][1].random_state == FAST["random_state"]
+        pipe.named_steps["embed"].embedders[0][1].set_params(max_epochs=5, cv=2)
+        pipe.fit(X, votes, embed__groups=patients)
+        preds.append(pipe.predict_proba(X))
+    np.testing.assert_array_equal(preds[0], preds[1])
+
+
 # ------------------------------------------------------------------------------ submission
 def test_write_submission_matches_the_sample(tmp_path, hms_mini):
     sample = pd.read_csv(hms_mini / "sample_submission.csv")

@@ -460,7 +460,8 @@ def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_co
         lazily) turning label rows into features. A transformer instance is used as given.
     embedders : None or list
         Items are an estimator, a ``(name, estimator)`` pair, or ``"mlp"`` / ``"lstm"`` for a
-        default :class:`~hms_features.models.nn.MLPEmbedder` / ``LSTMEmbedder``. Their
+        default :class:`~hms_features.models.nn.MLPEmbedder` / ``LSTMEmbedder`` (seeded with
+        the ``random_state`` classifier parameter, if given). Their
         embeddings are appended to the features by an :class:`EmbeddingUnion`.
     classifier : estimator, optional
         Final estimator; default ``SoftLabelLGBMClassifier(**classifier_params)``.
@@ -491,7 +492,9 @@ def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_co
                 classes = {"mlp": "MLPEmbedder", "lstm": "LSTMEmbedder"}
                 if item not in classes:
                     raise ValueError(f"make_pipeline: embedder {item!r}; expected 'mlp' or 'lstm'")
-                item = (item, _embedder_classes()[classes[item]]())
+                # seeded like the classifier, so random_state=0 makes the whole model repeatable
+                seed = classifier_params.get("random_state")
+                item = (item, _embedder_classes()[classes[item]](random_state=seed))
             elif not isinstance(item, tuple):
                 item = (f"{type(item).__name__.lower()}{i}", item)
             pairs.append(item)
