@@ -371,7 +371,7 @@ def eeg_to_spectrogram(eeg: np.ndarray, centres: np.ndarray, fs: float = FS) -> 
         magnitude spectrum at bins 3..102, times the gain that maps it to the value range of the
         real Kaggle spectrograms. NaN where the window holds NaN.
     """
-    bip = (eeg[:, _ANODES] - eeg[:, _CATHODES]).T.astype(np.float64)  # (18, n)
+    bip = bipolar(np.asarray(eeg).T).astype(np.float64)  # (18, n)
     frames = np.lib.stride_tricks.sliding_window_view(bip, _SPEC_NFFT, axis=-1)
     frames = frames[:, np.asarray(centres) - _SPEC_NFFT // 2]  # (18, m, 1024)
     frames = frames - frames.mean(axis=-1, keepdims=True)
