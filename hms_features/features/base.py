@@ -320,8 +320,7 @@ def register(name: str, *, spans=("50s", "10s"), needs_spectrogram=False, fast=T
     def deco(fn):
         if name in FAMILIES:
             raise ValueError(f"feature family {name!r} registered twice")
-        FAMILIES[name] = Family(name, fn, tuple(spans), needs_spectrogram, fast and default,
-                                default)
+        FAMILIES[name] = Family(name, fn, tuple(spans), needs_spectrogram, fast, default)
         return fn
 
     return deco

@@ -92,10 +92,11 @@ def resolve_families(feature_set="default") -> list[str]:
     order = [f for f in FAMILY_ORDER if f in FAMILIES]
     order += [f for f in FAMILIES if f not in order]
     if isinstance(feature_set, str):
+        named = [f for f in order if FAMILIES[f].default]  # opt-in families never
         if feature_set == "default":
-            return [f for f in order if FAMILIES[f].default]
+            return named
         if feature_set == "fast":
-            return [f for f in order if FAMILIES[f].fast]
+            return [f for f in named if FAMILIES[f].fast]
         raise ValueError(f"feature_set must be one of {FEATURE_SETS} or a list of families "
                          f"{order}, got {feature_set!r}")
     names = []
