@@ -92,7 +92,7 @@ def resolve_families(feature_set="default") -> list[str]:
     order = [f for f in FAMILY_ORDER if f in FAMILIES]
     order += [f for f in FAMILIES if f not in order]
     if isinstance(feature_set, str):
-        named = [f for f in order if FAMILIES[f].default]  # opt-in families never
+        named = [f for f in order if FAMILIES[f].default]  # opt-in families are in no set
         if feature_set == "default":
             return named
         if feature_set == "fast":
