@@ -116,6 +116,13 @@ def _rel(ours, ref):
     return float(np.max(np.abs(ours - ref)) / max(np.max(np.abs(ref)), 1e-300))
 
 
+def _block_mean(x, q=E.DECIMATE):
+    """``x`` decimated by ``q`` with a block mean, as the library's 50 Hz entropy signal
+    (``FeatureContext.decimated``): trailing samples that do not fill a block are dropped."""
+    n = x.shape[-1] // q * q
+    return x[..., :n].reshape(x.shape[:-1] + (-1, q)).mean(-1)
+
+
 def _per_channel(fn, x, **kw):
     return np.array([[fn(ch, **kw) for ch in w] for w in x])
 
@@ -250,8 +257,7 @@ def main(argv=None):
 
     def central_50hz(x):
         """The 500-sample stretch sample entropy uses: 50 Hz block means, central 10 s."""
-        n = x.shape[-1] // E.DECIMATE * E.DECIMATE
-        dec = x[..., :n].reshape(x.shape[:-1] + (-1, E.DECIMATE)).mean(-1)
+        dec = _block_mean(x)
         mid = dec.shape[-1] // 2
         return np.ascontiguousarray(dec[..., mid - 250:mid + 250])
 
@@ -306,8 +312,7 @@ def main(argv=None):
     k_ref = 4 if quick else 8
     w64 = bip[:k_ref]  # float64, as a per-window user would pass them
     dec64 = d64[:k_ref]
-    n4 = bip.shape[-1] // E.DECIMATE * E.DECIMATE
-    dfa64 = bip[:k_ref, :, :n4].reshape(k_ref, 18, -1, E.DECIMATE).mean(-1)
+    dfa64 = _block_mean(bip[:k_ref])
     dfa32 = dfa64.astype(np.float32)
     band_edges = list(zip(bands[:-1], bands[1:]))
 
@@ -471,8 +476,7 @@ def main(argv=None):
                      ""))
     rows_out.append(("Petrosian FD", "antropy petrosian_fd",
                      _rel(E.petrosian_fd(xa), ant.petrosian_fd(xa64)), ""))
-    n4 = n_t // E.DECIMATE * E.DECIMATE
-    dec = xa64[..., :n4].reshape(xa.shape[:-1] + (-1, E.DECIMATE)).mean(-1)
+    dec = _block_mean(xa64)
     rows_out.append(("DFA", "antropy detrended_fluctuation (50 Hz signal)",
                      _rel(E.dfa(dec), _per_channel(ant.detrended_fluctuation, dec)), ""))
     d500, d500_64 = d32[:4], d64[:4]
