@@ -412,7 +412,7 @@ def plot_scan(df: pd.DataFrame, path, *, title: str | None = None, stacked: bool
     Path
         ``path``.
     """
-    from .report import CLASS_COLORS, _new_figure, _save
+    from .report import CLASS_COLORS, new_figure, save_figure
 
     missing = [c for c in ("centre_s",) + CLASSES if c not in df.columns]
     if missing:
@@ -422,7 +422,7 @@ def plot_scan(df: pd.DataFrame, path, *, title: str | None = None, stacked: bool
     minutes = len(t) > 0 and t.max() > 600
     x = t / 60 if minutes else t
     p = df[list(CLASSES)].to_numpy(dtype=float)
-    fig = _new_figure(figsize=(12, 4.5))
+    fig = new_figure(figsize=(12, 4.5))
     ax = fig.add_subplot(1, 1, 1)
     colors = [CLASS_COLORS[c] for c in CLASSES]
     if stacked:
@@ -438,7 +438,7 @@ def plot_scan(df: pd.DataFrame, path, *, title: str | None = None, stacked: bool
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title or "class probabilities over the recording (50 s windows)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def scan_file(path, predict_proba, out_csv=None, *, step_s: float = 10.0,

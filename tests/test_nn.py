@@ -17,7 +17,10 @@ from sklearn.preprocessing import FunctionTransformer
 
 from hms_features.data import SPEC_COLUMNS, SPEC_FREQS, VOTE_COLUMNS
 from hms_features.metrics import CLASSES, kl_divergence
-from hms_features.models.nn import LSTMEmbedder, MLPEmbedder, _Adam, load_embedder
+from hms_features.models._nn_layers import _Adam
+from hms_features.models.embedder import load_embedder
+from hms_features.models.lstm import LSTMEmbedder
+from hms_features.models.mlp import MLPEmbedder
 from hms_features.models.sequences import (
     BANDS,
     sequence_table,

@@ -1,7 +1,8 @@
 """Models: soft-label LightGBM, numpy embedders, the standard pipeline, CV and persistence."""
 
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
-from .nn import LSTMEmbedder, MLPEmbedder
+from .lstm import LSTMEmbedder
+from .mlp import MLPEmbedder
 from .persist import ModelFileError, load, register_kind, save
 from .pipeline import (
     CVResult,

@@ -1,43 +1,26 @@
-"""Pictures and one self-contained HTML report of a model's out-of-fold predictions.
+"""Report pictures (matplotlib, Agg canvas): one PNG per ``plot_*`` function, and the EEG viewer.
 
-Each ``plot_*`` function writes one PNG and returns its path; :func:`write_report` writes all of
-them into a folder together with ``report.html``, a single page holding the tables and every
-picture embedded as a base64 ``data:`` URI (it can be mailed or archived on its own).
-
-Pictures:
-
-- :func:`plot_kl_by_group` — Kaggle KL per class and per vote-count group, per fold;
-- :func:`plot_reliability` — reliability diagram per class (predicted probability vs observed
-  vote fraction, binned by :func:`reliability_bins`);
-- :func:`plot_confusion` — confusion matrix of the argmax (:func:`confusion_counts`);
-- :func:`plot_importances` — top feature importances;
-- :func:`plot_eeg_window` — the EEG viewer: a 50 s window in the double-banana montage with the
-  labelled central 10 s shaded, its Kaggle spectrogram and the predicted vs voted distribution.
-
-Matplotlib is used through its object-oriented API with the Agg canvas (no pyplot state, no GUI
-backend), so the functions are safe in scripts, servers and worker processes. Matplotlib is an
-optional dependency (``pip install "hms-features[plot]"``).
+:func:`new_figure` and :func:`save_figure` are the one way the library makes and writes a figure
+(also used by :func:`hms_features.recording.plot_scan`).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from .data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
-from .metrics import CLASSES, kl_report
-from .signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
+from ..data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
+from ..metrics import CLASSES
+from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
+from .numbers import _fractions, _prob_matrix, confusion_counts, reliability_bins
 
 __all__ = [
     "CLASS_COLORS",
-    "reliability_bins",
-    "confusion_counts",
-    "fold_kl_reports",
+    "VIEWER_CHAINS",
+    "new_figure",
+    "save_figure",
     "pick_example_windows",
     "plot_kl_by_group",
     "plot_reliability",
@@ -45,7 +28,6 @@ __all__ = [
     "plot_importances",
     "plot_eeg_window",
     "viewer_traces",
-    "write_report",
 ]
 
 #: One colour per class, used by every picture (colour-blind-safe Okabe-Ito palette).
@@ -64,9 +46,25 @@ VIEWER_CHAINS = ("LL", "LP", "RP", "RL", "C")
 _DPI = 100
 
 
-# ---------------------------------------------------------------------------- helpers
-def _new_figure(figsize):
-    """A matplotlib Figure on the Agg canvas (no pyplot, no global state)."""
+def new_figure(figsize):
+    """A matplotlib Figure on the Agg canvas (no pyplot, no global state).
+
+    Parameters
+    ----------
+    figsize : tuple of float
+        Width and height in inches (at 100 dpi: pixels / 100).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        With constrained layout; draw on it with ``fig.add_subplot`` and write it with
+        :func:`save_figure`.
+
+    Raises
+    ------
+    ImportError
+        When matplotlib is not installed (``pip install "hms-features[plot]"``).
+    """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
@@ -78,131 +76,25 @@ def _new_figure(figsize):
     return fig
 
 
-def _save(fig, path) -> Path:
+def save_figure(fig, path) -> Path:
+    """Write ``fig`` (from :func:`new_figure`) as a PNG at 100 dpi on white; returns ``path``.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : path-like
+        Destination; missing parent folders are created, an existing file is replaced.
+
+    Returns
+    -------
+    Path
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=_DPI, facecolor="white")
     return path
 
 
-def _prob_matrix(a, name: str) -> np.ndarray:
-    if isinstance(a, pd.DataFrame):
-        a = a.to_numpy()
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] != len(CLASSES):
-        raise ValueError(f"{name}: expected shape (n_rows, {len(CLASSES)}) in class order "
-                         f"{CLASSES}, got {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name}: row {int(np.argwhere(~np.isfinite(a))[0, 0])} holds NaN/inf")
-    return a
-
-
-def _fractions(a, name: str) -> np.ndarray:
-    """Rows scaled to sum to 1 (vote counts or probabilities alike)."""
-    a = _prob_matrix(a, name)
-    total = a.sum(axis=1, keepdims=True)
-    if (a < 0).any() or (total <= 0).any():
-        bad = int(np.argmax((a < 0).any(axis=1) | (total[:, 0] <= 0)))
-        raise ValueError(f"{name}: row {bad} has a negative entry or sums to 0")
-    return a / total
-
-
-# ---------------------------------------------------------------------------- pure numbers
-def reliability_bins(p, y, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bin predicted probabilities and average the observed fractions in each bin.
-
-    Bins are ``n_bins`` equal-width intervals of [0, 1]: bin ``k`` holds the predictions with
-    ``k / n_bins <= p < (k + 1) / n_bins``; ``p == 1`` falls in the last bin.
-
-    Parameters
-    ----------
-    p : array-like, shape (n,)
-        Predicted probability of one class.
-    y : array-like, shape (n,)
-        Observed fraction of the experts' votes for that class (0..1).
-    n_bins : int
-        Number of bins.
-
-    Returns
-    -------
-    mean_pred : ndarray, shape (n_bins,)
-        Mean of ``p`` in each bin (NaN for an empty bin).
-    mean_obs : ndarray, shape (n_bins,)
-        Mean of ``y`` in each bin (NaN for an empty bin). A calibrated model has
-        ``mean_obs == mean_pred``.
-    count : ndarray of int64, shape (n_bins,)
-        Number of predictions in each bin.
-    """
-    p = np.asarray(p, dtype=np.float64).ravel()
-    y = np.asarray(y, dtype=np.float64).ravel()
-    if p.shape != y.shape:
-        raise ValueError(f"reliability_bins: p has {p.size} values but y has {y.size}")
-    if int(n_bins) != n_bins or n_bins < 1:
-        raise ValueError(f"reliability_bins: n_bins must be a positive integer, got {n_bins!r}")
-    if p.size and (np.nanmin(p) < 0 or np.nanmax(p) > 1 or np.isnan(p).any()):
-        raise ValueError("reliability_bins: p must hold probabilities in [0, 1]")
-    n_bins = int(n_bins)
-    idx = np.minimum((p * n_bins).astype(np.int64), n_bins - 1)
-    count = np.bincount(idx, minlength=n_bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_pred = np.bincount(idx, weights=p, minlength=n_bins) / count
-        mean_obs = np.bincount(idx, weights=y, minlength=n_bins) / count
-    mean_pred[count == 0] = np.nan
-    mean_obs[count == 0] = np.nan
-    return mean_pred, mean_obs, count
-
-
-def confusion_counts(y_true_prob, y_pred) -> np.ndarray:
-    """Confusion matrix of the argmax class.
-
-    Parameters
-    ----------
-    y_true_prob : array-like, shape (n, 6)
-        Vote fractions or counts; the true class is the argmax (the expert consensus; ties go to
-        the first class in :data:`CLASSES` order).
-    y_pred : array-like, shape (n, 6)
-        Predicted probabilities; the predicted class is the argmax.
-
-    Returns
-    -------
-    ndarray of int64, shape (6, 6)
-        ``counts[i, j]`` = rows whose true class is ``CLASSES[i]`` and predicted ``CLASSES[j]``.
-    """
-    t = _prob_matrix(y_true_prob, "y_true_prob").argmax(axis=1)
-    p = _prob_matrix(y_pred, "y_pred").argmax(axis=1)
-    if len(t) != len(p):
-        raise ValueError(f"confusion_counts: y_true_prob has {len(t)} rows, y_pred {len(p)}")
-    k = len(CLASSES)
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)
-
-
-def fold_kl_reports(votes, proba, folds) -> list[dict]:
-    """One :func:`~hms_features.metrics.kl_report` per fold, in fold-number order.
-
-    Parameters
-    ----------
-    votes : array-like, shape (n, 6)
-        Vote counts.
-    proba : array-like, shape (n, 6)
-        Out-of-fold probabilities (e.g. ``CVResult.oof``).
-    folds : array-like of int, shape (n,)
-        Fold of each row (e.g. ``CVResult.folds``).
-
-    Returns
-    -------
-    list of dict
-        The input of :func:`plot_kl_by_group` and ``write_report(fold_reports=...)``.
-    """
-    v = _prob_matrix(votes, "votes")
-    p = _prob_matrix(proba, "proba")
-    folds = np.asarray(folds).ravel()
-    if not len(v) == len(p) == len(folds):
-        raise ValueError(f"fold_kl_reports: votes has {len(v)} rows, proba {len(p)}, folds "
-                         f"{len(folds)}: must match")
-    return [kl_report(v[folds == k], p[folds == k]) for k in np.unique(folds)]
-
-
-# ---------------------------------------------------------------------------- pictures
 def plot_kl_by_group(fold_reports, path) -> Path:
     """KL divergence per class and per vote-count group, per fold.
 
@@ -228,7 +120,7 @@ def plot_kl_by_group(fold_reports, path) -> Path:
         if not isinstance(r, dict) or "per_class" not in r or "kl" not in r:
             raise ValueError(f"plot_kl_by_group: fold_reports[{i}] is not a kl_report dict")
     n = len(reports)
-    fig = _new_figure(figsize=(13, 4.8))
+    fig = new_figure(figsize=(13, 4.8))
     ax1, ax2 = fig.subplots(1, 2, width_ratios=(2, 1))
     cmap = _fold_colors(n)
     width = 0.8 / (n + 1)
@@ -274,7 +166,7 @@ def plot_kl_by_group(fold_reports, path) -> Path:
     ax2.set_ylabel("KL divergence (nats)")
     ax2.set_title("KL by vote count (black line: mean of folds)")
     ax2.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _fold_colors(n: int):
@@ -310,7 +202,7 @@ def plot_reliability(y_true_prob, y_pred, path, n_bins: int = 10) -> Path:
     p = _prob_matrix(y_pred, "y_pred")
     if len(y) != len(p):
         raise ValueError(f"plot_reliability: y_true_prob has {len(y)} rows, y_pred {len(p)}")
-    fig = _new_figure(figsize=(13, 8))
+    fig = new_figure(figsize=(13, 8))
     axes = fig.subplots(2, 3, sharex=True, sharey=True).ravel()
     edges = np.linspace(0, 1, n_bins + 1)
     for j, (ax, c) in enumerate(zip(axes, CLASSES)):
@@ -336,7 +228,7 @@ def plot_reliability(y_true_prob, y_pred, path, n_bins: int = 10) -> Path:
             ax.set_ylabel("observed vote fraction")
     axes[0].legend(loc="upper left", fontsize=8, frameon=False)
     fig.suptitle("Reliability per class (out-of-fold)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(y_true_prob, y_pred, path) -> Path:
@@ -361,7 +253,7 @@ def plot_confusion(y_true_prob, y_pred, path) -> Path:
     rows = counts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(rows > 0, counts / np.maximum(rows, 1), 0.0)
-    fig = _new_figure(figsize=(7.5, 6.5))
+    fig = new_figure(figsize=(7.5, 6.5))
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
     k = len(CLASSES)
@@ -377,7 +269,7 @@ def plot_confusion(y_true_prob, y_pred, path) -> Path:
     acc = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(f"Confusion of the argmax (accuracy {acc:.3f}, n={counts.sum()})")
     fig.colorbar(im, ax=ax, shrink=0.8, label="fraction of the true class's rows")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_importances(names, importances, path, top: int = 30) -> Path:
@@ -407,7 +299,7 @@ def plot_importances(names, importances, path, top: int = 30) -> Path:
         raise ValueError("plot_importances: no features given")
     order = np.argsort(-np.nan_to_num(imp, nan=-np.inf), kind="stable")[: max(int(top), 1)]
     shown = len(order)
-    fig = _new_figure(figsize=(10, 1.2 + 0.28 * shown))
+    fig = new_figure(figsize=(10, 1.2 + 0.28 * shown))
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(shown)
     ax.barh(y, imp[order], color="#0072B2")
@@ -419,7 +311,7 @@ def plot_importances(names, importances, path, top: int = 30) -> Path:
     ax.set_title(f"Top {shown} of {imp.size} features"
                  + (f" ({np.nansum(np.abs(imp[order])) / total:.0%} of total importance)"
                     if total > 0 else ""))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def viewer_traces(eeg) -> tuple[list[str], list[str], np.ndarray]:
@@ -525,7 +417,7 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
     offsets = np.array(offsets)
 
     has_right = spectrogram is not None or votes is not None or proba is not None
-    fig = _new_figure(figsize=(18 if has_right else 13, 9))
+    fig = new_figure(figsize=(18 if has_right else 13, 9))
     if has_right:
         outer = fig.add_gridspec(1, 2, width_ratios=(1.6, 1))
         ax = fig.add_subplot(outer[0])
@@ -575,7 +467,7 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
         _plot_distribution(fig.add_subplot(right[row]), votes, proba)
     if title:
         fig.suptitle(title, fontsize=12)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 class _quiet_nan:
@@ -696,7 +588,7 @@ def pick_example_windows(ds, proba, labels=None, n: int = 4) -> list[dict]:
         consensus and the row's KL), ready for ``write_report(example_windows=...)``.
         Windows running past the end of their file are NaN-padded.
     """
-    from .metrics import kl_per_row
+    from ..metrics import kl_per_row
 
     rows = ds.labels if labels is None else labels
     p = _prob_matrix(proba, "proba")
@@ -723,136 +615,3 @@ def pick_example_windows(ds, proba, labels=None, n: int = 4) -> list[dict]:
         })
     return out
 
-
-# ---------------------------------------------------------------------------- HTML page
-_CSS = """
-body { font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; margin: 2em auto;
-       max-width: 1400px; color: #222; padding: 0 1em; }
-h1 { border-bottom: 2px solid #0072B2; padding-bottom: .2em; }
-h2 { margin-top: 1.8em; color: #0072B2; }
-table { border-collapse: collapse; margin: .8em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: .25em .6em; text-align: right; }
-th { background: #f0f4f8; }
-td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #ddd; margin: .5em 0; }
-p.note { color: #555; font-size: 0.9em; }
-"""
-
-
-def _table(df: pd.DataFrame, digits: int = 4, index: bool = False) -> str:
-    return df.to_html(float_format=lambda v: f"{v:.{digits}f}", na_rep="–", border=0,
-                      escape=True, index=index)
-
-
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
-
-
-def _report_row(name: str, r: dict) -> dict:
-    row = {"rows": name, "KL": r["kl"], "KL ≥10 votes": r.get("kl_many_votes", np.nan),
-           "KL <10 votes": r.get("kl_few_votes", np.nan),
-           "n ≥10 votes": r.get("n_many_votes", 0), "n <10 votes": r.get("n_few_votes", 0)}
-    row.update({f"{c}": r["per_class"][c] for c in CLASSES})
-    return row
-
-
-def write_report(out_dir, *, oof_proba, votes, fold_reports, feature_names=None,
-                 importances=None, example_windows=None,
-                 title: str = "hms_features report") -> Path:
-    """Write every picture and one self-contained ``report.html`` into ``out_dir``.
-
-    Parameters
-    ----------
-    out_dir : path-like
-        Folder to write into (created if needed); existing files of the same names are replaced.
-    oof_proba : array-like, shape (n, 6), or None
-        Out-of-fold predicted probabilities in :data:`CLASSES` order.
-    votes : array-like, shape (n, 6), or None
-        Expert vote counts of the same rows (counts, not fractions: the report splits rows by
-        the number of votes). With ``oof_proba`` gives the overall KL table, the class-prior
-        table, ``reliability.png`` and ``confusion.png``.
-    fold_reports : sequence of dict, or None
-        One :func:`~hms_features.metrics.kl_report` per fold: the per-fold table and
-        ``kl_by_group.png``.
-    feature_names, importances : sequence of str and array-like, optional
-        Both needed for ``importances.png`` and the top-30 table.
-    example_windows : sequence of dict, optional
-        Keyword arguments of :func:`plot_eeg_window` (``eeg`` required; ``spectrogram``,
-        ``votes``, ``proba``, ``title``, ``fs`` optional), one ``eeg_window_{i}.png`` each.
-    title : str
-        Page title.
-
-    Returns
-    -------
-    Path
-        The path of ``report.html``. Sections whose inputs are None or empty are left out.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-
-    if oof_proba is not None and votes is not None:
-        v = _prob_matrix(votes, "votes")
-        p = _prob_matrix(oof_proba, "oof_proba")
-        if len(v) != len(p):
-            raise ValueError(f"write_report: votes has {len(v)} rows but oof_proba {len(p)}")
-        overall = kl_report(v, p)
-        parts.append("<h2>Out-of-fold score</h2>")
-        parts.append(f"<p>Kaggle KL divergence over {len(p)} rows: "
-                     f"<b>{overall['kl']:.4f}</b> nats (lower is better). The class columns are "
-                     "each class's contribution; they add up to KL.</p>")
-        parts.append(_table(pd.DataFrame([_report_row("out-of-fold", overall)])))
-        prior = pd.DataFrame({"mean vote fraction": _fractions(v, "votes").mean(axis=0),
-                              "mean predicted": p.mean(axis=0),
-                              "consensus rows": confusion_counts(v, p).sum(axis=1),
-                              "predicted rows (argmax)": confusion_counts(v, p).sum(axis=0)},
-                             index=list(CLASSES))
-        parts.append("<h3>Class balance</h3>" + _table(prior, index=True))
-        rel = plot_reliability(v, p, out / "reliability.png")
-        parts.append("<h2>Reliability</h2>" + _img(rel, "reliability diagram per class"))
-        conf = plot_confusion(v, p, out / "confusion.png")
-        parts.append("<h2>Confusion of the argmax</h2>" + _img(conf, "confusion matrix"))
-
-    reports = list(fold_reports) if fold_reports is not None else []
-    if reports:
-        table = pd.DataFrame([_report_row(f"fold {k}", r) for k, r in enumerate(reports)])
-        summary = table.drop(columns=["rows"]).mean(numeric_only=True).to_dict()
-        counts = ["n ≥10 votes", "n <10 votes"]
-        summary.update({c: int(table[c].sum()) for c in counts})  # totals, not means
-        table = pd.concat([table, pd.DataFrame([{"rows": "mean of folds (n: total)",
-                                                 **summary}])], ignore_index=True)
-        table[counts] = table[counts].astype(np.int64)
-        kl_png = plot_kl_by_group(reports, out / "kl_by_group.png")
-        parts.append("<h2>KL per fold, class and vote count</h2>" + _table(table)
-                     + _img(kl_png, "KL by class and vote-count group per fold"))
-
-    if feature_names is not None and importances is not None and len(feature_names):
-        imp_png = plot_importances(feature_names, importances, out / "importances.png")
-        imp = pd.DataFrame({"feature": [str(n) for n in feature_names],
-                            "importance": np.asarray(importances, dtype=float)})
-        imp = imp.sort_values("importance", ascending=False, kind="stable").head(30)
-        parts.append("<h2>Feature importances</h2>" + _img(imp_png, "feature importances")
-                     + _table(imp.reset_index(drop=True), digits=2))
-
-    windows = list(example_windows) if example_windows is not None else []
-    if windows:
-        parts.append("<h2>Example windows</h2><p class='note'>Double-banana montage with the "
-                     "labelled central 10 s shaded, the Kaggle spectrogram of the same moment "
-                     "and the predicted vs voted distribution.</p>")
-        for i, kw in enumerate(windows):
-            kw = dict(kw)
-            if "eeg" not in kw:
-                raise ValueError(f"write_report: example_windows[{i}] has no 'eeg' entry")
-            png = plot_eeg_window(path=out / f"eeg_window_{i}.png", **kw)
-            parts.append(_img(png, kw.get("title") or f"example window {i}"))
-
-    from . import __version__
-
-    parts.append(f"<p class='note'>Written by hms_features {html.escape(__version__)}.</p>")
-    page = ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
-    path = out / "report.html"
-    path.write_text(page, encoding="utf-8")
-    return path

@@ -1,0 +1,59 @@
+"""Pictures and one self-contained HTML report of a model's out-of-fold predictions.
+
+Each ``plot_*`` function writes one PNG and returns its path; :func:`write_report` writes all of
+them into a folder together with ``report.html``, a single page holding the tables and every
+picture embedded as a base64 ``data:`` URI (it can be mailed or archived on its own).
+
+Pictures:
+
+- :func:`plot_kl_by_group` — Kaggle KL per class and per vote-count group, per fold;
+- :func:`plot_reliability` — reliability diagram per class (predicted probability vs observed
+  vote fraction, binned by :func:`reliability_bins`);
+- :func:`plot_confusion` — confusion matrix of the argmax (:func:`confusion_counts`);
+- :func:`plot_importances` — top feature importances;
+- :func:`plot_eeg_window` — the EEG viewer: a 50 s window in the double-banana montage with the
+  labelled central 10 s shaded, its Kaggle spectrogram and the predicted vs voted distribution.
+
+The package is split by concern: :mod:`~hms_features.report.numbers` (reliability bins,
+confusion counts, per-fold KL reports; no matplotlib), :mod:`~hms_features.report.figures`
+(every picture, the EEG viewer, and the :func:`new_figure` / :func:`save_figure` helpers) and
+:mod:`~hms_features.report.page` (:func:`write_report`, the HTML page).
+
+Matplotlib is used through its object-oriented API with the Agg canvas (no pyplot state, no GUI
+backend), so the functions are safe in scripts, servers and worker processes. Matplotlib is an
+optional dependency (``pip install "hms-features[plot]"``).
+"""
+
+from .figures import (
+    CLASS_COLORS,
+    VIEWER_CHAINS,
+    new_figure,
+    pick_example_windows,
+    plot_confusion,
+    plot_eeg_window,
+    plot_importances,
+    plot_kl_by_group,
+    plot_reliability,
+    save_figure,
+    viewer_traces,
+)
+from .numbers import confusion_counts, fold_kl_reports, reliability_bins
+from .page import write_report
+
+__all__ = [
+    "CLASS_COLORS",
+    "VIEWER_CHAINS",
+    "new_figure",
+    "save_figure",
+    "reliability_bins",
+    "confusion_counts",
+    "fold_kl_reports",
+    "pick_example_windows",
+    "plot_kl_by_group",
+    "plot_reliability",
+    "plot_confusion",
+    "plot_importances",
+    "plot_eeg_window",
+    "viewer_traces",
+    "write_report",
+]
