@@ -45,7 +45,7 @@ from hms_features.models import (
     MLPEmbedder,
     SoftLabelLGBMClassifier,
     cross_validate_by_patient,
-    make_pipeline,
+    make_hms_pipeline,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results" / "model.md"
@@ -222,10 +222,10 @@ def main(argv=None):
         ("full_soft", f"full default features ({F_full.shape[1]}) + soft-label LightGBM",
          SoftLabelLGBMClassifier(**lgbm_kw), F_full, {"groups": groups}),
         ("mlp", "+ MLP embedding (out-of-fold)",
-         make_pipeline(embedders=[("mlp", mlp)], **lgbm_kw), F_full,
+         make_hms_pipeline(embedders=[("mlp", mlp)], **lgbm_kw), F_full,
          {"lgbm__groups": groups}),
         ("lstm", "+ LSTM embedding of 5 s EEG sub-window sequences (out-of-fold)",
-         make_pipeline(embedders=[("mlp", mlp), ("lstm", lstm)],
+         make_hms_pipeline(embedders=[("mlp", mlp), ("lstm", lstm)],
                        embedder_columns={"mlp": list(F_full.columns), "lstm": "seq_"},
                        **lgbm_kw).set_params(embed__passthrough=list(F_full.columns)),
          F_seq, {"lgbm__groups": groups}),

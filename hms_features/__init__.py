@@ -4,13 +4,15 @@ Public API only; see README.md.
 """
 
 from .build import HMSFeatureExtractor, build_features
-from .data import HMSDataset, HMSError, patient_folds
-from .metrics import CLASSES, kl_divergence, kl_report
+from .data import HMSDataset, HMSError, patient_folds, vote_weights
+from .metrics import CLASSES, kl_divergence, kl_report, kl_table
 from .models import (
+    HMSPipeline,
     LSTMEmbedder,
     MLPEmbedder,
     SoftLabelLGBMClassifier,
     cross_validate_by_patient,
+    make_hms_pipeline,
     make_pipeline,
 )
 from .submission import write_submission
@@ -23,6 +25,7 @@ __all__ = [
     "HMSDataset",
     "HMSError",
     "HMSFeatureExtractor",
+    "HMSPipeline",
     "LSTMEmbedder",
     "MLPEmbedder",
     "SoftLabelLGBMClassifier",
@@ -30,9 +33,12 @@ __all__ = [
     "cross_validate_by_patient",
     "kl_divergence",
     "kl_report",
+    "kl_table",
+    "make_hms_pipeline",
     "make_pipeline",
     "make_synthetic_hms",
     "patient_folds",
+    "vote_weights",
     "write_submission",
     "__version__",
 ]

@@ -28,11 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import VOTE_COLUMNS, HMSDataset, HMSError, patient_folds
-from .metrics import CLASSES
-
-#: Files a model folder holds besides the pipeline's own: how to recompute its input features.
-FEATURE_SPEC = "feature_spec.json"
+from .data import VOTE_COLUMNS, HMSDataset, HMSError, patient_folds, vote_weights
+from .metrics import CLASSES, kl_table
 
 
 class UsageError(Exception):
@@ -49,17 +46,24 @@ def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
     return ds.eeg_labels() if by_eeg else ds.labels
 
 
+def _build_kwargs(args) -> dict:
+    """``build_features`` arguments from ``--n-jobs``, ``--cache-dir``, ``--quiet``,
+    ``--scheduler``."""
+    return dict(n_jobs=args.n_jobs, cache_dir=args.cache_dir or None, progress=not args.quiet,
+                backend="dask" if getattr(args, "scheduler", None) else "loky")
+
+
+def _on_cluster(args, fn):
+    """``fn()``, inside a Dask client when ``--scheduler`` is given."""
+    return _with_dask(args.scheduler, fn) if getattr(args, "scheduler", None) else fn()
+
+
 def _features(ds: HMSDataset, rows: pd.DataFrame, args) -> pd.DataFrame:
     """The feature table of ``rows`` (cached under ``--cache-dir``)."""
     from .build import build_features
 
-    cache = args.cache_dir if args.cache_dir else None
-    if getattr(args, "scheduler", None):
-        return _with_dask(args.scheduler, lambda: build_features(
-            ds, args.feature_set, n_jobs=args.n_jobs, cache_dir=cache,
-            progress=not args.quiet, labels=rows, backend="dask"))
-    return build_features(ds, args.feature_set, n_jobs=args.n_jobs, cache_dir=cache,
-                          progress=not args.quiet, labels=rows)
+    return _on_cluster(args, lambda: build_features(ds, args.feature_set, labels=rows,
+                                                    **_build_kwargs(args)))
 
 
 def _with_dask(address, fn):
@@ -85,71 +89,28 @@ def _with_seq(feature_set):
     return families if "seq" in families else families + ["seq"]
 
 
-def _model(args, seed: int, columns, n_patients: int):
-    """The pipeline the command line trains: [MLP / LSTM embeddings] -> soft-label LightGBM.
-
-    ``columns`` are the feature table's: the LSTM reads the step-major ``seq_*_tNN`` columns of
-    the ``seq`` family (``LSTMEmbedder(n_steps=T)``, T from the names), the MLP the others.
-    Both embedders take ``--seed``, and make their out-of-fold embeddings with
-    ``min(5, n_patients)`` patient-grouped folds, ``n_patients`` being the fewest patients any
-    training set holds.
-    """
-    from .models import LSTMEmbedder, MLPEmbedder, make_pipeline
+def _model(args, X: pd.DataFrame, patients):
+    """The pipeline the command line trains (:func:`~hms_features.models.make_hms_pipeline`
+    with ``--embedders``, ``--n-estimators``, ``--learning-rate``, ``--seed``, ``--n-jobs``),
+    after the checks whose failure is the user's to fix."""
+    from .models import SEQUENCE_PREFIX, make_hms_pipeline
 
     wanted = list(dict.fromkeys(args.embedders or []))
-    if wanted and n_patients < 2:
-        raise UsageError(f"--embedders needs at least 2 patients in every training set, got "
-                         f"{n_patients}")
-    inner = dict(random_state=seed, cv=min(5, n_patients))
-    columns = [str(c) for c in columns]
-    seq = [c for c in columns if c.startswith("seq_")]
-    embedders, inputs = [], {}
-    if "mlp" in wanted:
-        embedders.append(("mlp", MLPEmbedder(**inner)))
-        if seq:
-            inputs["mlp"] = [c for c in columns if not c.startswith("seq_")]
-    if "lstm" in wanted:
-        if not seq:
-            raise UsageError("--embedders lstm: the feature table has no seq_* columns (the "
-                             "LSTM's input sequence); compute the features with "
-                             "--feature-set default,seq")
-        steps = len({c.rsplit("_t", 1)[-1] for c in seq})
-        embedders.append(("lstm", LSTMEmbedder(n_steps=steps, **inner)))
-        inputs["lstm"] = "seq_"
-    return make_pipeline(embedders=embedders or None, embedder_columns=inputs or None,
-                         n_estimators=args.n_estimators, learning_rate=args.learning_rate,
-                         random_state=seed, n_jobs=args.n_jobs)
+    if wanted and len(np.unique(patients)) < 2:
+        raise UsageError(f"--embedders needs at least 2 patients, got "
+                         f"{len(np.unique(patients))}")
+    if "lstm" in wanted and not any(str(c).startswith(SEQUENCE_PREFIX) for c in X.columns):
+        raise UsageError("--embedders lstm: the feature table has no seq_* columns (the "
+                         "LSTM's input sequence); compute the features with "
+                         "--feature-set default,seq")
+    return make_hms_pipeline(embedders=wanted or None, n_estimators=args.n_estimators,
+                             learning_rate=args.learning_rate, random_state=args.seed,
+                             n_jobs=args.n_jobs)
 
 
-def _vote_weights(votes: np.ndarray, mode: str):
-    """Training row weights: ``none``, or ``votes`` (rows weighted by their number of votes,
-    capped at 10, as the strongest public HMS solutions weight high-agreement rows)."""
-    if mode == "none":
-        return None
-    return np.minimum(votes.sum(axis=1), 10.0) / 10.0
-
-
-def kl_table(votes: np.ndarray, results: dict) -> pd.DataFrame:
-    """KL (all rows, >= 10-vote rows, fewer) of each named prediction plus the two baselines.
-
-    Parameters
-    ----------
-    votes : array, shape (n, 6)
-        Vote counts.
-    results : dict
-        name -> (n, 6) predicted probabilities.
-    """
-    from .metrics import kl_report
-
-    y = votes / votes.sum(axis=1, keepdims=True)
-    prior = np.broadcast_to(y.mean(axis=0), y.shape)
-    rows = {"uniform": np.full(y.shape, 1 / 6), "class prior (in-sample)": prior, **results}
-    out = {}
-    for name, p in rows.items():
-        r = kl_report(votes, p)
-        out[name] = {"KL": r["kl"], "KL >=10 votes": r["kl_many_votes"],
-                     "KL <10 votes": r["kl_few_votes"]}
-    return pd.DataFrame(out).T
+def _weights(votes: np.ndarray, mode: str):
+    """``--weights``: None, or :func:`~hms_features.data.vote_weights` of ``votes``."""
+    return None if mode == "none" else vote_weights(votes)
 
 
 # ------------------------------------------------------------------------------------- commands
@@ -204,10 +165,8 @@ def run_cv(args) -> dict:
     folds = patient_folds(rows, args.folds)
     t0 = time.perf_counter()
     patients = rows["patient_id"].to_numpy()
-    fewest = min(len(np.unique(patients[folds != k])) for k in np.unique(folds))
-    res = cross_validate_by_patient(_model(args, args.seed, X.columns, fewest), X, votes,
-                                    rows["patient_id"],
-                                    folds=folds, sample_weight=_vote_weights(votes, args.weights),
+    res = cross_validate_by_patient(_model(args, X, patients), X, votes, patients, folds=folds,
+                                    sample_weight=_weights(votes, args.weights),
                                     progress=not args.quiet)
     wall = time.perf_counter() - t0
     out = Path(args.out)
@@ -242,46 +201,38 @@ def run_train(args):
     rows = _label_rows(ds, args.by_eeg)
     X = _load_or_build(ds, rows, args)
     votes = ds.votes(rows)
-    model = _model(args, args.seed, X.columns, rows["patient_id"].nunique())
-    params = {}
-    weights = _vote_weights(votes, args.weights)
-    if weights is not None:
-        params["lgbm__sample_weight"] = weights
-    if args.embedders:
-        params["embed__groups"] = rows["patient_id"].to_numpy()
-    model.fit(X, votes, **params)
+    patients = rows["patient_id"].to_numpy()
+    model = _model(args, X, patients)
+    model.fit(X, votes, sample_weight=_weights(votes, args.weights), groups=patients)
     out = Path(args.out)
     model.save(out)
-    spec = {"feature_set": args.feature_set, "by_eeg": bool(args.by_eeg),
-            "n_features": int(X.shape[1])}
-    (out / FEATURE_SPEC).write_text(json.dumps(spec, indent=2))
     _say(args, f"{out}: model trained on {len(rows)} rows x {X.shape[1]} features")
     return model
 
 
-def load_model(model_dir):
-    """A saved pipeline and the feature settings it was trained with."""
+def load_model(model_dir, *, recompute: bool = True):
+    """A saved :class:`~hms_features.models.HMSPipeline` (from ``hms-features train`` or
+    ``model.save`` in Python); with ``recompute``, one whose manifest says how to recompute its
+    input features."""
     from .models import HMSPipeline
 
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise UsageError(f"{model_dir}: no such model folder (write one with hms-features train)")
-    spec_path = model_dir / FEATURE_SPEC
-    try:
-        spec = json.loads(spec_path.read_text())
-        feature_set = spec["feature_set"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UsageError(f"{spec_path}: missing or invalid ({err})") from None
-    return HMSPipeline.load(model_dir), feature_set
+    model = HMSPipeline.load(model_dir)
+    if recompute and model.input_spec() is None:
+        raise UsageError(f"{model_dir}: the model was fitted on a table of other columns than a "
+                         "feature set of build_features, so its input cannot be recomputed")
+    return model
 
 
 def run_predict(args) -> pd.DataFrame:
     from .submission import write_submission
 
-    model, feature_set = load_model(args.model_dir)
-    args.feature_set = feature_set
+    model = load_model(args.model_dir)
     ds = HMSDataset(args.data_dir, "test")
-    X = _features(ds, ds.labels, args)
+    X = _on_cluster(args, lambda: model.feature_table(ds, labels=ds.labels,
+                                                      **_build_kwargs(args)))
     proba = model.predict_proba(X)
     sample = Path(args.data_dir) / "sample_submission.csv"
     out = Path(args.out)
@@ -306,7 +257,7 @@ def run_report(args) -> Path:
     proba = oof[list(CLASSES)].to_numpy(float)
     names = importances = None
     if args.model_dir:
-        model, _ = load_model(args.model_dir)
+        model = load_model(args.model_dir, recompute=False)
         booster = model.steps[-1][1]
         importances = booster.feature_importances_
         names = list(getattr(booster, "feature_names_in_", range(len(importances))))
@@ -327,45 +278,25 @@ def run_report(args) -> Path:
 
 
 def cmd_scan(args) -> None:
-    from .build import build_features
-    from .recording import scan_file
+    from .recording import read_recording, recording_spectrogram, scan_file
 
-    model, feature_set = load_model(args.model_dir)
+    model = load_model(args.model_dir)
     path = Path(args.recording)
     if not path.is_file():
         raise UsageError(f"{path}: no such recording")
 
     def predict(windows, spectrograms=None):
         data = windows if spectrograms is None else {"eeg": windows, "spectrogram": spectrograms}
-        return model.predict_proba(build_features(data, feature_set, n_jobs=1, progress=False))
+        return model.predict_proba(model.feature_table(data, n_jobs=1, progress=False))
 
-    needs_spec = any(str(n).startswith("spectrogram_") for n in
-                     getattr(model.steps[-1][1], "feature_names_in_", []))
-    spectrogram = _recording_spectrogram(path) if needs_spec else None
+    spectrogram = (recording_spectrogram(*read_recording(path))
+                   if model.input_spec()["spectrogram"] else None)
     out = Path(args.out) if args.out else path.with_name(path.stem + "_scan.csv")
     df = scan_file(path, predict, out, step_s=args.step, spectrogram=spectrogram,
                    progress=not args.quiet)
     top = df[list(CLASSES)].to_numpy().argmax(axis=1)
     _say(args, f"{out}: {len(df)} windows; most probable class over time: "
                + ", ".join(f"{c} {np.mean(top == i):.0%}" for i, c in enumerate(CLASSES)))
-
-
-def _recording_spectrogram(path):
-    """A Kaggle-style spectrogram computed from the recording itself (2 s steps), for models
-    trained with spectrogram features; a whole recording comes with none."""
-    from .recording import read_recording
-    from .signal import eeg_to_spectrogram
-
-    eeg, fs = read_recording(path)
-    n = eeg.shape[1]
-    half = 512
-    centres_s = np.arange(1, int(n / fs), 2)
-    centres = (centres_s * fs).astype(int)
-    ok = (centres >= half) & (centres + half <= n)
-    values = np.full((len(centres), 400), np.nan, np.float32)
-    if ok.any():
-        values[ok] = eeg_to_spectrogram(eeg.T, centres[ok], fs)
-    return centres_s.astype(np.int64), values
 
 
 def cmd_demo(args) -> None:
@@ -433,14 +364,15 @@ def _oracle_kl(data_dir, oof_csv):
 
 
 # ------------------------------------------------------------------------------------- parser
-def _add_common(p, *, features=True, model=False):
+def _add_common(p, *, features=True, model=False, feature_set=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     p.add_argument("--n-jobs", type=int, default=-1,
                    help="parallel workers (-1: all cores; default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
-    if features:
+    if features and feature_set:
         p.add_argument("--feature-set", type=_feature_set, default="default",
                        help="'default', 'fast' or comma-separated families (default %(default)s)")
+    if features:
         p.add_argument("--cache-dir", default=".hms_features_cache",
                        help="resumable feature cache ('' for none; default %(default)s)")
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -526,11 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("predict", help="write submission.csv for the test split",
-                       description="Predict every test eeg_id with a saved model.")
+                       description="Predict every test eeg_id with a saved model (from "
+                                   "'hms-features train' or model.save in Python); the "
+                                   "features it needs are the ones its manifest records.")
     p.add_argument("model_dir", help="folder written by hms-features train")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout (test.csv, test_eegs/, ...)")
     p.add_argument("--out", default="submission.csv", help="output CSV (default %(default)s)")
-    _add_common(p)
+    _add_common(p, feature_set=False)
     p.set_defaults(func=run_predict)
 
     p = sub.add_parser("report", help="pictures and an HTML page from a cv folder",

@@ -533,3 +533,30 @@ class HMSDataset:
 
 
 _CONSENSUS = ("Seizure", "LPD", "GPD", "LRDA", "GRDA", "Other")
+
+
+def vote_weights(votes, cap: float = 10.0) -> np.ndarray:
+    """Training row weights from the number of expert votes: ``min(n_votes, cap) / cap``.
+
+    Rows with many annotators carry a more reliable vote distribution, and the strongest public
+    HMS solutions weight them up; ``cap=10`` gives every row with 10 or more votes weight 1.
+
+    Parameters
+    ----------
+    votes : array-like, shape (n_rows, 6)
+        Vote counts in :data:`~hms_features.metrics.CLASSES` order (e.g. :meth:`HMSDataset.votes`).
+    cap : float
+        Number of votes from which a row has full weight (> 0).
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows,)
+        Weights in ``(0, 1]``.
+    """
+    v = np.asarray(votes, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != len(CLASSES):
+        raise ValueError(f"vote_weights: votes must have shape (n_rows, {len(CLASSES)}), "
+                         f"got {v.shape}")
+    if not cap > 0:
+        raise ValueError(f"vote_weights: cap must be > 0, got {cap!r}")
+    return np.minimum(v.sum(axis=1), cap) / cap

@@ -156,3 +156,34 @@ def kl_report(votes, y_pred, *, min_votes: int = 10) -> dict:
         "n_few_votes": int((~many).sum()),
         "per_class": {c: float(terms[:, i].mean()) for i, c in enumerate(CLASSES)},
     }
+
+
+def kl_table(votes, predictions: dict, *, min_votes: int = 10) -> pd.DataFrame:
+    """KL of each named prediction next to two baselines, overall and split by vote count.
+
+    Parameters
+    ----------
+    votes : array-like, shape (n_rows, 6)
+        Vote counts in :data:`CLASSES` order.
+    predictions : dict
+        Name -> (n_rows, 6) predicted probabilities (e.g. ``{"model (out-of-fold)": cv.oof}``).
+    min_votes : int
+        Rows with at least this many votes form the ``"KL >=10 votes"`` column.
+
+    Returns
+    -------
+    DataFrame
+        One row per prediction, after ``"uniform"`` (1/6 each) and ``"class prior
+        (in-sample)"`` (the mean vote distribution of ``votes``); columns ``"KL"``,
+        ``"KL >=10 votes"`` and ``"KL <10 votes"`` (nats, :func:`kl_report`).
+    """
+    y = normalize_votes(votes)
+    prior = np.broadcast_to(y.mean(axis=0), y.shape)
+    rows = {"uniform": np.full(y.shape, 1 / len(CLASSES)), "class prior (in-sample)": prior,
+            **predictions}
+    out = {}
+    for name, p in rows.items():
+        r = kl_report(votes, p, min_votes=min_votes)
+        out[name] = {"KL": r["kl"], f"KL >={min_votes} votes": r["kl_many_votes"],
+                     f"KL <{min_votes} votes": r["kl_few_votes"]}
+    return pd.DataFrame(out).T

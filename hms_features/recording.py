@@ -484,3 +484,45 @@ def scan_file(path, predict_proba, out_csv=None, *, step_s: float = 10.0,
                       title=f"{path.name}: class probabilities ({window_s:g} s windows, "
                             f"step {step_s:g} s)")
     return df
+
+
+def recording_spectrogram(eeg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray]:
+    """A Kaggle-style spectrogram of a whole recording, one row every 2 s.
+
+    A whole recording comes without the Kaggle spectrogram file, so models trained with the
+    ``spectrogram`` features get one computed from the EEG the way the Kaggle files were
+    (:func:`hms_features.signal.eeg_to_spectrogram`), to pass to :func:`scan_recording`.
+
+    Parameters
+    ----------
+    eeg : array, shape (20, n_samples)
+        A recording as :func:`read_recording` returns it, µV.
+    fs : float
+        Sampling rate, Hz.
+
+    Returns
+    -------
+    time : ndarray of int64, shape (m,)
+        Row centres, s from the start: 1, 3, 5, ... (the Kaggle step of 2 s).
+    values : ndarray of float32, shape (m, 400)
+        Rows in the Kaggle column order (4 chains x 100 bins); NaN for rows whose 5.12 s
+        window does not lie inside the recording.
+    """
+    # imported here only to keep this appended function's hunk in one place (no circle)
+    from .data import SPEC_STEP_S
+    from .signal import _SPEC_NFFT as SPEC_NFFT  # signal.SPEC_NFFT on the vocab branch
+    from .signal import SPEC_CHAINS, SPEC_FREQS, eeg_to_spectrogram
+
+    eeg = np.asarray(eeg)
+    if eeg.ndim != 2 or eeg.shape[0] != len(EEG_COLUMNS):
+        raise ValueError(f"recording_spectrogram: eeg must be ({len(EEG_COLUMNS)}, n_samples), "
+                         f"got {eeg.shape}")
+    n = eeg.shape[1]
+    half = SPEC_NFFT // 2
+    time_s = np.arange(SPEC_STEP_S // 2, int(n / fs), SPEC_STEP_S, dtype=np.int64)
+    centres = (time_s * fs).astype(np.int64)
+    inside = (centres >= half) & (centres + half <= n)
+    values = np.full((len(centres), len(SPEC_CHAINS) * len(SPEC_FREQS)), np.nan, np.float32)
+    if inside.any():
+        values[inside] = eeg_to_spectrogram(eeg.T, centres[inside], fs)
+    return time_s, values

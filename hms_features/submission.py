@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .metrics import CLASSES
+from .metrics import CLASSES, normalize_votes
 
 __all__ = ["SUBMISSION_COLUMNS", "write_submission"]
 
@@ -29,6 +29,19 @@ def _read_sample(sample_submission) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: sample submission not found")
     return pd.read_csv(path)
+
+
+def _class_columns(df: pd.DataFrame) -> np.ndarray:
+    """The six probability columns of a DataFrame named by class or ``*_vote``, in class order
+    (unnamed: taken as they are)."""
+    cols = [str(c) for c in df.columns]
+    for names in (CLASSES, SUBMISSION_COLUMNS[1:]):
+        if set(names) <= set(cols) and len(cols) == len(CLASSES):
+            return df[list(names)].to_numpy(dtype=np.float64)
+    if isinstance(df.columns, pd.RangeIndex) and len(cols) == len(CLASSES):
+        return df.to_numpy(dtype=np.float64)
+    raise ValueError(f"proba: DataFrame columns {cols[:8]} are not the six classes; expected "
+                     f"{list(SUBMISSION_COLUMNS[1:])} or {list(CLASSES)}")
 
 
 def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFrame:
@@ -59,8 +72,6 @@ def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFra
         Duplicate or non-integer ids, wrong shape, negative / NaN / all-zero probability rows
         (naming the eeg_id), or ids / columns differing from the sample submission.
     """
-    from .models.lgbm import as_soft_targets
-
     ids = np.asarray(eeg_ids)
     if ids.ndim != 1:
         raise ValueError(f"eeg_ids must be 1-D, got shape {ids.shape}")
@@ -74,13 +85,13 @@ def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFra
     if dup.any():
         raise ValueError(f"eeg_id {ids_int[np.argmax(dup)]} appears more than once")
     if isinstance(proba, pd.DataFrame):
-        P = proba
+        P = _class_columns(proba)
     else:
         P = np.asarray(proba, dtype=np.float64)
         if P.ndim != 2 or P.shape[1] != len(CLASSES):
             raise ValueError(f"proba: expected shape ({len(ids)}, {len(CLASSES)}), got {P.shape}")
     try:
-        P, _ = as_soft_targets(P, name="proba")
+        P = normalize_votes(P, name="proba")
     except ValueError as e:
         msg = str(e)
         m = re.search(r"row (\d+)", msg)

@@ -10,8 +10,10 @@ import pytest
 from hms_features.cli import main
 from hms_features.data import VOTE_COLUMNS, HMSDataset
 from hms_features.metrics import CLASSES
+from hms_features.models import load
 
 FAST = ["--feature-set", "spectral,temporal,spectrogram", "--n-jobs", "1", "--quiet"]
+JOBS = ["--n-jobs", "1", "--quiet"]  # predict: the feature set is the one the model records
 MODEL = ["--n-estimators", "30"]
 
 
@@ -63,10 +65,49 @@ def test_train_predict_round_trip(demo, tmp_path):
     assert main(["train", str(demo / "data"), "--out", str(model), *FAST, *MODEL,
                  "--cache-dir", str(demo / "cache")]) == 0
     out = tmp_path / "sub.csv"
-    assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *FAST,
+    assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *JOBS,
                  "--cache-dir", ""]) == 0
     ref = pd.read_csv(demo / "submission.csv")
     np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:], ref.iloc[:, 1:], rtol=1e-6)
+
+
+def test_model_trained_in_python_predicts_from_the_command_line(demo, tmp_path):
+    # the README's quick start with the settings the demo's CLI used gives the CLI's model
+    from hms_features import build_features, make_hms_pipeline, vote_weights
+
+    ds = HMSDataset(demo / "data")
+    X = build_features(ds, ["spectral", "temporal", "spectrogram"], n_jobs=1, progress=False)
+    votes = ds.votes()
+    model = make_hms_pipeline(n_estimators=30, learning_rate=0.05, random_state=0, n_jobs=1)
+    model.fit(X, votes, sample_weight=vote_weights(votes), groups=ds.labels["patient_id"])
+    model.save(tmp_path / "py")
+    out = tmp_path / "sub.csv"
+    assert main(["predict", str(tmp_path / "py"), str(demo / "data"), "--out", str(out), *JOBS,
+                 "--cache-dir", ""]) == 0
+    sub = pd.read_csv(out)
+    np.testing.assert_allclose(sub.iloc[:, 1:], pd.read_csv(demo / "submission.csv").iloc[:, 1:],
+                               rtol=1e-9, atol=1e-12)
+    test = HMSDataset(demo / "data", "test")
+    proba = model.predict_proba(model.feature_table(test, n_jobs=1, progress=False))
+    assert sub["eeg_id"].tolist() == test.labels["eeg_id"].tolist()
+    np.testing.assert_allclose(sub[list(VOTE_COLUMNS)], proba, rtol=1e-9, atol=1e-12)
+
+
+def test_model_trained_from_the_command_line_predicts_in_python(demo):
+    model = load(demo / "model")  # written by hms-features train inside the demo
+    assert model.input_spec() == {
+        "feature_set": ["spectral", "temporal", "spectrogram"],
+        "families": ["spectral", "temporal", "spectrogram"], "spectrogram": True,
+        "sequence": None, "n_features": model.steps[-1][1].n_features_in_}
+    test = HMSDataset(demo / "data", "test")
+    X = model.feature_table(test, n_jobs=1, progress=False)
+    sub = pd.read_csv(demo / "submission.csv")
+    assert sub["eeg_id"].tolist() == test.labels["eeg_id"].tolist()
+    np.testing.assert_allclose(sub[list(VOTE_COLUMNS)], model.predict_proba(X), rtol=1e-9,
+                               atol=1e-12)
+    # arrays without the spectrogram the model needs: the message says so
+    with pytest.raises(ValueError, match="pass spectrogram windows"):
+        model.feature_table(test.eeg_windows(), n_jobs=1, progress=False)
 
 
 def test_lstm_and_mlp_embedders_from_the_command_line(demo, tmp_path, capsys):
@@ -75,17 +116,19 @@ def test_lstm_and_mlp_embedders_from_the_command_line(demo, tmp_path, capsys):
     model = tmp_path / "m"
     assert main(["train", str(demo / "data"), "--out", str(model), *FAST, *MODEL,
                  "--cache-dir", "", "--embedders", "mlp", "lstm"]) == 0
-    spec = json.loads((model / "feature_spec.json").read_text())
-    assert "seq" in spec["feature_set"] and "spectral" in spec["feature_set"]
-    from hms_features.cli import load_model
-
-    pipe, _ = load_model(model)
+    inputs = json.loads((model / "manifest.json").read_text())["inputs"]
+    assert inputs["families"] == ["spectral", "temporal", "spectrogram", "seq"]
+    assert inputs["sequence"] == {"prefix": "seq_", "n_steps": 10, "n_per_step": 30}
+    assert inputs["spectrogram"] is True
+    pipe = load(model)
     union = pipe.named_steps["embed"]
     assert [n for n, _ in union.embedders_] == ["mlp", "lstm"]
     assert dict(union.embedders_)["lstm"].n_steps == 10
-    assert not any(c.startswith("seq_") for c in union.columns["mlp"])
+    assert union.columns["mlp"] == {"exclude_prefix": "seq_"}
+    mlp_inputs = dict(union.embedders_)["mlp"].feature_names_in_
+    assert len(mlp_inputs) > 0 and not any(c.startswith("seq_") for c in mlp_inputs)
     out = tmp_path / "sub.csv"
-    assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *FAST,
+    assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *JOBS,
                  "--cache-dir", ""]) == 0
     np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:].sum(axis=1), 1.0, rtol=1e-9)
     # a precomputed table without the sequence columns is bad input, with the fix in the message
@@ -114,7 +157,7 @@ def test_seed_makes_embedder_training_repeatable(demo, tmp_path):
                      "--cache-dir", str(demo / "cache"), "--embedders", "mlp",
                      "--seed", "3"]) == 0
         out = tmp_path / f"sub{k}.csv"
-        assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *FAST,
+        assert main(["predict", str(model), str(demo / "data"), "--out", str(out), *JOBS,
                      "--cache-dir", ""]) == 0
         subs.append(pd.read_csv(out))
     pd.testing.assert_frame_equal(subs[0], subs[1])
@@ -122,7 +165,7 @@ def test_seed_makes_embedder_training_repeatable(demo, tmp_path):
 
 def test_predict_on_real_test_split(demo, hms_mini, tmp_path):
     out = tmp_path / "submission.csv"
-    assert main(["predict", str(demo / "model"), str(hms_mini), "--out", str(out), *FAST,
+    assert main(["predict", str(demo / "model"), str(hms_mini), "--out", str(out), *JOBS,
                  "--cache-dir", ""]) == 0
     sub = pd.read_csv(out)
     assert sub["eeg_id"].tolist() == [3911565283]
@@ -199,7 +242,7 @@ def test_tampered_model_manifest(demo, tmp_path, capsys):
     manifest["kind"] = "os.system"
     (model / "manifest.json").write_text(json.dumps(manifest))
     assert main(["predict", str(model), str(demo / "data"), "--out", str(tmp_path / "s.csv"),
-                 *FAST, "--cache-dir", ""]) == 2
+                 *JOBS, "--cache-dir", ""]) == 2
     assert "manifest" in capsys.readouterr().err
 
 
@@ -220,3 +263,45 @@ def test_help_on_every_subcommand(capsys):
             main([cmd, "--help"])
         assert exc.value.code == 0
     assert VOTE_COLUMNS[0] == "seizure_vote"
+
+
+# ---------------------------------------------------------------- library pieces the CLI calls
+
+
+def test_vote_weights_and_kl_table():
+    from hms_features.data import vote_weights
+    from hms_features.metrics import kl_table
+
+    votes = np.array([[1, 0, 0, 0, 0, 0], [3, 3, 3, 3, 3, 0], [0, 2, 0, 0, 0, 2]], float)
+    np.testing.assert_allclose(vote_weights(votes), [0.1, 1.0, 0.4])
+    np.testing.assert_allclose(vote_weights(votes, cap=2), [0.5, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"shape \(n_rows, 6\)"):
+        vote_weights(votes[:, :5])
+    y = votes / votes.sum(axis=1, keepdims=True)
+    t = kl_table(votes, {"truth": y})
+    assert list(t.index) == ["uniform", "class prior (in-sample)", "truth"]
+    assert list(t.columns) == ["KL", "KL >=10 votes", "KL <10 votes"]
+    # hand-computed: KL(y || uniform) = ln 6 - H(y); H = 0, ln 5, ln 2 for the three rows
+    ln = np.log
+    expect = ln(6) - np.array([0, ln(5), ln(2)])
+    assert t.loc["uniform", "KL"] == pytest.approx(expect.mean(), rel=1e-12)
+    assert t.loc["uniform", "KL >=10 votes"] == pytest.approx(expect[1], rel=1e-12)
+    assert t.loc["uniform", "KL <10 votes"] == pytest.approx(expect[[0, 2]].mean(), rel=1e-12)
+    assert t.loc["truth", "KL"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_recording_spectrogram_rows():
+    from hms_features.recording import recording_spectrogram
+    from hms_features.signal import eeg_to_spectrogram
+
+    rng = np.random.default_rng(0)
+    eeg = rng.normal(scale=20, size=(20, 100 * 200)).astype(np.float32)  # 100 s at 200 Hz
+    time_s, values = recording_spectrogram(eeg, 200.0)
+    np.testing.assert_array_equal(time_s, np.arange(1, 100, 2))  # the Kaggle 2 s rows
+    assert values.shape == (50, 400) and values.dtype == np.float32
+    # a row needs its whole 1024-sample window: 1 s (centre 200) and 99 s (19,800 + 512 >
+    # 20,000) fall outside, 3 s and 97 s inside
+    assert np.isnan(values[[0, -1]]).all() and np.isfinite(values[1:-1]).all()
+    np.testing.assert_array_equal(values[[1, -2]], eeg_to_spectrogram(eeg.T, [600, 19400], 200.0))
+    with pytest.raises(ValueError, match=r"\(20, n_samples\)"):
+        recording_spectrogram(eeg.T)

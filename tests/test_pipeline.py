@@ -21,6 +21,7 @@ from hms_features.models import (
     SoftLabelLGBMClassifier,
     cross_validate_by_patient,
     load,
+    make_hms_pipeline,
     make_pipeline,
     register_kind,
 )
@@ -127,7 +128,7 @@ def test_union_appends_out_of_fold_embeddings_when_fitting(table):
 
 def test_pipeline_contract_clone_and_set_params(table):
     X, votes, patients = table
-    pipe = make_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    pipe = make_hms_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
     assert [s[0] for s in pipe.steps] == ["embed", "lgbm"]
     params = pipe.get_params()
     assert params["embed__ridge__alpha"] == 1.0 and params["lgbm__n_estimators"] == 30
@@ -152,7 +153,7 @@ def test_pipeline_contract_clone_and_set_params(table):
 
 def test_sklearn_cross_validate_with_group_kfold(table):
     X, votes, patients = table
-    pipe = make_pipeline(embedders=[RidgeEmbedder()], **FAST)
+    pipe = make_hms_pipeline(embedders=[RidgeEmbedder()], **FAST)
     cv = GroupKFold(n_splits=3)
     res = cross_validate(pipe, X, votes, groups=patients, cv=cv,
                          params={"embed__groups": patients})
@@ -198,6 +199,10 @@ def test_cross_validate_by_patient(table):
     pf = patient_folds(labels, n_splits=3)
     r3 = cross_validate_by_patient(model, X, votes, patients, folds=pf)
     np.testing.assert_array_equal(r3.folds, pf)
+    # without folds it uses the data layer's patient_folds (one fold code in the library)
+    np.testing.assert_array_equal(res.folds, patient_folds(labels, n_splits=4))
+    with pytest.raises(ValueError, match="n_splits=30 needs 2 <= n_splits"):
+        cross_validate_by_patient(model, X, votes, patients, n_splits=30)
     bad = pf.copy()
     bad[0] = (bad[0] + 1) % 3
     with pytest.raises(ValueError, match="split patient 0 across folds"):
@@ -206,7 +211,7 @@ def test_cross_validate_by_patient(table):
 
 def test_cross_validate_by_patient_routes_groups_to_embedders(table):
     X, votes, patients = table
-    pipe = make_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    pipe = make_hms_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
     res = cross_validate_by_patient(pipe, X, votes, patients, n_splits=3,
                                     return_estimators=True)
     for k, est in enumerate(res.estimators):
@@ -217,7 +222,7 @@ def test_cross_validate_by_patient_routes_groups_to_embedders(table):
 # ------------------------------------------------------------------------------ persistence
 def test_pipeline_save_load_round_trip(tmp_path, table):
     X, votes, patients = table
-    pipe = make_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    pipe = make_hms_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
     pipe.fit(X, votes, embed__groups=patients)
     pipe.save(tmp_path / "p")
     for loaded in (HMSPipeline.load(tmp_path / "p"), load(tmp_path / "p")):
@@ -249,7 +254,7 @@ def test_real_embedders_in_pipeline_round_trip(tmp_path):
     seq = X.iloc[:, :12].add_prefix("seq_")
     data = pd.concat([X, seq], axis=1)
     nn_kw = dict(max_epochs=8, cv=2, random_state=0, early_stopping=False)
-    pipe = make_pipeline(
+    pipe = make_hms_pipeline(
         embedders=[("mlp", MLPEmbedder(hidden=(8,), **nn_kw)),
                    ("lstm", LSTMEmbedder(hidden=4, n_steps=4, **nn_kw))],
         embedder_columns={"lstm": "seq_"}, **FAST,
@@ -266,7 +271,7 @@ def test_named_embedders_take_the_pipeline_seed():
     X, votes, patients = make_table(n=120, d=8, n_patients=12, seed=3)
     preds = []
     for _ in range(2):
-        pipe = make_pipeline(embedders=["mlp"], **FAST)
+        pipe = make_hms_pipeline(embedders=["mlp"], **FAST)
         assert pipe.named_steps["embed"].embedders[0][1].random_state == FAST["random_state"]
         pipe.named_steps["embed"].embedders[0][1].set_params(max_epochs=5, cv=2)
         pipe.fit(X, votes, embed__groups=patients)
@@ -326,7 +331,7 @@ def test_feature_extractor_head_on_real_label_rows(tmp_path, hms_mini):
 
     ds = HMSDataset(hms_mini)
     rows, votes = ds.labels, ds.votes()
-    pipe = make_pipeline(features=dict(root=hms_mini, feature_set=["quality", "temporal"]),
+    pipe = make_hms_pipeline(features=dict(root=hms_mini, feature_set=["quality", "temporal"]),
                          n_estimators=3,
                          min_child_samples=2, n_jobs=1)
     pipe.fit(rows, votes)
@@ -336,3 +341,94 @@ def test_feature_extractor_head_on_real_label_rows(tmp_path, hms_mini):
     assert proba.shape == (len(rows), K) and (proba.argmax(axis=1) == 0).all()  # all seizure
     pipe.save(tmp_path / "p")
     np.testing.assert_array_equal(load(tmp_path / "p").predict_proba(rows), proba)
+
+
+# ------------------------------------------------------------------------------ make_hms_pipeline
+def sequence_table(n=120, steps=4, per_step=3, n_patients=12, seed=4):
+    """Feature table plus step-major ``seq_m{j}_t{t:02d}`` columns (the seq family's naming)."""
+    X, votes, patients = make_table(n=n, d=8, n_patients=n_patients, seed=seed)
+    rng = np.random.default_rng(seed)
+    S = rng.normal(size=(n, steps, per_step)).astype(np.float32)
+    S[:, :, 0] += X.iloc[:, :1].to_numpy()  # a signal the LSTM can learn
+    names = [f"seq_m{j}_t{t:02d}" for t in range(steps) for j in range(per_step)]
+    return pd.concat([X, pd.DataFrame(S.reshape(n, -1), columns=names)], axis=1), votes, patients
+
+
+def test_lstm_finds_its_sequence_columns_from_python():
+    data, votes, patients = sequence_table()
+    nn_kw = dict(max_epochs=6, cv=2, early_stopping=False)
+    pipe = make_hms_pipeline(embedders=["mlp", "lstm"], **FAST)
+    pipe.set_params(embed__mlp__hidden=(8,), embed__lstm__hidden=4,
+                    **{f"embed__{e}__{k}": v for e in ("mlp", "lstm") for k, v in nn_kw.items()})
+    embed = pipe.named_steps["embed"]
+    pipe.fit(data, votes, groups=patients)
+    union = pipe.named_steps["embed"]
+    lstm = dict(union.embedders_)["lstm"]
+    mlp = dict(union.embedders_)["mlp"]
+    assert lstm.n_steps == 4 and lstm.n_steps_in_ == 4 and lstm.mean_.shape == (3,)
+    assert list(lstm.feature_names_in_) == [c for c in data.columns if c.startswith("seq_")]
+    assert list(mlp.feature_names_in_) == [c for c in data.columns if not c.startswith("seq_")]
+    assert embed.embedders[1][1].n_steps is None  # the unfitted template is left as given
+    # the same model configured by hand (n_steps and columns explicit) predicts the same
+    by_hand = make_hms_pipeline(
+        embedders=[("mlp", MLPEmbedder(hidden=(8,), random_state=0, **nn_kw)),
+                   ("lstm", LSTMEmbedder(hidden=4, n_steps=4, random_state=0, **nn_kw))],
+        embedder_columns={"mlp": [c for c in data.columns if not c.startswith("seq_")],
+                          "lstm": "seq_"}, **FAST)
+    by_hand.fit(data, votes, embed__groups=patients)
+    np.testing.assert_array_equal(pipe.predict_proba(data), by_hand.predict_proba(data))
+    # without the sequence columns the message says how to get them
+    with pytest.raises(ValueError, match=r"no input column starts with 'seq_'.*'seq'"):
+        make_hms_pipeline(embedders=["lstm"], **FAST).fit(data.iloc[:, :8], votes,
+                                                           groups=patients)
+
+
+def test_embedder_cv_is_lowered_to_the_number_of_patients():
+    X, votes, patients = make_table(n=60, d=6, n_patients=3, seed=5)
+    pipe = make_hms_pipeline(embedders=["mlp"], **FAST)  # MLPEmbedder(cv=5)
+    pipe.set_params(embed__mlp__max_epochs=3)
+    pipe.fit(X, votes, groups=patients)
+    assert dict(pipe.named_steps["embed"].embedders_)["mlp"].cv == 3
+    with pytest.raises(ValueError, match="at least 2 groups, got 1"):
+        pipe.fit(X, votes, groups=np.zeros(len(X)))
+
+
+def test_fit_routes_sample_weight_and_groups():
+    X, votes, patients = make_table(n=120, d=8, n_patients=12, seed=6)
+    w = np.minimum(votes.sum(axis=1), 10) / 10
+    a = make_hms_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    a.fit(X, votes, sample_weight=w, groups=patients)
+    b = make_hms_pipeline(embedders=[("ridge", RidgeEmbedder())], **FAST)
+    b.fit(X, votes, lgbm__sample_weight=w, embed__groups=patients)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    np.testing.assert_array_equal(a.named_steps["embed"].embedders_[0][1].groups_seen_, patients)
+
+
+def test_make_pipeline_is_a_deprecated_alias():
+    with pytest.warns(FutureWarning, match="make_hms_pipeline"):
+        old = make_pipeline(embedders=["mlp"], **FAST)
+    new = make_hms_pipeline(embedders=["mlp"], **FAST)
+    assert type(old) is type(new) and [n for n, _ in old.steps] == [n for n, _ in new.steps]
+    assert repr(old.get_params()) == repr(new.get_params())
+
+
+def test_sequence_shape_and_input_spec():
+    from hms_features.features.registry import feature_names
+    from hms_features.models import input_spec, sequence_shape
+
+    assert sequence_shape(["a", "seq_x_t00", "seq_y_t00", "seq_x_t01", "seq_y_t01"]) == (2, 2)
+    assert sequence_shape(["a", "b"]) is None
+    with pytest.raises(ValueError, match="not step-major"):
+        sequence_shape(["seq_x_t00", "seq_x_t01", "seq_y_t00", "seq_y_t01"])
+    with pytest.raises(ValueError, match="does not end in _tNN"):
+        sequence_shape(["seq_x"])
+    fast = feature_names("fast")
+    assert input_spec(fast) == {"feature_set": "fast", "families": [
+        "quality", "spectral", "temporal", "periodicity", "spatial", "evolution", "ekg"],
+        "spectrogram": False, "sequence": None, "n_features": len(fast)}
+    cols = feature_names(["temporal", "spectrogram", "seq"])
+    spec = input_spec(cols)
+    assert spec["feature_set"] == ["temporal", "spectrogram", "seq"] and spec["spectrogram"]
+    assert spec["sequence"] == {"prefix": "seq_", "n_steps": 10, "n_per_step": 30}
+    assert input_spec(["feat_0", "feat_1"]) is None  # a table of one's own
+    assert input_spec(cols[:-1]) is None  # not exactly what build_features computes

@@ -5,11 +5,15 @@ from .lstm import LSTMEmbedder
 from .mlp import MLPEmbedder
 from .persist import ModelFileError, load, register_kind, save
 from .pipeline import (
+    SEQUENCE_PREFIX,
     CVResult,
     EmbeddingUnion,
     HMSPipeline,
     cross_validate_by_patient,
+    input_spec,
+    make_hms_pipeline,
     make_pipeline,
+    sequence_shape,
 )
 
 __all__ = [
@@ -19,11 +23,15 @@ __all__ = [
     "LSTMEmbedder",
     "MLPEmbedder",
     "ModelFileError",
+    "SEQUENCE_PREFIX",
     "SoftLabelLGBMClassifier",
     "as_soft_targets",
     "cross_validate_by_patient",
+    "input_spec",
     "load",
+    "make_hms_pipeline",
     "make_pipeline",
     "register_kind",
     "save",
+    "sequence_shape",
 ]

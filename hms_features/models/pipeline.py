@@ -1,6 +1,6 @@
 """The standard model as one scikit-learn pipeline, and cross-validation grouped by patient.
 
-``make_pipeline`` builds::
+``make_hms_pipeline`` builds::
 
     [HMSFeatureExtractor] -> [EmbeddingUnion(MLPEmbedder, LSTMEmbedder)] -> SoftLabelLGBMClassifier
      label rows -> features   features + out-of-fold embeddings            soft-vote booster
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
+from ..data import patient_folds
 from ..metrics import CLASSES, kl_divergence, kl_report
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
 
@@ -35,18 +38,115 @@ __all__ = [
     "CVResult",
     "EmbeddingUnion",
     "HMSPipeline",
+    "SEQUENCE_PREFIX",
     "cross_validate_by_patient",
+    "input_spec",
+    "make_hms_pipeline",
     "make_pipeline",
+    "sequence_shape",
 ]
 
 _STEP_FEATURES, _STEP_EMBED, _STEP_MODEL = "features", "embed", "lgbm"
 
+#: Name prefix of the step-major sequence columns of the opt-in ``seq`` feature family
+#: (``seq_{measure}_{chain}_5s_t{step:02d}``), the input of the LSTM embedder.
+SEQUENCE_PREFIX = "seq_"
+_STEP_SUFFIX = re.compile(r"_t(\d+)$")
+
+
+def sequence_shape(columns, prefix: str = SEQUENCE_PREFIX):
+    """Shape ``(n_steps, n_per_step)`` of the step-major sequence columns among ``columns``.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Column names of a feature table.
+    prefix : str
+        Name prefix of the sequence columns (those of the ``seq`` family by default).
+
+    Returns
+    -------
+    tuple of int, or None
+        ``(T, d)`` when the columns starting with ``prefix`` end in ``_tNN`` with ``T`` distinct
+        steps of ``d`` columns each, in step-major order (column ``t * d + j`` is measure ``j``
+        at step ``t``: what ``LSTMEmbedder(n_steps=T)`` reshapes); None when there are no such
+        columns.
+
+    Raises
+    ------
+    ValueError
+        Sequence columns without a ``_tNN`` suffix, or not step-major with equal steps.
+    """
+    cols = [str(c) for c in columns if str(c).startswith(prefix)]
+    if not cols:
+        return None
+    steps = []
+    for c in cols:
+        m = _STEP_SUFFIX.search(c)
+        if m is None:
+            raise ValueError(f"sequence column {c!r} does not end in _tNN (its time step)")
+        steps.append(int(m.group(1)))
+    order = sorted(set(steps))
+    d = len(cols) // len(order)
+    if d * len(order) != len(cols) or steps != [t for t in order for _ in range(d)]:
+        raise ValueError(f"the {len(cols)} columns starting with {prefix!r} are not step-major "
+                         f"({len(order)} steps of equal size, step by step)")
+    return len(order), d
+
+
+def input_spec(columns) -> dict | None:
+    """What a model fitted on a feature table with these columns needs to recompute its input.
+
+    Parameters
+    ----------
+    columns : sequence of str
+        Columns of the feature table the model was fitted on.
+
+    Returns
+    -------
+    dict or None
+        ``feature_set`` (``"default"``, ``"fast"`` or the list of families, what
+        :func:`hms_features.build.build_features` takes), ``families``, ``spectrogram``
+        (whether the Kaggle spectrogram windows are needed), ``sequence`` (``{"prefix",
+        "n_steps", "n_per_step"}`` of the ``seq`` family's columns, or None) and
+        ``n_features``. None when the columns are not exactly what ``build_features``
+        computes for some families (a table of your own: recompute it yourself).
+    """
+    # imported here: features.sequence still imports models.sequences, so a module-level import
+    # of the feature registry from models/ would close a circle until that builder moves
+    from ..features.base import FAMILIES
+    from ..features.registry import resolve_families
+
+    columns = [str(c) for c in columns]
+    everything = resolve_families(["default"] + [f for f in FAMILIES if not FAMILIES[f].default])
+    families = [f for f in everything if any(c.startswith(f + "_") for c in columns)]
+    if not families:
+        return None
+    from ..features.registry import feature_names
+
+    spectrogram = any(FAMILIES[f].needs_spectrogram for f in families)
+    if feature_names(families, spectrogram=spectrogram) != columns:
+        return None
+    feature_set = families
+    for name in ("default", "fast"):
+        if resolve_families(name) == families:
+            feature_set = name
+    seq = sequence_shape(columns)
+    return {
+        "feature_set": feature_set,
+        "families": families,
+        "spectrogram": bool(spectrogram),
+        "sequence": None if seq is None else {"prefix": SEQUENCE_PREFIX, "n_steps": seq[0],
+                                              "n_per_step": seq[1]},
+        "n_features": len(columns),
+    }
+
 
 def _embedder_classes() -> dict:
-    """Allow-listed embedder classes by name (the library's own; none named by files)."""
+    """The embedders ``make_hms_pipeline`` builds by short name."""
     from . import nn
 
-    return {"MLPEmbedder": nn.MLPEmbedder, "LSTMEmbedder": nn.LSTMEmbedder}
+    return {"mlp": nn.MLPEmbedder, "lstm": nn.LSTMEmbedder}
 
 
 def _load_step(kind, directory: Path):
@@ -67,11 +167,14 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         Transformers fitted on soft targets (``fit(X, Y)``, ``fit_transform(X, Y)`` returning
         out-of-fold embeddings, ``transform(X)``), e.g. :class:`~.nn.MLPEmbedder`.
         Each is cloned at fit time.
-    columns : dict of name -> (str or list of str), optional
-        Input columns of an embedder: a list of column names, or a string prefix selecting the
-        columns whose name starts with it (e.g. the step-major sequence columns an
-        ``LSTMEmbedder(n_steps=T)`` reads). Embedders not listed see every column. Needs a
-        DataFrame input.
+    columns : dict of name -> (str, list of str or dict), optional
+        Input columns of an embedder: a list of column names; a string prefix selecting the
+        columns whose name starts with it (e.g. ``"seq_"``, the step-major sequence columns an
+        LSTM reads); or ``{"exclude_prefix": p}``, every column not starting with ``p`` (an
+        array input, having no names, passes whole). Embedders not listed see every column.
+        Names and prefixes need a DataFrame input. An embedder with an ``n_steps`` parameter
+        left at None (``LSTMEmbedder()``) whose columns end in ``_tNN`` gets ``n_steps`` from
+        them (:func:`sequence_shape`).
     passthrough : bool or list of str
         Keep the input features in the output (True, default); False outputs the embeddings
         only; a list of column names keeps just those input columns (DataFrame input), e.g.
@@ -80,6 +183,9 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
     Attributes
     ----------
     embedders_ : list of (name, fitted estimator)
+        Clones fitted on all rows. A clone's integer ``cv`` larger than the number of
+        ``groups`` (patients) given to ``fit`` is lowered to it, so that every embedder can
+        cross-fit on few patients.
     feature_names_in_ : ndarray of str (DataFrame input only)
     n_features_in_ : int
     n_embedding_ : dict name -> number of embedding columns
@@ -121,15 +227,31 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         spec = (self.columns or {}).get(name)
         if spec is None:
             return X
+        exclude = isinstance(spec, dict)
+        if exclude and (set(spec) != {"exclude_prefix"} or not isinstance(
+                spec["exclude_prefix"], str)):
+            raise ValueError(f"EmbeddingUnion: columns for embedder {name!r}: {spec!r}; "
+                             "expected a list of names, a prefix or {'exclude_prefix': str}")
         if not isinstance(X, pd.DataFrame):
+            if exclude:
+                return X
             raise ValueError(
                 f"EmbeddingUnion: columns for embedder {name!r} need a DataFrame input"
             )
-        if isinstance(spec, str):
+        if exclude:
+            cols = [c for c in X.columns if not str(c).startswith(spec["exclude_prefix"])]
+            if not cols:
+                raise ValueError(f"EmbeddingUnion: every input column starts with "
+                                 f"{spec['exclude_prefix']!r} (embedder {name!r})")
+        elif isinstance(spec, str):
             cols = [c for c in X.columns if str(c).startswith(spec)]
             if not cols:
+                hint = (" (the seq family's sequence: compute the features with a feature set "
+                        "that lists it, e.g. feature_set=['default', 'seq'])"
+                        if spec == SEQUENCE_PREFIX else "")
                 raise ValueError(
-                    f"EmbeddingUnion: no input column starts with {spec!r} (embedder {name!r})"
+                    f"EmbeddingUnion: no input column starts with {spec!r} (embedder "
+                    f"{name!r}){hint}"
                 )
         else:
             cols = list(spec)
@@ -212,16 +334,19 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         T, _ = as_soft_targets(Y)
         if T.shape[0] != len(X):
             raise ValueError(f"X has {len(X)} rows but Y has {T.shape[0]}")
+        n_groups = None if groups is None else len(np.unique(np.asarray(groups)))
         self.embedders_, self.n_embedding_, blocks = [], {}, []
         for name, est in self.embedders:
             fitted = clone(est)
+            Xe = self._select(X, name)
+            _adapt(fitted, name, Xe, n_groups)
             kwargs = {}
             params = inspect.signature(fitted.fit_transform).parameters
             if sample_weight is not None:
                 kwargs["sample_weight"] = sample_weight
             if groups is not None and "groups" in params:
                 kwargs["groups"] = groups
-            Z = np.asarray(fitted.fit_transform(self._select(X, name), T, **kwargs))
+            Z = np.asarray(fitted.fit_transform(Xe, T, **kwargs))
             self.embedders_.append((name, fitted))
             self.n_embedding_[name] = int(Z.reshape(len(Z), -1).shape[1])
             blocks.append(Z)
@@ -306,6 +431,26 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         return union
 
 
+def _adapt(est, name, X, n_groups) -> None:
+    """Fill in what an embedder clone can learn from its input: ``n_steps`` from ``_tNN``
+    column names, an integer ``cv`` no larger than the number of groups."""
+    params = est.get_params(deep=False)
+    if "n_steps" in params and params["n_steps"] is None and isinstance(X, pd.DataFrame):
+        try:
+            shape = sequence_shape(X.columns, prefix="")
+        except ValueError:  # not sequence columns: the embedder's own error says what it needs
+            shape = None
+        if shape is not None:
+            est.set_params(n_steps=shape[0])
+    cv = params.get("cv")
+    if n_groups is not None and isinstance(cv, int) and not isinstance(cv, bool) \
+            and cv > n_groups:
+        if n_groups < 2:
+            raise ValueError(f"EmbeddingUnion: embedder {name!r} cross-fits by group "
+                             f"(patient) and needs at least 2 groups, got {n_groups}")
+        est.set_params(cv=n_groups)
+
+
 # --------------------------------------------------------------------------------------------
 # HMSPipeline
 # --------------------------------------------------------------------------------------------
@@ -315,7 +460,95 @@ class HMSPipeline(Pipeline):
     Every fitted step must either have ``save(directory)`` (the library's estimators) or be a
     parameter-only transformer on the allow-list (the feature extractor, saved as its
     JSON parameters). :meth:`load` rebuilds the steps from the allow-list by kind name.
+
+    The manifest also records what the pipeline's input is (:func:`input_spec`: the feature
+    set, its families, whether the Kaggle spectrogram is needed, the sequence shape), so a
+    saved model recomputes its own input with :meth:`feature_table`, from Python or from
+    ``hms-features predict`` alike.
     """
+
+    def fit(self, X, y=None, sample_weight=None, groups=None, **params):
+        """Fit every step; ``sample_weight`` goes to the final step, ``groups`` to the embedders.
+
+        Parameters
+        ----------
+        X : DataFrame or array, shape (n, n_features)
+            Feature table (label rows for a pipeline starting with a feature extractor).
+        y : array-like, shape (n, 6) or (n,)
+            Vote counts, probabilities or class labels.
+        sample_weight : array-like, shape (n,), optional
+            Row weights of the final estimator (e.g. :func:`hms_features.data.vote_weights`).
+        groups : array-like, shape (n,), optional
+            Patient per row: the embedders cross-fit their out-of-fold embeddings by patient.
+        **params
+            Further ``step__parameter`` fit parameters, as for :class:`sklearn.pipeline.Pipeline`.
+
+        Returns
+        -------
+        self
+        """
+        if sample_weight is not None:
+            params[f"{self.steps[-1][0]}__sample_weight"] = sample_weight
+        if groups is not None and _STEP_EMBED in self.named_steps:
+            params.setdefault(f"{_STEP_EMBED}__groups", groups)
+        super().fit(X, y, **params)
+        if hasattr(self, "inputs_"):
+            del self.inputs_
+        return self
+
+    def input_spec(self) -> dict | None:
+        """What the pipeline's input is (:func:`input_spec` of its fitted feature names).
+
+        Read from the manifest for a loaded pipeline; None when the pipeline was fitted on a
+        table that ``build_features`` does not compute (or starts with a feature extractor).
+        """
+        if not hasattr(self, "inputs_"):
+            first = self.steps[0][1]
+            names = getattr(first, "feature_names_in_", None)
+            if names is None or self.steps[0][0] == _STEP_FEATURES:
+                self.inputs_ = None
+            else:
+                self.inputs_ = input_spec(names)
+        return self.inputs_
+
+    def feature_table(self, data, **build_kwargs) -> pd.DataFrame:
+        """The feature table this pipeline predicts on, computed from ``data``.
+
+        Parameters
+        ----------
+        data : HMSDataset, path, dict or array
+            As for :func:`hms_features.build.build_features` (e.g. ``HMSDataset(root,
+            "test")``, or ``{"eeg": windows, "spectrogram": spectrograms}``).
+        **build_kwargs
+            Further :func:`~hms_features.build.build_features` arguments (``n_jobs``,
+            ``cache_dir``, ``progress``, ``labels``, ...); the feature set is the model's.
+
+        Returns
+        -------
+        DataFrame
+            The columns the pipeline was fitted on, in order.
+
+        Raises
+        ------
+        ValueError
+            When the pipeline was fitted on a table of other columns (naming the model), or
+            ``data`` lacks what the features need (e.g. a spectrogram).
+        """
+        from ..build import build_features  # see input_spec: features import models for now
+
+        spec = self.input_spec()
+        if spec is None:
+            raise ValueError("this pipeline was not fitted on a feature table computed by "
+                             "build_features (its columns are not a feature set), so it cannot "
+                             "recompute its input: build the table yourself")
+        table = build_features(data, spec["feature_set"], **build_kwargs)
+        if table.shape[1] != spec["n_features"]:
+            raise ValueError(
+                f"the model needs {spec['n_features']} features of {spec['families']}, the data "
+                f"gave {table.shape[1]}"
+                + (" (the model uses the Kaggle spectrogram: pass spectrogram windows)"
+                   if spec["spectrogram"] else ""))
+        return table
 
     def save(self, directory) -> Path:
         """Save every step under ``directory/{index}_{name}/`` and a pipeline manifest."""
@@ -343,7 +576,8 @@ class HMSPipeline(Pipeline):
                     f"HMSPipeline.save: step {name!r} ({kind}) has no save(directory) and is "
                     "not a parameter-only transformer of this library"
                 )
-        write_manifest(directory, type(self).__name__, {"steps": entries})
+        write_manifest(directory, type(self).__name__,
+                       {"steps": entries, "inputs": self.input_spec()})
         return directory
 
     @classmethod
@@ -385,6 +619,7 @@ class HMSPipeline(Pipeline):
                 est = _load_step(kind, directory / sub)
             steps.append((e["name"], est))
         pipe = cls(steps)
+        pipe.inputs_ = _check_inputs(m.get("inputs"), directory)
         if feature_names is not None:
             first = steps[0][1]
             names = getattr(first, "feature_names_in_", None)
@@ -392,6 +627,21 @@ class HMSPipeline(Pipeline):
                 raise ValueError(f"{directory}: the first step has no feature names to check")
             check_feature_names(names, list(feature_names), str(directory))
         return pipe
+
+
+def _check_inputs(inputs, directory):
+    """The manifest's ``inputs`` entry, checked (None: not recomputable)."""
+    from .persist import ModelFileError
+
+    if inputs is None:
+        return None
+    types = {"feature_set": (str, list), "families": list, "spectrogram": bool,
+             "sequence": (dict, type(None)), "n_features": int}
+    if not isinstance(inputs, dict) or any(not isinstance(inputs.get(k), t)
+                                           for k, t in types.items()):
+        raise ModelFileError(f"{directory}: 'inputs' must be null or an object with "
+                             f"{sorted(types)}, got {inputs!r}")
+    return inputs
 
 
 def _pandas_output(transformer):
@@ -446,10 +696,10 @@ def _param_only_kinds() -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# make_pipeline
+# make_hms_pipeline
 # --------------------------------------------------------------------------------------------
-def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_columns=None,
-                  **classifier_params) -> HMSPipeline:
+def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedder_columns=None,
+                      **classifier_params) -> HMSPipeline:
     """Build the standard model: [feature extractor] -> [embeddings] -> soft-label LightGBM.
 
     Parameters
@@ -462,11 +712,15 @@ def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_co
         Items are an estimator, a ``(name, estimator)`` pair, or ``"mlp"`` / ``"lstm"`` for a
         default :class:`~hms_features.models.nn.MLPEmbedder` / ``LSTMEmbedder`` (seeded with
         the ``random_state`` classifier parameter, if given). Their
-        embeddings are appended to the features by an :class:`EmbeddingUnion`.
+        embeddings are appended to the features by an :class:`EmbeddingUnion`. ``"lstm"``
+        reads the step-major ``seq_*_tNN`` columns of the ``seq`` family (its ``n_steps``
+        found from their names at fit time) and ``"mlp"`` every other column, unless
+        ``embedder_columns`` says otherwise.
     classifier : estimator, optional
         Final estimator; default ``SoftLabelLGBMClassifier(**classifier_params)``.
     embedder_columns : dict, optional
-        ``EmbeddingUnion(columns=...)``: input columns (names or a name prefix) per embedder.
+        ``EmbeddingUnion(columns=...)``: input columns (names, a name prefix or
+        ``{"exclude_prefix": p}``) per embedder.
     **classifier_params
         Parameters of the default classifier (e.g. ``n_estimators=300, random_state=0``).
 
@@ -474,8 +728,17 @@ def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_co
     -------
     HMSPipeline
         Steps named ``"features"`` (if any), ``"embed"`` (if any) and ``"lgbm"``; fit with
-        ``pipe.fit(X, Y)``, route fit parameters as ``lgbm__sample_weight=...`` or
-        ``embed__groups=patient_ids``.
+        ``pipe.fit(X, Y, sample_weight=..., groups=patient_ids)`` (or route fit parameters as
+        ``lgbm__sample_weight=...``, ``embed__groups=...``).
+
+    Examples
+    --------
+    The model of ``hms-features train --embedders mlp lstm``, from Python::
+
+        X = build_features(ds, ["default", "seq"])
+        model = make_hms_pipeline(embedders=["mlp", "lstm"], random_state=0)
+        model.fit(X, ds.votes(), sample_weight=vote_weights(ds.votes()),
+                  groups=ds.labels["patient_id"])
     """
     steps = []
     if features is not None and features is not False:
@@ -486,25 +749,40 @@ def make_pipeline(features=None, embedders=None, classifier=None, *, embedder_co
         _pandas_output(features)
         steps.append((_STEP_FEATURES, features))
     if embedders:
-        pairs = []
+        pairs, columns = [], {}
         for i, item in enumerate(embedders):
             if isinstance(item, str):
-                classes = {"mlp": "MLPEmbedder", "lstm": "LSTMEmbedder"}
+                classes = _embedder_classes()
                 if item not in classes:
-                    raise ValueError(f"make_pipeline: embedder {item!r}; expected 'mlp' or 'lstm'")
+                    raise ValueError(f"make_hms_pipeline: embedder {item!r}; expected one of "
+                                     f"{sorted(classes)}")
                 # seeded like the classifier, so random_state=0 makes the whole model repeatable
                 seed = classifier_params.get("random_state")
-                item = (item, _embedder_classes()[classes[item]](random_state=seed))
+                columns[item] = (SEQUENCE_PREFIX if item == "lstm"
+                                 else {"exclude_prefix": SEQUENCE_PREFIX})
+                item = (item, classes[item](random_state=seed))
             elif not isinstance(item, tuple):
                 item = (f"{type(item).__name__.lower()}{i}", item)
             pairs.append(item)
-        steps.append((_STEP_EMBED, EmbeddingUnion(pairs, columns=embedder_columns)))
+        if embedder_columns is not None:
+            columns = dict(embedder_columns)
+        steps.append((_STEP_EMBED, EmbeddingUnion(pairs, columns=columns or None)))
     if classifier is None:
         classifier = SoftLabelLGBMClassifier(**classifier_params)
     elif classifier_params:
-        raise ValueError("make_pipeline: pass classifier parameters or a classifier, not both")
+        raise ValueError("make_hms_pipeline: pass classifier parameters or a classifier, "
+                         "not both")
     steps.append((_STEP_MODEL, classifier))
     return HMSPipeline(steps)
+
+
+def make_pipeline(*args, **kwargs) -> HMSPipeline:
+    """Deprecated alias of :func:`make_hms_pipeline` (it shadowed
+    :func:`sklearn.pipeline.make_pipeline`); will be removed in the next release."""
+    warnings.warn("hms_features.models.make_pipeline is deprecated and will be removed in the "
+                  "next release; use hms_features.models.make_hms_pipeline (same arguments)",
+                  FutureWarning, stacklevel=2)
+    return make_hms_pipeline(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,12 +848,13 @@ def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, fol
         Vote counts (needed for the >= 10-vote split of the report; probabilities also work but
         then every row counts as having 1 vote).
     groups : array-like, shape (n,)
-        Patient id per row; no patient is in two folds (``GroupKFold``, deterministic).
+        Patient id per row; no patient is in two folds (:func:`hms_features.data.patient_folds`,
+        deterministic).
     n_splits : int
         Number of folds.
     folds : array-like of int, shape (n,), optional
-        Precomputed fold per row (e.g. :func:`hms_features.data.patient_folds`), used instead of
-        ``GroupKFold``; checked not to split a patient.
+        Precomputed fold per row, used instead of :func:`~hms_features.data.patient_folds`;
+        checked not to split a patient.
     sample_weight : array-like, shape (n,), optional
         Training row weights (routed to the final step of a pipeline).
     fit_params : dict, optional
@@ -591,8 +870,6 @@ def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, fol
     -------
     CVResult
     """
-    from sklearn.model_selection import GroupKFold
-
     V = np.asarray(votes.to_numpy() if isinstance(votes, pd.DataFrame) else votes, dtype=float)
     T, _ = as_soft_targets(votes, name="votes")
     n = T.shape[0]
@@ -600,12 +877,7 @@ def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, fol
     if len(X) != n or groups.shape[0] != n:
         raise ValueError(f"X has {len(X)} rows, votes {n}, groups {groups.shape[0]}: must match")
     if folds is None:
-        n_groups = len(np.unique(groups))
-        if not 2 <= n_splits <= n_groups:
-            raise ValueError(f"n_splits={n_splits} needs 2 <= n_splits <= {n_groups} patients")
-        folds = np.empty(n, dtype=np.int64)
-        for k, (_, test) in enumerate(GroupKFold(n_splits=n_splits).split(T, T, groups)):
-            folds[test] = k
+        folds = patient_folds(pd.DataFrame({"patient_id": groups}), n_splits)
     else:
         folds = np.asarray(folds, dtype=np.int64)
         if folds.shape[0] != n:
