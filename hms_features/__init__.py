@@ -3,6 +3,7 @@
 Public API only; see README.md.
 """
 
+from ._version import __version__
 from .build import HMSFeatureExtractor, build_features
 from .data import HMSDataset, HMSError, patient_folds, vote_weights
 from .metrics import CLASSES, kl_divergence, kl_report, kl_table
@@ -17,8 +18,6 @@ from .models import (
 )
 from .submission import write_submission
 from .synthetic import make_synthetic_hms
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CLASSES",

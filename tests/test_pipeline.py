@@ -33,6 +33,7 @@ K = len(CLASSES)
 FAST = dict(n_estimators=30, learning_rate=0.2, n_jobs=1, random_state=0)
 
 
+@register_kind  # what a user's own embedder does to be loadable by kind (and nothing else)
 class RidgeEmbedder(TransformerMixin, BaseEstimator):
     """Stand-in embedder: ridge map features -> vote fractions; cross-fitted fit_transform."""
 
@@ -76,8 +77,6 @@ class RidgeEmbedder(TransformerMixin, BaseEstimator):
             est.coef_ = z["coef"]
         return est
 
-
-register_kind("RidgeEmbedder", RidgeEmbedder.load)
 
 
 def make_table(n=240, d=20, n_patients=24, seed=0):
@@ -341,6 +340,79 @@ def test_feature_extractor_head_on_real_label_rows(tmp_path, hms_mini):
     assert proba.shape == (len(rows), K) and (proba.argmax(axis=1) == 0).all()  # all seizure
     pipe.save(tmp_path / "p")
     np.testing.assert_array_equal(load(tmp_path / "p").predict_proba(rows), proba)
+    # a parameter-only step can only be rebuilt from a registered class without save/load
+    man = tmp_path / "p" / "manifest.json"
+    m = json.loads(man.read_text())
+    for kind, message in (("builtins.eval", "unknown parameter-only step 'builtins.eval'"),
+                          ("SoftLabelLGBMClassifier", "not a parameter-only transformer")):
+        m["steps"][0]["kind"] = kind
+        man.write_text(json.dumps(m))
+        with pytest.raises(ModelFileError, match=message):
+            load(tmp_path / "p")
+
+
+# ------------------------------------------------------------------------------ registry
+def test_one_registry_filled_by_the_classes_themselves():
+    from hms_features.build import HMSFeatureExtractor
+    from hms_features.models import persist
+
+    library = {SoftLabelLGBMClassifier, MLPEmbedder, LSTMEmbedder, EmbeddingUnion, HMSPipeline,
+               HMSFeatureExtractor}
+    for cls in library:
+        assert persist._KINDS[cls.__name__] is cls
+    for cls in library - {HMSFeatureExtractor}:
+        assert persist.loader_for(cls.__name__, ".") == cls.load
+    assert persist.registered_subclasses(MLPEmbedder.__mro__[1]) == {
+        "MLPEmbedder": MLPEmbedder, "LSTMEmbedder": LSTMEmbedder}
+    with pytest.raises(ModelFileError, match="unknown model kind 'os.system'"):
+        persist.loader_for("os.system", ".")
+    # a kind is never silently taken over, by a class or by a loader
+    clash = type("MLPEmbedder", (MLPEmbedder,), {})
+    with pytest.raises(ValueError, match="'MLPEmbedder' is registered already"):
+        register_kind(clash)
+    with pytest.raises(ValueError, match="'RidgeEmbedder' is registered already"):
+        register_kind("RidgeEmbedder", lambda d: None)
+    register_kind(RidgeEmbedder)  # registering the same class again is harmless
+    with pytest.raises(TypeError, match="class decorator"):
+        register_kind("NoLoader")
+
+
+def _imports(path):
+    """Modules of hms_features a source file imports, at any depth of its code."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    pkg = path.parent.relative_to(path.parents[2] if "models" in path.parts else path.parents[1])
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(pkg.parts)[: len(pkg.parts) - node.level + 1]
+            mod = ".".join(base + ([node.module] if node.module else []))
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("hms_features"):
+            out.add(node.module)
+    return out
+
+
+def test_no_import_circle_among_the_models():
+    from pathlib import Path
+
+    import hms_features
+
+    root = Path(hms_features.__file__).parent
+    files = {f"hms_features.models.{p.stem}": p for p in (root / "models").glob("*.py")
+             if p.stem != "__init__"}
+    graph = {m: {d for d in _imports(p) if d in files} - {m} for m, p in files.items()}
+    assert graph["hms_features.models.persist"] == set()  # persistence imports no estimator
+
+    def visit(m, path):
+        assert m not in path, f"import circle: {' -> '.join(path + [m])}"
+        for d in graph[m]:
+            visit(d, path + [m])
+
+    for m in graph:
+        visit(m, [])
 
 
 # ------------------------------------------------------------------------------ make_hms_pipeline

@@ -70,6 +70,14 @@ from ._nn_layers import (
     _weighted_kl,
 )
 from .lgbm import as_soft_targets
+from .persist import (
+    ModelFileError,
+    check_feature_names,
+    manifest_field,
+    read_manifest,
+    registered_subclasses,
+    write_manifest,
+)
 
 __all__ = ["load_embedder"]
 
@@ -489,8 +497,6 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         listed under ``params_not_saved``), input feature names or shape, embedding names and
         every array's shape and dtype. Returns the directory.
         """
-        from .persist import write_manifest
-
         check_is_fitted(self, "weights_")
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -544,14 +550,9 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         hms_features.models.persist.ModelFileError
             Missing/changed files, invalid JSON, another kind or class order, bad arrays.
         """
-        from .lstm import LSTMEmbedder
-        from .mlp import MLPEmbedder
-        from .persist import ModelFileError, check_feature_names, manifest_field, read_manifest
-
-        known = {k.__name__: k for k in (MLPEmbedder, LSTMEmbedder)}
-        kinds = tuple(k for k, c in known.items() if issubclass(c, cls))
+        known = registered_subclasses(cls)  # the embedders decorated with @register_kind
         directory = Path(directory)
-        m = read_manifest(directory, kind=kinds)
+        m = read_manifest(directory, kind=tuple(known))
         klass = known[m["kind"]]
         params = dict(manifest_field(m, "params", directory, dict))
         for k in klass._tuple_params:

@@ -33,6 +33,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import CLASSES, kl_divergence
+from .persist import register_kind
 
 __all__ = [
     "SoftLabelLGBMClassifier", "as_soft_targets", "soft_cross_entropy_grad_hess", "softmax",
@@ -191,6 +192,7 @@ def _n_threads(n_jobs) -> int:
     return int(n_jobs)
 
 
+@register_kind
 class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
     """LightGBM multiclass booster fitted to soft vote distributions (KL / cross-entropy loss).
 

@@ -25,10 +25,12 @@ from ._nn_layers import (
     _lstm_forward,
 )
 from .embedder import _N_CLASSES, _nan_stats, _NeuralEmbedder, _standardise
+from .persist import register_kind
 
 __all__ = ["LSTMEmbedder"]
 
 
+@register_kind
 class LSTMEmbedder(_NeuralEmbedder):
     """LSTM [3] over feature sequences; the pooled hidden state is the embedding.
 

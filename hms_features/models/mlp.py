@@ -14,10 +14,12 @@ from sklearn.utils.validation import validate_data
 
 from ._nn_layers import _dense_backward, _dense_forward, _dense_init
 from .embedder import _N_CLASSES, _nan_stats, _NeuralEmbedder, _standardise
+from .persist import register_kind
 
 __all__ = ["MLPEmbedder"]
 
 
+@register_kind
 class MLPEmbedder(_NeuralEmbedder):
     """Multi-layer perceptron trained on soft vote targets; its last hidden layer is the embedding.
 

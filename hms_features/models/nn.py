@@ -2,8 +2,7 @@
 
 The code lives in :mod:`hms_features.models.embedder` (shared base, ``load_embedder``),
 :mod:`hms_features.models.mlp`, :mod:`hms_features.models.lstm` and
-:mod:`hms_features.models._nn_layers`. This module stays because the persistence allow-lists
-(``persist._kinds``, ``pipeline._embedder_classes``) look the embedder classes up on it.
+:mod:`hms_features.models._nn_layers`; this module only keeps the old import path working.
 """
 
 from .embedder import load_embedder

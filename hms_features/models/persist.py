@@ -9,9 +9,13 @@ plain JSON::
 
 Loading reads JSON, LightGBM's own text format (``lightgbm.Booster(model_file=...)``) and
 ``numpy.load(..., allow_pickle=False)``; it never unpickles or imports anything named in a
-file: the ``kind`` is looked up in a fixed allow-list of the library's own classes. Every listed
-file is checked against its SHA-256 so a half-written or swapped file is reported, not silently
-used.
+file: the ``kind`` is looked up in one allow-list, the registry that classes join with the
+:func:`register_kind` decorator when their module is imported (the library's estimators, and any
+of yours). Every listed file is checked against its SHA-256 so a half-written or swapped file is
+reported, not silently used.
+
+This module imports no estimator: the estimators import it (to register and to write their
+manifests), so persistence and the models form no import circle.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import math
 import os
 from pathlib import Path
 
+from .._version import __version__
 from ..metrics import CLASSES
 
 __all__ = [
@@ -33,6 +38,8 @@ __all__ = [
     "load",
     "read_manifest",
     "register_kind",
+    "registered_class",
+    "registered_subclasses",
     "save",
     "write_manifest",
 ]
@@ -55,12 +62,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _library_version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 def json_safe(value, where: str):
@@ -124,7 +125,7 @@ def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": kind,
-        "library_version": _library_version(),
+        "library_version": __version__,
         "classes": list(CLASSES),
         **json_safe(payload, f"{kind} manifest"),
         "files": checksums,
@@ -226,52 +227,88 @@ def check_feature_names(expected, given, where: str) -> None:
     )
 
 
-#: Loaders added with :func:`register_kind` (by code, never by a file).
-_REGISTERED: dict = {}
+#: The one allow-list of loadable kinds: kind -> class (from the decorator) or loader callable.
+#: Filled by code when modules are imported, never by a file.
+_KINDS: dict = {}
 
 
-def register_kind(kind: str, loader) -> None:
-    """Allow :func:`load` (and pipeline loading) to rebuild ``kind`` with ``loader(directory)``.
+def register_kind(kind, loader=None):
+    """Allow :func:`load` (and pipeline loading) to rebuild a kind of model; a class decorator.
 
-    For your own embedders or steps: a saved file can only name a kind, never a class or module,
-    so code has to register what may be loaded.
+    A saved file can only name a kind, never a class or module, so code has to register what
+    may be loaded. Two forms::
+
+        @register_kind                  # kind = the class name
+        class MyEmbedder(TransformerMixin, BaseEstimator):
+            def save(self, directory): ...
+            @classmethod
+            def load(cls, directory): ...
+
+        register_kind("MyEmbedder", MyEmbedder.load)   # kind and loader given explicitly
+
+    A decorated class with ``save``/``load`` is saved in a directory of its own; one without
+    them (a parameter-only transformer such as the feature extractor) is saved by the pipeline
+    as its JSON parameters and rebuilt with ``cls(**params)``.
+
+    Parameters
+    ----------
+    kind : type or str
+        The class to register under its name, or a kind name.
+    loader : callable, optional
+        With a kind name: ``loader(directory)`` returning the model.
+
+    Returns
+    -------
+    The class (decorator form) or None.
+
+    Raises
+    ------
+    ValueError
+        When ``kind`` is registered already with another class or loader (a kind is never
+        silently taken over).
     """
-    if not isinstance(kind, str) or not callable(loader):
-        raise TypeError("register_kind(kind: str, loader: callable)")
-    _REGISTERED[kind] = loader
+    if isinstance(kind, type) and loader is None:
+        entry, name = kind, kind.__name__
+    elif isinstance(kind, str) and callable(loader):
+        entry, name = loader, kind
+    else:
+        raise TypeError("register_kind(cls) as a class decorator, or register_kind(kind: str, "
+                        "loader: callable)")
+    if name in _KINDS and _KINDS[name] != entry:
+        raise ValueError(f"register_kind: kind {name!r} is registered already "
+                         f"({_KINDS[name]!r})")
+    _KINDS[name] = entry
+    return kind if isinstance(kind, type) else None
 
 
-def _kinds() -> dict:
-    """Allow-list of loadable kinds -> loader callables (no import by name from files)."""
-    from .lgbm import SoftLabelLGBMClassifier
-    from .pipeline import EmbeddingUnion, HMSPipeline
+def _unknown(kind, directory, what="model kind") -> ModelFileError:
+    return ModelFileError(f"{Path(directory) / MANIFEST}: unknown {what} {kind!r}; expected one "
+                          f"of {sorted(_KINDS)}")
 
-    kinds = {
-        "SoftLabelLGBMClassifier": SoftLabelLGBMClassifier.load,
-        "HMSPipeline": HMSPipeline.load,
-        "EmbeddingUnion": EmbeddingUnion.load,
-    }
-    try:
-        from . import nn
-    except ImportError:  # pragma: no cover - optional part of the library absent
-        nn = None
-    for name in ("MLPEmbedder", "LSTMEmbedder"):
-        cls = getattr(nn, name, None)
-        if cls is not None:
-            kinds[name] = cls.load
-    kinds.update(_REGISTERED)
-    return kinds
+
+def registered_class(kind, directory) -> type:
+    """The class registered as ``kind`` (for steps saved as parameters); :class:`ModelFileError`
+    if there is none."""
+    entry = _KINDS.get(kind) if isinstance(kind, str) else None
+    if not isinstance(entry, type):
+        raise _unknown(kind, directory, "parameter-only step")
+    return entry
+
+
+def registered_subclasses(base: type) -> dict:
+    """Registered classes that are ``base`` or derive from it, by kind (e.g. the numpy
+    embedders for their shared ``load``)."""
+    return {k: c for k, c in _KINDS.items() if isinstance(c, type) and issubclass(c, base)}
 
 
 def loader_for(kind, directory):
-    """The allow-listed loader for ``kind``; :class:`ModelFileError` if there is none."""
-    kinds = _kinds()
-    if kind not in kinds:
-        raise ModelFileError(
-            f"{Path(directory) / MANIFEST}: unknown model kind {kind!r}; "
-            f"expected one of {sorted(kinds)}"
-        )
-    return kinds[kind]
+    """The registered loader of ``kind``; :class:`ModelFileError` if there is none."""
+    entry = _KINDS.get(kind) if isinstance(kind, str) else None
+    if isinstance(entry, type):
+        entry = getattr(entry, "load", None)
+    if entry is None:
+        raise _unknown(kind, directory)
+    return entry
 
 
 def save(model, directory) -> Path:
@@ -279,7 +316,7 @@ def save(model, directory) -> Path:
     if not hasattr(model, "save"):
         raise TypeError(
             f"{type(model).__name__} has no save(); build models with "
-            "hms_features.models.make_pipeline or SoftLabelLGBMClassifier"
+            "hms_features.models.make_hms_pipeline or SoftLabelLGBMClassifier"
         )
     model.save(directory)
     return Path(directory)

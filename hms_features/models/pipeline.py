@@ -30,9 +30,25 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
+from ..build import HMSFeatureExtractor, build_features
 from ..data import patient_folds
+from ..features.base import FAMILIES
+from ..features.registry import feature_names, resolve_families
 from ..metrics import CLASSES, kl_divergence, kl_report
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
+from .lstm import LSTMEmbedder
+from .mlp import MLPEmbedder
+from .persist import (
+    ModelFileError,
+    check_feature_names,
+    json_safe,
+    loader_for,
+    manifest_field,
+    read_manifest,
+    register_kind,
+    registered_class,
+    write_manifest,
+)
 
 __all__ = [
     "CVResult",
@@ -112,18 +128,11 @@ def input_spec(columns) -> dict | None:
         ``n_features``. None when the columns are not exactly what ``build_features``
         computes for some families (a table of your own: recompute it yourself).
     """
-    # imported here: features.sequence still imports models.sequences, so a module-level import
-    # of the feature registry from models/ would close a circle until that builder moves
-    from ..features.base import FAMILIES
-    from ..features.registry import resolve_families
-
     columns = [str(c) for c in columns]
     everything = resolve_families(["default"] + [f for f in FAMILIES if not FAMILIES[f].default])
     families = [f for f in everything if any(c.startswith(f + "_") for c in columns)]
     if not families:
         return None
-    from ..features.registry import feature_names
-
     spectrogram = any(FAMILIES[f].needs_spectrogram for f in families)
     if feature_names(families, spectrogram=spectrogram) != columns:
         return None
@@ -142,22 +151,22 @@ def input_spec(columns) -> dict | None:
     }
 
 
-def _embedder_classes() -> dict:
-    """The embedders ``make_hms_pipeline`` builds by short name."""
-    from . import nn
+#: The embedders ``make_hms_pipeline`` builds by short name.
+_NAMED_EMBEDDERS = {"mlp": MLPEmbedder, "lstm": LSTMEmbedder}
 
-    return {"mlp": nn.MLPEmbedder, "lstm": nn.LSTMEmbedder}
+# The feature extractor learns nothing: HMSPipeline saves it as its JSON parameters. Registered
+# here because build.py sits below models/ (it cannot import the registry without a circle).
+register_kind(HMSFeatureExtractor)
 
 
 def _load_step(kind, directory: Path):
-    from .persist import loader_for
-
     return loader_for(kind, directory)(directory)
 
 
 # --------------------------------------------------------------------------------------------
 # EmbeddingUnion
 # --------------------------------------------------------------------------------------------
+@register_kind
 class EmbeddingUnion(TransformerMixin, _BaseComposition):
     """Pass the feature table through and append each embedder's embedding columns.
 
@@ -268,8 +277,6 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
             if fitting:
                 self.feature_names_in_ = np.asarray(names, dtype=object)
             elif hasattr(self, "feature_names_in_"):
-                from .persist import check_feature_names
-
                 check_feature_names(self.feature_names_in_, names, "EmbeddingUnion.transform: X")
                 X = X[list(self.feature_names_in_)]
         elif fitting and hasattr(self, "feature_names_in_"):
@@ -372,8 +379,6 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
     # persistence
     def save(self, directory) -> Path:
         """Save each fitted embedder in ``directory/{index}_{name}/`` plus a manifest."""
-        from .persist import write_manifest
-
         check_is_fitted(self, "embedders_")
         directory = Path(directory)
         steps = []
@@ -400,8 +405,6 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
     @classmethod
     def load(cls, directory, feature_names=None) -> EmbeddingUnion:
         """Load an :class:`EmbeddingUnion` written by :meth:`save` (no code executed)."""
-        from .persist import ModelFileError, check_feature_names, manifest_field, read_manifest
-
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
         steps = manifest_field(m, "embedders", directory, list)
@@ -454,12 +457,14 @@ def _adapt(est, name, X, n_groups) -> None:
 # --------------------------------------------------------------------------------------------
 # HMSPipeline
 # --------------------------------------------------------------------------------------------
+@register_kind
 class HMSPipeline(Pipeline):
     """A :class:`sklearn.pipeline.Pipeline` that can be saved and loaded without pickle.
 
     Every fitted step must either have ``save(directory)`` (the library's estimators) or be a
-    parameter-only transformer on the allow-list (the feature extractor, saved as its
-    JSON parameters). :meth:`load` rebuilds the steps from the allow-list by kind name.
+    registered parameter-only transformer (the feature extractor, saved as its JSON
+    parameters). :meth:`load` rebuilds the steps from the registry of
+    :func:`~hms_features.models.persist.register_kind` by kind name.
 
     The manifest also records what the pipeline's input is (:func:`input_spec`: the feature
     set, its families, whether the Kaggle spectrogram is needed, the sequence shape), so a
@@ -534,8 +539,6 @@ class HMSPipeline(Pipeline):
             When the pipeline was fitted on a table of other columns (naming the model), or
             ``data`` lacks what the features need (e.g. a spectrogram).
         """
-        from ..build import build_features  # see input_spec: features import models for now
-
         spec = self.input_spec()
         if spec is None:
             raise ValueError("this pipeline was not fitted on a feature table computed by "
@@ -552,8 +555,6 @@ class HMSPipeline(Pipeline):
 
     def save(self, directory) -> Path:
         """Save every step under ``directory/{index}_{name}/`` and a pipeline manifest."""
-        from .persist import json_safe, write_manifest
-
         directory = Path(directory)
         check_is_fitted(self.steps[-1][1])
         entries = []
@@ -565,7 +566,7 @@ class HMSPipeline(Pipeline):
                 sub = f"{i:02d}_{name}"
                 est.save(directory / sub)
                 entries.append({"name": name, "kind": kind, "dir": sub})
-            elif kind in _param_only_kinds():
+            elif _is_param_only(est):
                 params = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
                           for k, v in est.get_params(deep=False).items()}
                 params = json_safe(params, f"step {name!r} params")
@@ -591,8 +592,6 @@ class HMSPipeline(Pipeline):
             Columns of the table you will predict on (for a pipeline starting at the feature
             table); a ``ValueError`` lists the differences from the fitted ones.
         """
-        from .persist import ModelFileError, check_feature_names, manifest_field, read_manifest
-
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
         entries = manifest_field(m, "steps", directory, list)
@@ -604,11 +603,12 @@ class HMSPipeline(Pipeline):
                 raise ModelFileError(f"{directory}: bad step entry {e!r}")
             kind = e.get("kind")
             if "params" in e:
-                classes = _param_only_kinds()
-                if kind not in classes or not isinstance(e["params"], dict):
-                    raise ModelFileError(f"{directory}: unknown parameter-only step {kind!r}")
+                klass = registered_class(kind, directory)
+                if hasattr(klass, "save") or not isinstance(e["params"], dict):
+                    raise ModelFileError(f"{directory}: step {e['name']!r} of kind {kind!r} is "
+                                         "not a parameter-only transformer")
                 try:
-                    est = _pandas_output(classes[kind]()(**e["params"]))
+                    est = _pandas_output(klass(**e["params"]))
                 except TypeError as err:
                     raise ModelFileError(f"{directory}: bad params for {kind} ({err})") from None
                 _restore_state(est, e.get("fitted", {}), directory)
@@ -631,8 +631,6 @@ class HMSPipeline(Pipeline):
 
 def _check_inputs(inputs, directory):
     """The manifest's ``inputs`` entry, checked (None: not recomputable)."""
-    from .persist import ModelFileError
-
     if inputs is None:
         return None
     types = {"feature_set": (str, list), "families": list, "spectrogram": bool,
@@ -655,8 +653,6 @@ def _pandas_output(transformer):
 def _fitted_state(est, name) -> dict:
     """JSON form of a parameter-only step's fitted attributes (names, counts: no arrays of
     numbers beyond what JSON holds exactly)."""
-    from .persist import json_safe
-
     state = {}
     for attr, value in vars(est).items():
         if not attr.endswith("_") or attr.startswith("_"):
@@ -669,8 +665,6 @@ def _fitted_state(est, name) -> dict:
 
 
 def _restore_state(est, state, directory) -> None:
-    from .persist import ModelFileError
-
     if not isinstance(state, dict):
         raise ModelFileError(f"{directory}: 'fitted' must be an object")
     for attr, item in state.items():
@@ -684,15 +678,13 @@ def _restore_state(est, state, directory) -> None:
         setattr(est, attr, value)
 
 
-def _param_only_kinds() -> dict:
-    """Parameter-only steps (no learned state) that :meth:`HMSPipeline.load` may rebuild."""
-
-    def extractor():
-        from ..build import HMSFeatureExtractor
-
-        return HMSFeatureExtractor
-
-    return {"HMSFeatureExtractor": extractor}
+def _is_param_only(est) -> bool:
+    """A registered step without ``save`` (no learned state), saved as its parameters."""
+    try:
+        return registered_class(type(est).__name__, ".") is type(est) and \
+            not hasattr(est, "save")
+    except ModelFileError:
+        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,8 +698,8 @@ def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedde
     ----------
     features : None, True, dict or transformer
         None: the pipeline starts from a feature table (DataFrame, one row per label). True or a
-        dict of keyword arguments: an :class:`hms_features.build.HMSFeatureExtractor` (imported
-        lazily) turning label rows into features. A transformer instance is used as given.
+        dict of keyword arguments: an :class:`hms_features.build.HMSFeatureExtractor` turning
+        label rows into features. A transformer instance is used as given.
     embedders : None or list
         Items are an estimator, a ``(name, estimator)`` pair, or ``"mlp"`` / ``"lstm"`` for a
         default :class:`~hms_features.models.nn.MLPEmbedder` / ``LSTMEmbedder`` (seeded with
@@ -743,8 +735,6 @@ def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedde
     steps = []
     if features is not None and features is not False:
         if features is True or isinstance(features, dict):
-            from ..build import HMSFeatureExtractor
-
             features = HMSFeatureExtractor(**({} if features is True else features))
         _pandas_output(features)
         steps.append((_STEP_FEATURES, features))
@@ -752,7 +742,7 @@ def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedde
         pairs, columns = [], {}
         for i, item in enumerate(embedders):
             if isinstance(item, str):
-                classes = _embedder_classes()
+                classes = _NAMED_EMBEDDERS
                 if item not in classes:
                     raise ValueError(f"make_hms_pipeline: embedder {item!r}; expected one of "
                                      f"{sorted(classes)}")
