@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import VOTE_COLUMNS, HMSDataset, HMSError, patient_folds, vote_weights
+from .data import VOTE_COLUMNS, HMSDataset, HMSError, vote_weights
 from .metrics import CLASSES, kl_table
 
 
@@ -162,10 +162,10 @@ def run_cv(args) -> dict:
     rows = _label_rows(ds, args.by_eeg)
     X = _load_or_build(ds, rows, args)
     votes = ds.votes(rows)
-    folds = patient_folds(rows, args.folds)
     t0 = time.perf_counter()
     patients = rows["patient_id"].to_numpy()
-    res = cross_validate_by_patient(_model(args, X, patients), X, votes, patients, folds=folds,
+    res = cross_validate_by_patient(_model(args, X, patients), X, votes, patients,
+                                    n_splits=args.folds,
                                     sample_weight=_weights(votes, args.weights),
                                     progress=not args.quiet)
     wall = time.perf_counter() - t0
