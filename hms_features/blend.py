@@ -181,11 +181,11 @@ def fit_blend_weights(probas, votes, method: str = "linear", sample_weight=None)
                        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1.0,
                                      "jac": lambda w: np.ones_like(w)}],
                        options={"ftol": 1e-12, "maxiter": 500})
-        w = np.clip(res.x, 0.0, None)
+        w = np.where(res.x > 1e-12, res.x, 0.0)  # SLSQP leaves ~1e-17 for a dropped model
         return w / w.sum()
     res = minimize(_objective, x0, args=(P, Y, sw, method), jac=True, method="L-BFGS-B",
                    bounds=[(0.0, None)] * M, options={"ftol": 1e-14, "gtol": 1e-10})
-    return np.clip(res.x, 0.0, None)
+    return np.where(res.x > 1e-12, res.x, 0.0)
 
 
 @dataclass
