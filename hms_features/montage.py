@@ -30,7 +30,7 @@ sfreq)``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -48,6 +48,7 @@ __all__ = [
     "resample",
     "from_mne",
     "read_any",
+    "load_montage",
 ]
 
 _ELECTRODE = {c.upper(): c for c in SCALP_CHANNELS}
@@ -283,7 +284,7 @@ def resample(x, fs_in: float, fs_out: float = 200.0, *, max_factor: int = 100_00
 
 # ----------------------------------------------------------------------------- MNE input
 
-def from_mne(inst) -> tuple:
+def from_mne(inst, *, start_s: float | None = None, stop_s: float | None = None) -> tuple:
     """Data, channel names and sampling rate of an MNE object, in µV.
 
     Parameters
@@ -291,6 +292,10 @@ def from_mne(inst) -> tuple:
     inst : mne.io.BaseRaw or mne.BaseEpochs
         A raw recording (loaded or not) or epochs. Stimulus (trigger) channels are left out;
         every other channel is returned, including ones marked bad.
+    start_s, stop_s : float, optional
+        For a Raw only: the part ``[start_s, stop_s)`` to return, s from the first sample
+        (default: all). A Raw that is not preloaded reads only that part from disk, so a long
+        recording can be processed block by block with bounded memory.
 
     Returns
     -------
@@ -311,9 +316,20 @@ def from_mne(inst) -> tuple:
     picks = [i for i, t in enumerate(types) if t != "stim"]
     if not picks:
         raise HMSError(f"{_describe(inst)}: no data channel (only stimulus channels)")
-    data = inst.get_data(picks=picks) * 1e6
-    return (data.astype(np.float32), [inst.ch_names[i] for i in picks],
-            float(inst.info["sfreq"]))
+    sfreq = float(inst.info["sfreq"])
+    if isinstance(inst, mne.io.BaseRaw):
+        start = 0 if start_s is None else int(round(start_s * sfreq))
+        stop = inst.n_times if stop_s is None else min(int(round(stop_s * sfreq)), inst.n_times)
+        if not 0 <= start < stop:
+            raise ValueError(f"from_mne: {_describe(inst)}: empty or negative span "
+                             f"[{start_s!r}, {stop_s!r}) s of a {inst.n_times / sfreq:g} s "
+                             "recording")
+        data = inst.get_data(picks=picks, start=start, stop=stop) * 1e6
+    elif start_s is not None or stop_s is not None:
+        raise ValueError("from_mne: start_s/stop_s apply to a Raw, not to Epochs")
+    else:
+        data = inst.get_data(picks=picks) * 1e6
+    return data.astype(np.float32), [inst.ch_names[i] for i in picks], sfreq
 
 
 def _describe(inst) -> str:
@@ -321,7 +337,7 @@ def _describe(inst) -> str:
     return str(files[0]) if files and files[0] is not None else type(inst).__name__
 
 
-def read_any(path) -> tuple:
+def read_any(path, *, start_s: float | None = None, stop_s: float | None = None) -> tuple:
     """Read an EEG file with MNE's readers into ``(data µV, ch_names, sfreq)``.
 
     Parameters
@@ -329,6 +345,8 @@ def read_any(path) -> tuple:
     path : path-like
         Any format :func:`mne.io.read_raw` reads: EDF/EDF+ (``.edf``), BDF (``.bdf``),
         BrainVision (``.vhdr``), FIF (``.fif``), EEGLAB (``.set``), ...
+    start_s, stop_s : float, optional
+        Read only ``[start_s, stop_s)``, s from the start (see :func:`from_mne`).
 
     Returns
     -------
@@ -349,4 +367,57 @@ def read_any(path) -> tuple:
         raw = mne.io.read_raw(path, preload=False, verbose="error")
     except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
         raise HMSError(f"{path}: not a recording MNE can read ({err})") from None
-    return from_mne(raw)
+    return from_mne(raw, start_s=start_s, stop_s=stop_s)
+
+
+def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float = 200.0,
+                 require_chains=(), start_s: float | None = None,
+                 stop_s: float | None = None) -> tuple:
+    """Any recording -> its double-banana derivations at ``fs`` (one call for every input).
+
+    Parameters
+    ----------
+    source : path-like, mne.io.BaseRaw, mne.BaseEpochs or array
+        A file read by :func:`read_any`, an MNE object (:func:`from_mne`), or an array
+        (n_channels, n_samples) / (n_epochs, n_channels, n_samples) in µV, which then needs
+        ``ch_names`` and ``sfreq``.
+    ch_names : sequence of str, optional
+        Channel labels of an array ``source``.
+    sfreq : float, optional
+        Sampling rate of an array ``source``, Hz.
+    fs : float
+        Sampling rate of the result, Hz (200, the rate the models are trained at); other rates
+        are brought to it with :func:`resample` (applied to the derivations).
+    require_chains : iterable of str
+        As in :func:`double_banana`.
+    start_s, stop_s : float, optional
+        Part of a file or Raw to read (see :func:`from_mne`).
+
+    Returns
+    -------
+    montage : Montage
+        The derivations at ``fs``.
+    fs : float
+        The sampling rate of ``montage.data``, Hz.
+
+    Raises
+    ------
+    MontageError, HMSError
+        On unusable channels or unreadable files (messages name the source).
+    """
+    import mne
+
+    if isinstance(source, (mne.io.BaseRaw, mne.BaseEpochs)):
+        data, names, rate = from_mne(source, start_s=start_s, stop_s=stop_s)
+        label = _describe(source)
+    elif isinstance(source, (str, Path)):
+        data, names, rate = read_any(source, start_s=start_s, stop_s=stop_s)
+        label = str(source)
+    else:
+        if ch_names is None or sfreq is None:
+            raise ValueError("load_montage: an array needs ch_names and sfreq")
+        data, names, rate, label = np.asarray(source), list(ch_names), float(sfreq), "array"
+    m = double_banana(data, names, require_chains=require_chains, source=label)
+    if not np.isclose(rate, fs):
+        m = replace(m, data=resample(m.data, rate, fs))
+    return m, float(fs)

@@ -11,6 +11,7 @@ from hms_features.montage import (
     MontageError,
     double_banana,
     from_mne,
+    load_montage,
     parse_channel,
     read_any,
     resample,
@@ -264,3 +265,44 @@ def test_read_any_errors(tmp_path):
     bad.write_bytes(b"not an edf at all")
     with pytest.raises(HMSError, match="bad.edf: not a recording MNE can read"):
         read_any(bad)
+
+
+def test_from_mne_block_reads_equal_slices(real_eeg, tmp_path):
+    path = tmp_path / "rec_raw.fif"
+    _raw(real_eeg, EEG_COLUMNS).save(path, verbose="error")
+    block, _, _ = read_any(path, start_s=30.0, stop_s=40.0)
+    np.testing.assert_allclose(block, real_eeg[:, 6000:8000], rtol=1e-6, atol=1e-3)
+    tail, _, _ = read_any(path, start_s=85.0, stop_s=1e9)
+    assert tail.shape == (20, 1000)
+    with pytest.raises(ValueError, match="empty or negative span"):
+        read_any(path, start_s=100.0)
+
+
+def test_load_montage_every_input_gives_the_same_derivations(real_eeg, tmp_path):
+    import mne
+
+    expected = bipolar(real_eeg)
+    raw = _raw(real_eeg, EEG_COLUMNS)
+    path = tmp_path / "rec_raw.fif"
+    raw.save(path, verbose="error")
+    for source, kw in ((real_eeg, {"ch_names": EEG_COLUMNS, "sfreq": 200.0}), (raw, {}),
+                       (path, {}), (str(path), {})):
+        m, fs = load_montage(source, **kw)
+        assert fs == 200.0 and m.names == BIPOLAR_NAMES
+        np.testing.assert_allclose(m.data, expected, rtol=1e-5, atol=2e-3)
+    epochs = mne.make_fixed_length_epochs(raw, duration=10.0, preload=True, verbose="error")
+    m, _ = load_montage(epochs)
+    np.testing.assert_allclose(m.data[2], expected[:, 4000:6000], rtol=1e-5, atol=2e-3)
+    with pytest.raises(ValueError, match="needs ch_names and sfreq"):
+        load_montage(real_eeg)
+
+
+def test_load_montage_resamples_to_200_hz():
+    fs_in = 173.61
+    t = np.arange(4097) / fs_in
+    eeg = np.zeros((2, t.size))
+    eeg[0] = 100.0 + 30.0 * np.sin(2 * np.pi * 5.0 * t)
+    m, fs = load_montage(eeg, ch_names=["Fp1", "F7"], sfreq=fs_in)
+    assert fs == 200.0 and m.names == ("Fp1-F7",)
+    np.testing.assert_allclose(m.data, resample(eeg[:1] - eeg[1:], fs_in, 200.0), atol=1e-4)
+    assert m.data.shape[1] == int(np.ceil(t.size * 200 / fs_in))
