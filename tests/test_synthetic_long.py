@@ -66,3 +66,36 @@ def test_same_seed_same_file(tmp_path):
     pd.testing.assert_frame_equal(a["events"], b["events"])
     with pytest.raises(ValueError, match="do not fit"):
         make_long_recording(tmp_path / "c", hours=0.05, seizures=3, patterns=0)
+
+
+def test_windows_to_events_to_files_to_scores(long_rec, tmp_path):
+    """The plumbing a scan uses, with an oracle detector whose scores are known exactly."""
+    from hms_features.events import detect_events, write_bids_events, write_szcore_tsv
+    from hms_features.metrics import CLASSES
+    from hms_features.recording import sliding_windows
+    from hms_features.scoring import evaluate
+
+    out, data, names, fs = long_rec
+    _, starts = sliding_windows(data, fs, window_s=50.0, step_s=10.0)
+    centres = starts + 25.0
+    truth = out["events"]
+    proba = pd.DataFrame({"start_s": starts, "centre_s": centres})
+    for c in CLASSES:
+        proba[c] = 0.02
+    for onset, duration, cls in truth.itertuples(index=False):
+        proba.loc[(centres > onset) & (centres < onset + duration), cls] = 0.9
+    false_alarm = (centres > 20.0) & (centres < 50.0)  # 20-50 s: no event there
+    proba.loc[false_alarm, "seizure"] = 0.8
+    detected = detect_events(proba, min_duration_s=10.0)
+    assert set(detected["trial_type"]) == set(truth["trial_type"])
+    ref = read_events(out["szcore_tsv"])
+    det = read_events(write_szcore_tsv(detected, tmp_path / "det.tsv", out["duration_s"]))
+    r = evaluate(ref, det, out["duration_s"]).iloc[0]
+    assert (r.event_tp, r.event_fp, r.event_n_ref) == (1, 1, 1)
+    assert r.event_sensitivity == 1.0 and r.event_precision == 0.5
+    assert r.event_fp_per_24h == pytest.approx(48.0)  # 1 false alarm in 0.5 h
+    # the other patterns round-trip through the BIDS file and score per class
+    bids = read_events(write_bids_events(detected, tmp_path / "det_events.tsv"))
+    other = truth["trial_type"][truth["trial_type"] != "seizure"].iloc[0]
+    r = evaluate(truth, bids, out["duration_s"], trial_type=other).iloc[0]
+    assert (r.event_tp, r.event_fp, r.event_n_ref) == (1, 0, 1)
