@@ -423,7 +423,7 @@ def read_events(path) -> pd.DataFrame:
             out = pd.DataFrame({
                 "onset": pd.to_numeric(table["onset"], errors="coerce"),
                 "duration": pd.to_numeric(table["duration"], errors="coerce").fillna(0.0),
-                "trial_type": (table["trial_type"].map(_canonical_type)
+                "trial_type": (table["trial_type"].fillna("event").map(_canonical_type)
                                if "trial_type" in table.columns else "event"),
                 "peak_probability": pd.to_numeric(prob, errors="coerce"),
                 "peak_s": np.nan,

@@ -372,7 +372,7 @@ def read_any(path, *, start_s: float | None = None, stop_s: float | None = None)
 
 def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float = 200.0,
                  require_chains=(), start_s: float | None = None,
-                 stop_s: float | None = None) -> tuple:
+                 stop_s: float | None = None, min_sfreq: float = 100.0) -> tuple:
     """Any recording -> its double-banana derivations at ``fs`` (one call for every input).
 
     Parameters
@@ -392,6 +392,9 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
         As in :func:`double_banana`.
     start_s, stop_s : float, optional
         Part of a file or Raw to read (see :func:`from_mne`).
+    min_sfreq : float
+        Lowest sampling rate accepted, Hz: the features use frequencies up to 50 Hz, so a
+        recording sampled below 100 Hz cannot give them.
 
     Returns
     -------
@@ -403,7 +406,8 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     Raises
     ------
     MontageError, HMSError
-        On unusable channels or unreadable files (messages name the source).
+        On unusable channels, a sampling rate below ``min_sfreq`` or unreadable files
+        (messages name the source).
     """
     import mne
 
@@ -417,6 +421,9 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
         if ch_names is None or sfreq is None:
             raise ValueError("load_montage: an array needs ch_names and sfreq")
         data, names, rate, label = np.asarray(source), list(ch_names), float(sfreq), "array"
+    if not rate >= min_sfreq:
+        raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {min_sfreq:g} Hz (the "
+                       "features use frequencies up to 50 Hz)")
     m = double_banana(data, names, require_chains=require_chains, source=label)
     if not np.isclose(rate, fs):
         m = replace(m, data=resample(m.data, rate, fs))

@@ -1,9 +1,9 @@
 """Synthetic whole recordings: hours of 19-channel EEG as EDF with events at known times.
 
 :func:`make_long_recording` writes what a clinic would hand over, an EDF file of referential
-EEG (``"EEG Fp1-REF"`` ... plus ``"ECG"``, µV, 200 Hz by default), together with the truth:
-a BIDS ``*_events.tsv`` of every pattern and an SzCORE TSV of the seizures
-(:mod:`hms_features.events`). The signals come from the generators of
+EEG (``"EEG Fp1-REF"`` ... plus ``"ECG"``, µV, 200 Hz by default) with the truth as EDF+
+annotations, and the truth again as a BIDS ``*_events.tsv`` of every pattern and an SzCORE TSV
+of the seizures (:mod:`hms_features.events`). The signals come from the generators of
 :mod:`hms_features.synthetic` (imported, not copied):
 
 * **Background**, in blocks of ``block_s`` seconds, each a :func:`~hms_features.synthetic.
@@ -98,7 +98,8 @@ def make_long_recording(root, *, hours: float = 1.0, seed: int = 0, name: str = 
     seed : int
         Seed of everything drawn (patient, events, signals): same seed, same files.
     name : str
-        File name stem: ``{name}_eeg.edf``, ``{name}_events.tsv`` (BIDS, every pattern) and
+        File name stem: ``{name}_eeg.edf`` (EDF+ with the events as annotations: onset,
+        duration, class name), ``{name}_events.tsv`` (BIDS, every pattern) and
         ``{name}_sz.tsv`` (SzCORE, seizures only).
     seizures, patterns : int, optional
         Number of seizures and of LPD/GPD/LRDA/GRDA stretches (default: one of each per
@@ -163,7 +164,8 @@ def make_long_recording(root, *, hours: float = 1.0, seed: int = 0, name: str = 
     np.clip(eeg, *_PHYS, out=eeg)
     edfio.Edf([edfio.EdfSignal(x.astype(np.float64), fs, label=label,
                                physical_dimension="uV", physical_range=_PHYS)
-               for x, label in zip(eeg, LONG_LABELS)]).write(edf_path)
+               for x, label in zip(eeg, LONG_LABELS)],
+              annotations=[edfio.EdfAnnotation(o, d, t) for o, d, t in rows]).write(edf_path)
     return {
         "edf": edf_path,
         "events_tsv": write_bids_events(events, root / f"{name}_events.tsv"),

@@ -295,6 +295,10 @@ def test_load_montage_every_input_gives_the_same_derivations(real_eeg, tmp_path)
     np.testing.assert_allclose(m.data[2], expected[:, 4000:6000], rtol=1e-5, atol=2e-3)
     with pytest.raises(ValueError, match="needs ch_names and sfreq"):
         load_montage(real_eeg)
+    low = tmp_path / "low_raw.fif"
+    _raw(real_eeg[:, ::4], EEG_COLUMNS, sfreq=50.0).save(low, verbose="error")
+    with pytest.raises(HMSError, match=r"low_raw.fif: sampling rate 50 Hz is below 100 Hz"):
+        load_montage(low)
 
 
 def test_load_montage_resamples_to_200_hz():

@@ -31,6 +31,10 @@ def test_files_and_truth(long_rec):
     np.testing.assert_allclose(bids["onset"], ev["onset"], atol=5e-4)
     np.testing.assert_allclose(bids["duration"], ev["duration"], atol=5e-4)
     assert bids["trial_type"].tolist() == ev["trial_type"].tolist()
+    embedded = read_events(out["edf"])  # EDF+ annotations, through mne.read_annotations
+    np.testing.assert_allclose(embedded["onset"], ev["onset"], atol=1e-6)
+    np.testing.assert_allclose(embedded["duration"], ev["duration"], atol=1e-6)
+    assert embedded["trial_type"].tolist() == ev["trial_type"].tolist()
     sz = read_events(out["szcore_tsv"])
     truth = ev[ev["trial_type"] == "seizure"]
     np.testing.assert_allclose(sz["onset"], truth["onset"], atol=5e-3)
