@@ -49,6 +49,7 @@ __all__ = [
     "from_mne",
     "read_any",
     "load_montage",
+    "iter_montage",
 ]
 
 _ELECTRODE = {c.upper(): c for c in SCALP_CHANNELS}
@@ -234,8 +235,10 @@ def double_banana(data, ch_names, *, require_chains=(), source: str = "recording
 # ----------------------------------------------------------------------------- resampling
 
 def _ratio(fs_in: float, fs_out: float, max_factor: int) -> Fraction:
-    # repr() gives the shortest decimal of a float, so 173.61 becomes exactly 17361/100
-    ratio = Fraction(repr(float(fs_out))) / Fraction(repr(float(fs_in)))
+    # each rate as the nearest fraction with denominator <= 1000: 173.61 is exactly 17361/100,
+    # also when a file stored it as float32 (FIF: 173.61000061...)
+    ratio = (Fraction(float(fs_out)).limit_denominator(1000)
+             / Fraction(float(fs_in)).limit_denominator(1000))
     if max(ratio.numerator, ratio.denominator) > max_factor:
         ratio = ratio.limit_denominator(max_factor)
     return ratio
@@ -254,9 +257,11 @@ def resample(x, fs_in: float, fs_out: float = 200.0, *, max_factor: int = 100_00
     x : array, shape (..., n_samples)
         Signal in µV sampled at ``fs_in``; must be finite.
     fs_in, fs_out : float
-        Sampling rates, Hz. The ratio ``fs_out / fs_in`` is taken exactly from the decimal
-        values (173.61 -> 200 Hz is 20000 / 17361) unless its numerator or denominator exceeds
-        ``max_factor``, when it is approximated by the nearest fraction within that bound.
+        Sampling rates, Hz, each taken as the nearest fraction with denominator at most 1000
+        (exact for rates with up to 3 decimals, also when stored as float32). The ratio
+        ``fs_out / fs_in`` is then exact (173.61 -> 200 Hz is 20000 / 17361) unless its
+        numerator or denominator exceeds ``max_factor``, when it is approximated by the nearest
+        fraction within that bound.
     max_factor : int
         Largest up/down factor used (bounds the anti-aliasing filter length).
 
@@ -428,3 +433,86 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     if not np.isclose(rate, fs):
         m = replace(m, data=resample(m.data, rate, fs))
     return m, float(fs)
+
+
+def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs: float = 200.0,
+                 require_chains=(), min_sfreq: float = 100.0, margin_s: float = 2.0):
+    """Stream a long recording as double-banana blocks at ``fs``, with bounded memory.
+
+    Block ``k`` holds ``[k * block_s, k * block_s + block_s + overlap_s)`` seconds (cut at the
+    end of the recording), so a scan with windows of ``window_s`` every ``step_s`` seconds takes
+    ``overlap_s = window_s - step_s`` and, from each block, the windows starting in its first
+    ``block_s`` seconds. Each block is read (from disk when the Raw is not preloaded) with
+    ``margin_s`` seconds more on both sides, resampled with :func:`resample`, and trimmed: its
+    samples equal those of :func:`load_montage` on the whole recording (to float32 rounding).
+
+    Parameters
+    ----------
+    source : path-like or mne.io.BaseRaw
+        A file read by :func:`read_any` or a Raw.
+    block_s, overlap_s : float
+        Block step and the overlap of consecutive blocks, s. When resampling, ``block_s`` must
+        be a multiple of the period on which input and output samples coincide (``down / fs_in``
+        s for ``fs / fs_in = up / down``: 0.125 s for 256 Hz, 100 s for 173.61 Hz).
+    fs : float
+        Output sampling rate, Hz.
+    require_chains, min_sfreq
+        As in :func:`load_montage`.
+    margin_s : float
+        Extra seconds read on each side when resampling (rounded up to the coincidence period);
+        they absorb the anti-aliasing filter's reach.
+
+    Yields
+    ------
+    start_s : float
+        Start of the block, s from the first sample.
+    montage : Montage
+        The block's derivations at ``fs``; the present/dropped derivations are the same in
+        every block.
+    """
+    import mne
+
+    if isinstance(source, mne.io.BaseRaw):
+        raw, label = source, _describe(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise HMSError(f"{path}: file not found")
+        try:
+            raw = mne.io.read_raw(path, preload=False, verbose="error")
+        except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
+            raise HMSError(f"{path}: not a recording MNE can read ({err})") from None
+        label = str(path)
+    rate = float(raw.info["sfreq"])
+    if not rate >= min_sfreq:
+        raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {min_sfreq:g} Hz (the "
+                       "features use frequencies up to 50 Hz)")
+    if not (block_s > 0 and overlap_s >= 0):
+        raise ValueError(f"iter_montage: need block_s > 0 and overlap_s >= 0 s, got "
+                         f"{block_s!r}, {overlap_s!r}")
+    total_s = raw.n_times / rate
+    same = np.isclose(rate, fs)
+    if same:
+        margin = 0.0
+    else:
+        ratio = _ratio(rate, fs, 100_000)
+        period = ratio.denominator / rate  # s; input and output samples coincide on this grid
+        k = block_s / period
+        if abs(k - round(k)) > 1e-6:
+            raise ValueError(f"iter_montage: {label}: block_s={block_s:g} s is not a multiple of "
+                             f"{period:g} s, the period on which {rate:g} Hz and {fs:g} Hz "
+                             "samples coincide")
+        margin = float(np.ceil(margin_s / period) * period)
+    start = 0.0
+    while start < total_s:
+        stop = min(start + block_s + overlap_s, total_s)
+        a, b = max(start - margin, 0.0), min(stop + margin, total_s)
+        data, names, _ = from_mne(raw, start_s=a, stop_s=b)
+        m = double_banana(data, names, require_chains=require_chains, source=label)
+        if not same:
+            y = resample(m.data, rate, fs)
+            i0 = int(round((start - a) * fs))
+            n = int(np.ceil(round((stop - start) * rate) * fs / rate))
+            m = replace(m, data=np.ascontiguousarray(y[:, i0:i0 + n]))
+        yield start, m
+        start += block_s

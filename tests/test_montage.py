@@ -11,6 +11,7 @@ from hms_features.montage import (
     MontageError,
     double_banana,
     from_mne,
+    iter_montage,
     load_montage,
     parse_channel,
     read_any,
@@ -172,6 +173,10 @@ def test_resample_identity_and_errors():
     assert out.dtype == np.float32 and np.array_equal(out, x)
     with pytest.raises(ValueError, match="fs_in"):
         resample(x, 0, 200)
+    # a rate stored as float32 (as FIF does) is the same rate
+    y = np.random.default_rng(0).normal(size=(1, 1000))
+    np.testing.assert_array_equal(resample(y, float(np.float32(173.61)), 200),
+                                  resample(y, 173.61, 200))
     with pytest.raises(ValueError, match="NaN"):
         resample(np.array([[1.0, np.nan, 2.0]]), 100, 200)
 
@@ -310,3 +315,31 @@ def test_load_montage_resamples_to_200_hz():
     assert fs == 200.0 and m.names == ("Fp1-F7",)
     np.testing.assert_allclose(m.data, resample(eeg[:1] - eeg[1:], fs_in, 200.0), atol=1e-4)
     assert m.data.shape[1] == int(np.ceil(t.size * 200 / fs_in))
+
+
+@pytest.mark.parametrize("fs_in", [173.61, 200.0, 256.0])
+def test_iter_montage_blocks_equal_the_whole_recording(fs_in, tmp_path):
+    n = int(round(430 * fs_in))
+    x = np.random.default_rng(0).normal(0, 30, (20, n)) + 100.0
+    raw = _raw(x, EEG_COLUMNS, sfreq=fs_in)
+    path = tmp_path / "long_raw.fif"
+    raw.save(path, verbose="error")
+    whole, _ = load_montage(raw)
+    starts = []
+    for start, m in iter_montage(path, block_s=100.0, overlap_s=40.0):
+        i = int(round(start * 200))
+        expected = whole.data[:, i:i + 140 * 200]
+        assert m.data.shape == expected.shape and m.names == BIPOLAR_NAMES
+        np.testing.assert_allclose(m.data, expected, rtol=0, atol=2e-3)
+        starts.append(start)
+    assert starts == [0.0, 100.0, 200.0, 300.0, 400.0]
+    assert sum(m.data.shape[1] for _, m in iter_montage(raw, block_s=100.0, overlap_s=0.0)) \
+        == whole.data.shape[1]
+
+
+def test_iter_montage_errors(tmp_path):
+    raw = _raw(np.zeros((20, 17361)), EEG_COLUMNS, sfreq=173.61)
+    with pytest.raises(ValueError, match="not a multiple of 100 s"):
+        next(iter_montage(raw, block_s=60.0))
+    with pytest.raises(HMSError, match="gone.edf: file not found"):
+        next(iter_montage(tmp_path / "gone.edf"))
