@@ -18,7 +18,7 @@ from hms_features.events import (
     write_szcore_tsv,
 )
 from hms_features.metrics import CLASSES
-from hms_features.scoring import SCORE_COLUMNS, evaluate
+from hms_features.event_scoring import SCORE_COLUMNS, evaluate
 from hms_features.signal import EEG_COLUMNS
 
 
