@@ -122,8 +122,8 @@ def test_each_parquet_read_once(tiny, monkeypatch):
     import hms_features.data as data
 
     calls = []
-    real = data.read_eeg_file
-    monkeypatch.setattr(data, "read_eeg_file", lambda p: calls.append(p) or real(p))
+    real = data.read_eeg_parquet
+    monkeypatch.setattr(data, "read_eeg_parquet", lambda p: calls.append(p) or real(p))
     HMSDataset(tiny).eeg_windows()
     assert len(calls) == 3  # 9 windows, 3 files
 
@@ -231,7 +231,7 @@ def test_extra_channel(tiny):
     path = tiny / "train_eegs" / "1000.parquet"
     pd.read_parquet(path).assign(A1=0.0).to_parquet(path, index=False)
     with pytest.raises(HMSError, match=r"1000.parquet: EEG columns .*unexpected \['A1'\]"):
-        HMSDataset(tiny).read_eeg(1000)
+        HMSDataset(tiny).read_eeg_parquet(1000)
 
 
 def test_truncated_and_non_parquet_files(tiny):
@@ -239,7 +239,7 @@ def test_truncated_and_non_parquet_files(tiny):
     path.write_bytes(path.read_bytes()[:500])
     ds = HMSDataset(tiny)
     with pytest.raises(HMSError, match=r"1000.parquet: not a readable parquet file"):
-        ds.read_eeg(1000)
+        ds.read_eeg_parquet(1000)
     spec = tiny / "train_spectrograms" / "2001.parquet"
     spec.write_text("time,LL_0.59\n1,2\n")
     with pytest.raises(HMSError, match=r"2001.parquet: not a readable parquet file"):
