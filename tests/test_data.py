@@ -259,3 +259,26 @@ def test_missing_spectrogram_folder(tiny):
     shutil.rmtree(tiny / "train_spectrograms")
     with pytest.raises(HMSError, match="train_spectrograms: no such folder"):
         HMSDataset(tiny)
+
+
+def test_file_layout_reader_and_its_deprecated_aliases(tiny):
+    import hms_features.data as data
+
+    ds = HMSDataset(tiny)
+    path = ds.eeg_path(1001)
+    ref = pd.read_parquet(path)[list(EEG_COLUMNS)].to_numpy(np.float32)  # the file as stored
+    arr = data.read_eeg_parquet(path)
+    assert arr.shape == (len(ref), 20)  # (n_samples, channels): the file layout
+    np.testing.assert_array_equal(arr, ref)
+    np.testing.assert_array_equal(ds.read_eeg_parquet(1001), ref)
+    with pytest.warns(DeprecationWarning, match="read_eeg_parquet"):
+        np.testing.assert_array_equal(data.read_eeg_file(path), ref)
+    with pytest.warns(DeprecationWarning, match="HMSDataset.read_eeg_parquet"):
+        np.testing.assert_array_equal(ds.read_eeg(1001), ref)
+    # everything else is in the library's layout: a recording is (channels, samples)
+    (eeg_id, rec, rows), = [r for r in ds.iter_recordings() if r[0] == 1001]
+    assert rec.shape == (20, len(ref))
+    np.testing.assert_array_equal(rec, ref.T)
+    w = ds.eeg_windows(rows)
+    a = int(rows["eeg_label_offset_seconds"].iloc[0] * 200)
+    np.testing.assert_array_equal(w[0], ref[a:a + 10_000].T)
