@@ -8,6 +8,8 @@ Both return a float32 DataFrame, one row per window.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 
@@ -19,6 +21,9 @@ from ..validation import check_eeg
 from ..windows import cut_windows, window_samples
 
 __all__ = ["array_chunk", "dataset_chunk", "recording_windows"]
+
+# preprocess's default clipping level, µV (the quality of recording windows needs it)
+_CLIP_UV = inspect.signature(preprocess).parameters["clip_uv"].default
 
 
 def table(feats: dict, names: list[str], index) -> pd.DataFrame:
@@ -88,7 +93,7 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
     np.cumsum(spectra, axis=1, out=cs[:, 1:])
     del spectra
-    clip = prep.get("clip_uv", 1024.0)
+    clip = prep.get("clip_uv", _CLIP_UV)
     spans = span_slices(n_win, fs)
     for a in range(0, len(starts), batch):
         st = starts[a:a + batch]

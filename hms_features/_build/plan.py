@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..data import HMSDataset
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..signal import EEG_COLUMNS
@@ -87,8 +88,6 @@ class Plan:
 
 def _as_inputs(data):
     """Normalise the accepted inputs to ('arrays', eeg, spec) or ('dataset', ds, None)."""
-    from ..data import HMSDataset
-
     if isinstance(data, HMSDataset):
         return "dataset", data, None
     if isinstance(data, (str, os.PathLike)):
