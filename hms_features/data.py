@@ -13,15 +13,20 @@ Each train label row points at a 50 s EEG window starting at ``eeg_label_offset_
 central 10 s, and the centre of the EEG window (offset + 25 s) is the centre of the spectrogram
 window (offset + 300 s).
 
-Windows come out channels-first, ``(n_windows, 20, n_samples)`` float32 in µV (DESIGN.md's
-in-library convention), spectrogram windows as ``(n_windows, n_rows, 400)`` float32 (file layout,
-one row per 2 s). NaN gaps are kept as NaN (repair is preprocessing's job) and can be counted with
-:func:`count_nan`.
+Array conventions (ARCHITECTURE.md at the root of the repository): the file-layout readers
+:func:`read_eeg_parquet` and :meth:`HMSDataset.read_eeg_parquet` return a file as stored,
+``(n_samples, 20)``; everything else is in the library's layout: a recording
+(:meth:`HMSDataset.iter_recordings`) is ``(20, n_samples)`` and windows
+(:meth:`HMSDataset.eeg_windows`, cut by :func:`hms_features.windows.cut_windows`) are
+``(n_windows, 20, n_samples)`` float32 in µV. Spectrogram windows are ``(n_windows, n_rows, 400)``
+float32 (one row per 2 s, the file's columns). NaN gaps are kept as NaN (repair is
+preprocessing's job) and can be counted with :func:`count_nan`.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -32,6 +37,7 @@ import pyarrow.parquet as pq
 
 from .metrics import CLASSES
 from .signal import EEG_COLUMNS, FS, SPEC_CHAINS, SPEC_FREQS
+from .windows import WindowError, cut_windows
 
 __all__ = [
     "HMSDataset",
@@ -47,6 +53,8 @@ __all__ = [
     "SPEC_STEP_S",
     "count_nan",
     "patient_folds",
+    "read_eeg_parquet",
+    "read_spectrogram_file",
 ]
 
 #: The six vote columns of train.csv, in :data:`~hms_features.metrics.CLASSES` order.
@@ -161,8 +169,13 @@ def _read_table(path: Path, expected: tuple[str, ...], kind: str) -> pa.Table:
     return table
 
 
-def read_eeg_file(path) -> np.ndarray:
-    """Read one EEG parquet file.
+def read_eeg_parquet(path) -> np.ndarray:
+    """Read one EEG parquet file in its file layout, ``(n_samples, 20)``.
+
+    The file layout (one row per sample, one column per channel) is kept so that a row of the
+    result is a row of the file; :meth:`HMSDataset.iter_recordings` and
+    :func:`hms_features.recording.read_recording` return the library's ``(20, n_samples)``
+    (see ARCHITECTURE.md at the root of the repository).
 
     Parameters
     ----------
@@ -181,6 +194,13 @@ def read_eeg_file(path) -> np.ndarray:
     return np.column_stack(
         [table.column(c).to_numpy().astype(np.float32, copy=False) for c in EEG_COLUMNS]
     ) if table.num_rows else np.empty((0, len(EEG_COLUMNS)), np.float32)
+
+
+def read_eeg_file(path) -> np.ndarray:
+    """Deprecated alias of :func:`read_eeg_parquet` (same ``(n_samples, 20)`` result)."""
+    warnings.warn("read_eeg_file is deprecated, use read_eeg_parquet (same result, "
+                  "(n_samples, 20) file layout)", DeprecationWarning, stacklevel=2)
+    return read_eeg_parquet(path)
 
 
 def read_spectrogram_file(path) -> tuple[np.ndarray, np.ndarray]:
@@ -422,9 +442,19 @@ class HMSDataset:
         return out.loc[order].reset_index()[list(self.labels.columns) + ["n_labels"]]
 
     # ---------------------------------------------------------------- signals
+    def read_eeg_parquet(self, eeg_id) -> np.ndarray:
+        """The file of ``eeg_id`` in its layout: (n_samples, 20) float32, µV, ``EEG_COLUMNS``.
+
+        :meth:`iter_recordings` gives the library's ``(20, n_samples)`` instead.
+        """
+        return read_eeg_parquet(self.eeg_path(eeg_id))
+
     def read_eeg(self, eeg_id) -> np.ndarray:
-        """The whole recording of ``eeg_id``: (n_samples, 20) float32, µV, ``EEG_COLUMNS``."""
-        return read_eeg_file(self.eeg_path(eeg_id))
+        """Deprecated alias of :meth:`read_eeg_parquet` (same ``(n_samples, 20)`` result)."""
+        warnings.warn("HMSDataset.read_eeg is deprecated, use HMSDataset.read_eeg_parquet "
+                      "(same result, (n_samples, 20) file layout)", DeprecationWarning,
+                      stacklevel=2)
+        return self.read_eeg_parquet(eeg_id)
 
     def read_spectrogram(self, spectrogram_id) -> tuple[np.ndarray, np.ndarray]:
         """The whole spectrogram: ``time`` (n_rows,) int64 seconds, ``values`` (n_rows, 400)."""
@@ -433,12 +463,13 @@ class HMSDataset:
     def iter_recordings(self, labels: pd.DataFrame | None = None):
         """Yield ``(eeg_id, recording, rows)`` once per EEG file.
 
-        ``recording`` is (n_samples, 20) float32 in µV; ``rows`` the label rows (a DataFrame in
-        their original order) whose windows lie in it. Each parquet file is read exactly once.
+        ``recording`` is (20, n_samples) float32 in µV, the library's layout (a transposed view of
+        :meth:`read_eeg_parquet`); ``rows`` the label rows (a DataFrame in their original order)
+        whose windows lie in it. Each parquet file is read exactly once.
         """
         rows = self._rows(labels)
         for eeg_id, group in rows.groupby("eeg_id", sort=False):
-            yield eeg_id, self.read_eeg(eeg_id), group
+            yield eeg_id, self.read_eeg_parquet(eeg_id).T, group
 
     def eeg_windows(self, labels: pd.DataFrame | None = None, seconds: float = EEG_WINDOW_S,
                     *, pad: bool = False) -> np.ndarray:
@@ -457,7 +488,8 @@ class HMSDataset:
         Returns
         -------
         ndarray of float32, shape (n_rows, 20, seconds * 200)
-            Channels-first, µV, ``EEG_COLUMNS`` order; NaN gaps of the file are kept.
+            Channels-first, µV, ``EEG_COLUMNS`` order; NaN gaps of the file are kept. Cut by
+            :func:`hms_features.windows.cut_windows`.
         """
         rows = self._rows(labels)
         n_samp = int(round(seconds * self.fs))
@@ -465,25 +497,16 @@ class HMSDataset:
         where = {lab: i for i, lab in enumerate(rows["label_id"].to_numpy())}
         for eeg_id, rec, group in self.iter_recordings(rows):
             starts = (group["eeg_label_offset_seconds"].to_numpy() + (EEG_WINDOW_S - seconds) / 2)
-            for lab, start in zip(group["label_id"].to_numpy(), starts):
-                out[where[lab]] = self._cut(rec, start, n_samp, pad, eeg_id, lab).T
-        return out
-
-    def _cut(self, rec, start_s, n_samp, pad, eeg_id, label_id) -> np.ndarray:
-        a = int(round(start_s * self.fs))
-        b = a + n_samp
-        if b <= len(rec):
-            return rec[a:b]
-        if not pad:
-            raise HMSError(
-                f"eeg_id {eeg_id}, label_id {label_id}: window [{a / self.fs:g} s, "
-                f"{b / self.fs:g} s) runs past the end of the recording "
-                f"({len(rec) / self.fs:g} s, {self.eeg_path(eeg_id)}); pass pad=True to pad "
-                "with NaN"
-            )
-        out = np.full((n_samp, rec.shape[1]), np.nan, np.float32)
-        if a < len(rec):
-            out[: len(rec) - a] = rec[a:]
+            labs = group["label_id"].to_numpy()
+            try:
+                windows = cut_windows(rec, starts, seconds, self.fs, pad=pad)
+            except WindowError as err:
+                raise HMSError(
+                    f"eeg_id {eeg_id}, label_id {labs[err.window]}: window [{err.start_s:g} s, "
+                    f"{err.stop_s:g} s) runs {err.where} of the recording ({err.length_s:g} s, "
+                    f"{self.eeg_path(eeg_id)}); pass pad=True to pad with NaN"
+                ) from None
+            out[[where[lab] for lab in labs]] = windows
         return out
 
     def spectrogram_windows(self, labels: pd.DataFrame | None = None,

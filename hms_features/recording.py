@@ -1,10 +1,12 @@
 """Whole recordings: read a Kaggle parquet or an EDF file, slide the 50 s window along it.
 
 Beyond the competition, a model trained on HMS label windows can scan a whole clinical
-recording: :func:`read_recording` brings any supported file to the library's layout (20 channels
-in :data:`~hms_features.signal.EEG_COLUMNS` order, µV, 200 Hz), :func:`sliding_windows` cuts the
-50 s windows as a zero-copy view, :func:`scan_recording` applies a probability function to each
-window and :func:`plot_scan` draws the class probabilities over time.
+recording: :func:`read_recording` brings any supported file to the library's layout
+(``(20, n_samples)``, channels in :data:`~hms_features.signal.EEG_COLUMNS` order, µV, 200 Hz; see
+ARCHITECTURE.md at the root of the repository), :func:`sliding_windows` cuts the 50 s windows
+(``(n_windows, 20, n_samples)``) as a zero-copy view with
+:func:`hms_features.windows.cut_windows`, :func:`scan_recording` applies a probability function
+to each window and :func:`plot_scan` draws the class probabilities over time.
 
 A whole recording has no Kaggle spectrogram (Kaggle computed those files offline for the
 competition only), so a scan uses **EEG features only** unless the caller passes a spectrogram
@@ -27,9 +29,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import HMSError, read_eeg_file
+from .data import HMSError, read_eeg_parquet
 from .metrics import CLASSES
 from .signal import EEG_COLUMNS, EKG_CHANNEL, FS, SCALP_CHANNELS
+from .validation import check_eeg
+from .windows import cut_windows
 
 __all__ = [
     "CHANNEL_ALIASES",
@@ -187,7 +191,11 @@ def _read_edf(path: Path) -> tuple[np.ndarray, float]:
 
 
 def read_recording(path, *, fs: float = FS) -> tuple[np.ndarray, float]:
-    """Read a whole EEG recording into the library layout.
+    """Read a whole EEG recording into the library layout, ``(20, n_samples)``.
+
+    Unlike the file-layout reader :func:`hms_features.data.read_eeg_parquet` (``(n_samples,
+    20)``, as the parquet file stores it), the result is channels first, the library's layout
+    for one recording (see ARCHITECTURE.md at the root of the repository).
 
     Parameters
     ----------
@@ -219,7 +227,7 @@ def read_recording(path, *, fs: float = FS) -> tuple[np.ndarray, float]:
         raise HMSError(f"{path}: file not found (expected an EEG .parquet or .edf recording)")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
-        eeg, fs_in = np.ascontiguousarray(read_eeg_file(path).T), FS
+        eeg, fs_in = np.ascontiguousarray(read_eeg_parquet(path).T), FS
     elif suffix in (".edf", ".bdf"):
         eeg, fs_in = _read_edf(path)
     else:
@@ -252,9 +260,10 @@ def sliding_windows(eeg: np.ndarray, fs: float = FS, window_s: float = 50.0,
     Returns
     -------
     windows : ndarray of float32, shape (n_windows, n_channels, window_s * fs)
-        Read-only strided view into ``eeg`` (a float32 copy is made first only when ``eeg`` is
-        not float32). Window ``k`` covers ``[k * step_s, k * step_s + window_s)``; a tail shorter
-        than one step after the last full window is not covered.
+        Read-only strided view into ``eeg`` cut by :func:`hms_features.windows.cut_windows` (a
+        float32 copy is made first only when ``eeg`` is not float32). Window ``k`` covers
+        ``[k * step_s, k * step_s + window_s)``; a tail shorter than one step after the last full
+        window is not covered.
     starts_s : ndarray of float64, shape (n_windows,)
         Start time of each window, s from the start of the recording.
 
@@ -265,10 +274,8 @@ def sliding_windows(eeg: np.ndarray, fs: float = FS, window_s: float = 50.0,
     ValueError
         On a non-2-D array or non-integer sample counts.
     """
-    eeg = np.asarray(eeg)
-    if eeg.ndim != 2:
-        raise ValueError(f"sliding_windows: eeg must be (n_channels, n_samples), got {eeg.shape}")
-    eeg = eeg.astype(np.float32, copy=False)
+    eeg = check_eeg(eeg, caller="sliding_windows", layout="recording", n_channels=None,
+                    fs=fs, order=None)
     win = _samples(window_s, fs, "window_s")
     step = _samples(step_s, fs, "step_s")
     n = eeg.shape[1]
@@ -277,10 +284,8 @@ def sliding_windows(eeg: np.ndarray, fs: float = FS, window_s: float = 50.0,
             f"sliding_windows: the recording lasts {n / fs:g} s, shorter than one window "
             f"(window_s={window_s:g} s)"
         )
-    view = np.lib.stride_tricks.sliding_window_view(eeg, win, axis=1)[:, ::step]
-    windows = view.transpose(1, 0, 2)
-    starts = np.arange(windows.shape[0]) * (step / fs)
-    return windows, starts
+    starts = np.arange((n - win) // step + 1) * (step / fs)
+    return cut_windows(eeg, starts, win / fs, fs), starts
 
 
 def _samples(seconds: float, fs: float, name: str) -> int:
@@ -362,10 +367,8 @@ def scan_recording(predict_proba, eeg: np.ndarray, fs: float = FS, step_s: float
     """
     from tqdm.auto import tqdm
 
-    eeg = np.asarray(eeg)
-    if eeg.ndim != 2 or eeg.shape[0] != len(EEG_COLUMNS):
-        raise ValueError(f"scan_recording: eeg must be (20, n_samples) in EEG_COLUMNS order, "
-                         f"got {eeg.shape}")
+    eeg = check_eeg(eeg, caller="scan_recording", layout="recording",
+                    n_channels=len(EEG_COLUMNS), fs=fs, order=None)
     if batch_size < 1:
         raise ValueError(f"scan_recording: batch_size must be >= 1, got {batch_size}")
     windows, starts = sliding_windows(eeg, fs, window_s, step_s)

@@ -4,8 +4,9 @@ Channel names live here, once. Everything else in the library imports them.
 :func:`eeg_to_spectrogram` computes spectrogram rows like Kaggle's from referential EEG (for the
 synthetic dataset and for whole recordings, which come without a spectrogram file).
 
-Arrays inside the library are ``(windows, channels, samples)`` float32 in µV; the sampling
-rate ``fs`` is always an explicit parameter (Hz), 200 Hz by default.
+Arrays inside the library are ``(windows, channels, samples)`` float32 in µV (ARCHITECTURE.md at
+the root of the repository); the sampling rate ``fs`` is always an explicit parameter (Hz), 200 Hz
+by default.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
+
+from .validation import check_eeg
 
 __all__ = [
     "FS",
@@ -30,6 +33,7 @@ __all__ = [
     "filter_eeg",
     "preprocess",
     "QUALITY_NAMES",
+    "window_quality",
     "SPEC_CHAINS",
     "SPEC_FREQS",
     "eeg_to_spectrogram",
@@ -83,12 +87,7 @@ def bipolar(eeg: np.ndarray) -> np.ndarray:
     array, shape (n_windows, 18, n_samples) or (18, n_samples)
         ``anode - cathode`` in µV for each derivation of :data:`BIPOLAR_NAMES`, same dtype.
     """
-    eeg = np.asarray(eeg)
-    if eeg.shape[-2] != len(EEG_COLUMNS):
-        raise ValueError(
-            f"bipolar: expected {len(EEG_COLUMNS)} channels ({', '.join(EEG_COLUMNS)}) on axis -2, "
-            f"got shape {eeg.shape}"
-        )
+    eeg = check_eeg(eeg, caller="bipolar", layout="any", dtype=None, order=None)
     # np.take keeps C order (fancy indexing with an ellipsis would put the channel axis first
     # in memory, and every FFT/matmul downstream would pay for the strides)
     return np.take(eeg, _ANODES, axis=-2) - np.take(eeg, _CATHODES, axis=-2)
@@ -107,9 +106,7 @@ def average_reference(eeg: np.ndarray) -> np.ndarray:
     array, shape (..., 19, n_samples)
         Each scalp channel minus the mean of the 19 scalp channels (µV); EKG dropped.
     """
-    eeg = np.asarray(eeg)
-    if eeg.shape[-2] != len(EEG_COLUMNS):
-        raise ValueError(f"average_reference: expected 20 channels on axis -2, got {eeg.shape}")
+    eeg = check_eeg(eeg, caller="average_reference", layout="any", dtype=None, order=None)
     scalp = eeg[..., :19, :]
     return scalp - scalp.mean(axis=-2, keepdims=True)
 
@@ -121,16 +118,6 @@ _F32_SAFE = 1e15
 
 #: Names of the per-window quality indicators returned by :func:`preprocess`.
 QUALITY_NAMES = ("nan_fraction", "bad_channels", "clipped_fraction")
-
-
-def _check_eeg(eeg, fn: str) -> np.ndarray:
-    eeg = np.asarray(eeg)
-    if eeg.ndim == 2:
-        eeg = eeg[None]
-    if eeg.ndim != 3:
-        raise ValueError(f"{fn}: expected eeg of shape (n_windows, n_channels, n_samples), "
-                         f"got {eeg.shape}")
-    return eeg
 
 
 def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv: float = 1e-3):
@@ -163,7 +150,8 @@ def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv:
     bad : ndarray of bool, shape (n_windows, n_channels)
         Channels set to zero (all-NaN or flat).
     """
-    eeg = _check_eeg(eeg, "repair_nan")
+    eeg = check_eeg(eeg, caller="repair_nan", n_channels=None, dtype=None, order=None,
+                    add_window_axis=True)
     x = np.array(eeg, dtype=np.float64, order="C")  # a C-ordered copy: input untouched, and
     # x.reshape below must be a view (a strided input, e.g. a sliding-window view, would copy)
     nan = np.isnan(x)
@@ -304,32 +292,49 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     clean : ndarray, float32, shape (n_windows, 20, n_samples)
         µV, finite.
     quality : dict of ndarray (n_windows,)
-        ``nan_fraction`` (mean over the 19 scalp channels of the fraction of NaN samples),
-        ``bad_channels`` (number of scalp channels zeroed as all-NaN or flat) and
+        :func:`window_quality` of the input and output: ``nan_fraction`` (fraction of NaN
+        scalp samples), ``bad_channels`` (scalp channels zeroed as all-NaN or flat) and
         ``clipped_fraction`` (fraction of scalp samples clipped).
     """
-    x = _check_eeg(eeg, "preprocess")
-    if x.shape[1] != len(EEG_COLUMNS):
-        raise ValueError(f"preprocess: expected {len(EEG_COLUMNS)} channels ({EEG_COLUMNS}) on "
-                         f"axis 1, got shape {x.shape}")
-    x, nan_fraction, bad = repair_nan(x, fs, max_gap_s=max_gap_s, flat_uv=flat_uv)
+    raw = check_eeg(eeg, caller="preprocess", dtype=None, order=None, add_window_axis=True)
+    x, _, bad = repair_nan(raw, fs, max_gap_s=max_gap_s, flat_uv=flat_uv)
     # x is float64 (from repair_nan) until clipped: huge float32 inputs must not overflow
     x -= x.mean(axis=-1, keepdims=True)
     if l_freq is not None or h_freq is not None or notch is not None:
         x = filter_eeg(x, fs, l_freq, h_freq, notch, order)
-    scalp = slice(0, len(SCALP_CHANNELS))
-    clipped = np.zeros(x.shape[0])
-    if clip_uv is not None:
-        clipped = (np.abs(x[:, scalp]) > clip_uv).mean(axis=(1, 2))
     limit = _F32_SAFE if clip_uv is None else min(float(clip_uv), _F32_SAFE)
     x = np.clip(x, -limit, limit).astype(np.float32)
     x[bad] = 0.0
-    quality = {
-        "nan_fraction": nan_fraction[:, scalp].mean(axis=1),
-        "bad_channels": bad[:, scalp].sum(axis=1).astype(np.float64),
-        "clipped_fraction": clipped,
+    return x, window_quality(raw, x, clip_uv)
+
+
+def window_quality(raw: np.ndarray, clean: np.ndarray, clip_uv: float | None = 1024.0):
+    """The per-window quality indicators, one definition for every path.
+
+    Parameters
+    ----------
+    raw : array, shape (n_windows, 20, n_samples)
+        The windows before preprocessing, µV (NaN = missing sample).
+    clean : array, shape (n_windows, 20, n_samples)
+        The same windows after :func:`preprocess` (or cut from a recording preprocessed whole).
+    clip_uv : float or None
+        The clipping level ``clean`` was clipped to, µV (None: no clipping).
+
+    Returns
+    -------
+    dict of ndarray of float64, shape (n_windows,)
+        ``nan_fraction``: fraction of NaN samples over the 19 scalp channels of ``raw``;
+        ``bad_channels``: number of scalp channels that are exactly constant in ``clean``
+        (zeroed by preprocessing as all-NaN or flat); ``clipped_fraction``: fraction of scalp
+        samples of ``clean`` at the clipping level (``|x| >= clip_uv``), 0 without clipping.
+    """
+    scalp = slice(0, len(SCALP_CHANNELS))
+    return {
+        "nan_fraction": np.isnan(raw[:, scalp]).mean(axis=(1, 2)),
+        "bad_channels": (np.ptp(clean[:, scalp], axis=-1) == 0).sum(axis=1).astype(np.float64),
+        "clipped_fraction": (np.zeros(len(clean)) if clip_uv is None else
+                             (np.abs(clean[:, scalp]) >= clip_uv).mean(axis=(1, 2))),
     }
-    return x, quality
 
 
 # ================================================================== Kaggle-style spectrograms

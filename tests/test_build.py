@@ -8,8 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import hms_features.build as build_mod
-from hms_features.build import HMSFeatureExtractor, _recording_windows, build_features
+import hms_features._build.cache as cache_mod
+import hms_features._build.chunks as chunks_mod
+import hms_features._build.plan as plan_mod
+from hms_features._build.cache import ChunkCache
+from hms_features._build.chunks import recording_windows
+from hms_features._build.plan import make_plan
+from hms_features.build import HMSFeatureExtractor, build_features
 from hms_features.data import HMSDataset
 from hms_features.features.base import welch_psd
 from hms_features.features.registry import compute_features, feature_names
@@ -70,9 +75,9 @@ def test_input_errors_name_the_problem():
 def test_shared_segment_spectra_equal_per_window_welch(shift, batch):
     # shift 7 s: the spectra are computed from the first row's segment on, not from sample 0;
     # batch 3: a recording's rows come out in batches (7 rows -> 3 + 3 + 1)
-    rec = _eeg(1, seconds=100, seed=3)[0].T  # (n_samples, 20) like a parquet file
+    rec = _eeg(1, seconds=100, seed=3)[0]  # (20, n_samples), as HMSDataset.iter_recordings
     offsets = np.array([0.0, 6.0, 8.0, 18.0, 24.0, 40.0, 13.5]) + shift  # 13.5: off the grid
-    parts = list(_recording_windows(rec, offsets, FS, {}, batch))
+    parts = list(recording_windows(rec, offsets, FS, {}, batch))
     assert [a for a, *_ in parts] == list(range(0, 7, batch))
     assert max(len(w) for _, w, _, _ in parts) == min(batch, 7)
     windows = np.concatenate([w for _, w, _, _ in parts])
@@ -83,7 +88,7 @@ def test_shared_segment_spectra_equal_per_window_welch(shift, batch):
         np.testing.assert_allclose(parts[0][3][span][0], freqs)
         np.testing.assert_allclose(ours, ref, rtol=2e-4, atol=1e-7 * ref.max())
     # the windows are cut from the recording preprocessed once
-    clean, _ = preprocess(rec.T[None], FS)
+    clean, _ = preprocess(rec[None], FS)
     a = int(round((6.0 + shift) * FS))
     np.testing.assert_array_equal(windows[1], clean[0][:, a:a + 10000])
     assert all((q["nan_fraction"] == 0).all() for _, _, q, _ in parts)
@@ -91,7 +96,7 @@ def test_shared_segment_spectra_equal_per_window_welch(shift, batch):
 
 def test_dataset_chunks_compute_in_batches_with_the_same_result(hms_mini, monkeypatch):
     # a chunk holds whole recordings, but never featurises more than ~chunk_size windows at once
-    B = build_mod
+    B = chunks_mod
     ds = HMSDataset(hms_mini)
     rows = ds.labels
     seen = []
@@ -102,11 +107,11 @@ def test_dataset_chunks_compute_in_batches_with_the_same_result(hms_mini, monkey
         return real(windows, *args, **kwargs)
 
     monkeypatch.setattr(B, "compute_features", spy)
-    big = B._dataset_chunk(ds, rows, ["spectral", "temporal"],
+    big = B.dataset_chunk(ds, rows, ["spectral", "temporal"],
                            feature_names(["spectral", "temporal"]), {}, False)
     sizes_big = list(seen)
     seen.clear()
-    small = B._dataset_chunk(ds, rows, ["spectral", "temporal"],
+    small = B.dataset_chunk(ds, rows, ["spectral", "temporal"],
                              feature_names(["spectral", "temporal"]), {}, False, batch=2)
     assert sizes_big == [len(rows)] and len(rows) > 2
     assert max(seen) <= 2 + 1 and sum(seen) == len(rows)  # batches of >= 2 rows, pooled
@@ -117,7 +122,7 @@ def test_dataset_chunks_compute_in_batches_with_the_same_result(hms_mini, monkey
 def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
     x = _eeg(6, seed=5)
     full = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, progress=False)
-    real = build_mod._array_chunk
+    real = chunks_mod.array_chunk
     calls = {"n": 0}
 
     def crash_on_third(*args):
@@ -126,13 +131,13 @@ def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated Ctrl-C")
         return real(*args)
 
-    monkeypatch.setattr(build_mod, "_array_chunk", crash_on_third)
+    monkeypatch.setattr(plan_mod, "array_chunk", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
         build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
                        progress=False)
     files = list(tmp_path.rglob("chunk_*.parquet"))
     assert len(files) == 2 and not list(tmp_path.rglob("*.tmp"))
-    monkeypatch.setattr(build_mod, "_array_chunk", real)
+    monkeypatch.setattr(plan_mod, "array_chunk", real)
     again = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
                            progress=False)
     assert again.attrs == {"chunks_total": 3, "chunks_computed": 1}
@@ -155,11 +160,47 @@ def test_cache_is_not_reused_by_changed_feature_code(tmp_path, monkeypatch):
     assert build_features(x, feature_set=["spectral"], n_jobs=1, cache_dir=tmp_path,
                           progress=False).attrs["chunks_computed"] == 0
     # the same version number with other code (a git checkout, an edited family) recomputes
-    fingerprint = build_mod._code_fingerprint()
+    fingerprint = cache_mod.code_fingerprint()
     assert len(fingerprint) == 16
-    monkeypatch.setattr(build_mod, "_code_fingerprint", lambda: "edited-code")
+    monkeypatch.setattr(cache_mod, "code_fingerprint", lambda: "edited-code")
     assert build_features(x, feature_set=["spectral"], n_jobs=1, cache_dir=tmp_path,
                           progress=False).attrs["chunks_computed"] == 1
+
+
+def test_plan_groups_whole_recordings_and_hashes_each_chunk(hms_mini):
+    ds = HMSDataset(hms_mini)
+    rows = ds.labels
+    plan = make_plan(ds, ["spectral"], chunk_size=2)
+    assert plan.kind == "dataset" and plan.names == feature_names(["spectral"])
+    assert plan.n_windows == len(rows) == sum(c.size for c in plan.chunks)
+    for c in plan.chunks:  # a chunk never splits a recording
+        sub = c.args[1]
+        others = [o.args[1] for o in plan.chunks if o is not c]
+        assert all(set(sub["eeg_id"]).isdisjoint(o["eeg_id"]) for o in others)
+        assert len(c.ident) == 16
+    np.testing.assert_array_equal(plan.index, rows["label_id"])
+    x = _eeg(5)
+    arrays = make_plan(x, ["spectral"], chunk_size=2)
+    assert [c.size for c in arrays.chunks] == [2, 2, 1]
+    assert len({c.ident for c in arrays.chunks}) == 3  # different windows, different hashes
+    again = make_plan(x.copy(), ["spectral"], chunk_size=2)
+    assert [c.ident for c in again.chunks] == [c.ident for c in arrays.chunks]
+    with pytest.raises(ValueError, match="chunk_size must be >= 1"):
+        make_plan(x, ["spectral"], chunk_size=0)
+
+
+def test_chunk_cache_reads_what_was_written_and_drops_damaged_files(tmp_path):
+    plan = make_plan(_eeg(2), ["spectral"], chunk_size=1)
+    cache = ChunkCache(tmp_path, plan)
+    assert cache.folder.is_dir() and cache.folder.name == cache_mod.cache_key(plan)
+    c = plan.chunks[0]
+    assert cache.read(0, c.ident) is None
+    df = pd.DataFrame({"a": np.arange(3, dtype=np.float32)})
+    cache_mod.write_chunk(df, cache.path(0, c.ident))
+    pd.testing.assert_frame_equal(cache.read(0, c.ident), df)
+    assert not list(tmp_path.rglob("*.tmp"))
+    cache.path(1, "x").write_bytes(b"not parquet")
+    assert cache.read(1, "x") is None and not cache.path(1, "x").exists()
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -247,3 +288,31 @@ def test_extractor_is_a_clonable_pipeline_head(hms_mini):
         HMSFeatureExtractor(feature_set=["spectral"]).fit(labels).transform(labels)
     with pytest.raises(ValueError, match="eeg_label_offset_seconds"):
         ext.fit(labels.drop(columns="eeg_label_offset_seconds"))
+
+
+def test_quality_has_one_definition_on_both_paths():
+    from hms_features.signal import window_quality
+
+    # raw windows: preprocess's quality is window_quality of its input and output
+    x = _eeg(3, seed=11)
+    x[0, 2, 100:600] = np.nan  # 500 NaN samples in one scalp channel
+    x[1, 4] = 5.0  # flat channel
+    x[2] *= 500.0  # clipping
+    clean, q = preprocess(x, FS)
+    ref = window_quality(x, clean, 1024.0)
+    for k in q:
+        np.testing.assert_array_equal(q[k], ref[k])
+    assert q["nan_fraction"][0] == 500 / (19 * 10000)  # hand-computed
+    np.testing.assert_array_equal(q["bad_channels"], [0.0, 1.0, 0.0])
+    assert q["clipped_fraction"][2] == (np.abs(clean[2, :19]) >= 1024.0).mean() > 0.5
+    # recording path: the same definition on windows cut from the recording preprocessed whole
+    rec = _eeg(1, seconds=80, seed=12)[0]
+    rec[3, 2000:2400] = np.nan
+    (_, windows, quality, _), = recording_windows(rec, np.array([0.0, 20.0, 40.0]), FS, {}, 8)
+    padded = np.concatenate([rec, np.full((20, 2000), np.nan, np.float32)], axis=1)
+    raw = np.stack([padded[:, a:a + 10000] for a in (0, 4000, 8000)])
+    ref = window_quality(raw, windows, 1024.0)
+    for k in quality:
+        np.testing.assert_array_equal(quality[k], ref[k])
+    np.testing.assert_array_equal(quality["nan_fraction"],
+                                  [400 / 190000, 0.0, 0.2])

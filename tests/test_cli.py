@@ -198,7 +198,7 @@ def test_scan_whole_recording(demo, tmp_path):
     eeg_id = ds.labels["eeg_id"].iloc[0]
     rec = tmp_path / "rec.parquet"
     shutil.copy(ds.eeg_path(eeg_id), rec)
-    n_s = len(ds.read_eeg(eeg_id)) / 200
+    n_s = len(ds.read_eeg_parquet(eeg_id)) / 200
     out = tmp_path / "scan.csv"
     assert main(["scan", str(demo / "model"), str(rec), "--step", "5", "--out", str(out),
                  "--quiet"]) == 0

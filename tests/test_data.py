@@ -122,8 +122,8 @@ def test_each_parquet_read_once(tiny, monkeypatch):
     import hms_features.data as data
 
     calls = []
-    real = data.read_eeg_file
-    monkeypatch.setattr(data, "read_eeg_file", lambda p: calls.append(p) or real(p))
+    real = data.read_eeg_parquet
+    monkeypatch.setattr(data, "read_eeg_parquet", lambda p: calls.append(p) or real(p))
     HMSDataset(tiny).eeg_windows()
     assert len(calls) == 3  # 9 windows, 3 files
 
@@ -231,7 +231,7 @@ def test_extra_channel(tiny):
     path = tiny / "train_eegs" / "1000.parquet"
     pd.read_parquet(path).assign(A1=0.0).to_parquet(path, index=False)
     with pytest.raises(HMSError, match=r"1000.parquet: EEG columns .*unexpected \['A1'\]"):
-        HMSDataset(tiny).read_eeg(1000)
+        HMSDataset(tiny).read_eeg_parquet(1000)
 
 
 def test_truncated_and_non_parquet_files(tiny):
@@ -239,7 +239,7 @@ def test_truncated_and_non_parquet_files(tiny):
     path.write_bytes(path.read_bytes()[:500])
     ds = HMSDataset(tiny)
     with pytest.raises(HMSError, match=r"1000.parquet: not a readable parquet file"):
-        ds.read_eeg(1000)
+        ds.read_eeg_parquet(1000)
     spec = tiny / "train_spectrograms" / "2001.parquet"
     spec.write_text("time,LL_0.59\n1,2\n")
     with pytest.raises(HMSError, match=r"2001.parquet: not a readable parquet file"):
@@ -259,3 +259,26 @@ def test_missing_spectrogram_folder(tiny):
     shutil.rmtree(tiny / "train_spectrograms")
     with pytest.raises(HMSError, match="train_spectrograms: no such folder"):
         HMSDataset(tiny)
+
+
+def test_file_layout_reader_and_its_deprecated_aliases(tiny):
+    import hms_features.data as data
+
+    ds = HMSDataset(tiny)
+    path = ds.eeg_path(1001)
+    ref = pd.read_parquet(path)[list(EEG_COLUMNS)].to_numpy(np.float32)  # the file as stored
+    arr = data.read_eeg_parquet(path)
+    assert arr.shape == (len(ref), 20)  # (n_samples, channels): the file layout
+    np.testing.assert_array_equal(arr, ref)
+    np.testing.assert_array_equal(ds.read_eeg_parquet(1001), ref)
+    with pytest.warns(DeprecationWarning, match="read_eeg_parquet"):
+        np.testing.assert_array_equal(data.read_eeg_file(path), ref)
+    with pytest.warns(DeprecationWarning, match="HMSDataset.read_eeg_parquet"):
+        np.testing.assert_array_equal(ds.read_eeg(1001), ref)
+    # everything else is in the library's layout: a recording is (channels, samples)
+    (eeg_id, rec, rows), = [r for r in ds.iter_recordings() if r[0] == 1001]
+    assert rec.shape == (20, len(ref))
+    np.testing.assert_array_equal(rec, ref.T)
+    w = ds.eeg_windows(rows)
+    a = int(rows["eeg_label_offset_seconds"].iloc[0] * 200)
+    np.testing.assert_array_equal(w[0], ref[a:a + 10_000].T)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hms_features.data import HMSError, read_eeg_file
+from hms_features.data import HMSError, read_eeg_parquet
 from hms_features.metrics import CLASSES
 from hms_features.recording import (
     match_channels,
@@ -188,7 +188,7 @@ def test_read_parquet_matches_kaggle_reader(hms_mini):
     path = hms_mini / "train_eegs" / "1628180742.parquet"
     eeg, fs = read_recording(path)
     assert fs == 200.0 and eeg.shape == (20, 18000) and eeg.flags.c_contiguous
-    np.testing.assert_array_equal(eeg, read_eeg_file(path).T)
+    np.testing.assert_array_equal(eeg, read_eeg_parquet(path).T)
 
 
 def test_read_recording_bad_inputs(tmp_path):

@@ -20,6 +20,7 @@ from scipy import fft as sp_fft
 from scipy import signal as sps
 
 from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
+from ..validation import check_eeg
 
 __all__ = [
     "FeatureContext", "Family", "FAMILIES", "register", "welch_psd", "segment_spectra",
@@ -233,11 +234,8 @@ class FeatureContext:
     psd_override: tuple | None = None
 
     def __post_init__(self):
-        if self.eeg.ndim != 3 or self.eeg.shape[1] != len(EEG_COLUMNS):
-            raise ValueError(
-                f"FeatureContext: eeg must have shape (n_windows, {len(EEG_COLUMNS)}, n_samples), "
-                f"got {self.eeg.shape}"
-            )
+        self.eeg = check_eeg(self.eeg, caller="FeatureContext", n_channels=len(EEG_COLUMNS),
+                             dtype=None, order=None)
 
     @property
     def n(self) -> int:

@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..signal import EEG_COLUMNS, FS
+from ..validation import check_eeg
 from .base import FAMILIES, FeatureContext, register
 
 __all__ = [
@@ -154,10 +155,8 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     dict
         name -> float32 array (n_windows,), finite (non-finite values become 0 as a last guard).
     """
-    eeg = np.asarray(eeg)
-    if eeg.ndim != 3 or eeg.shape[1] != len(EEG_COLUMNS):
-        raise ValueError(f"compute_features: eeg must be (n_windows, {len(EEG_COLUMNS)}, "
-                         f"n_samples), got {eeg.shape}")
+    eeg = check_eeg(eeg, caller="compute_features", n_channels=len(EEG_COLUMNS),
+                    dtype=None, order=None)
     n = eeg.shape[0]
     if n > block:
         parts = []

@@ -1,0 +1,154 @@
+"""What one chunk of :func:`hms_features.build.build_features` computes.
+
+The plan (:mod:`.plan`) names one of the two workers below for each chunk: :func:`array_chunk`
+(raw windows: preprocess each window) or :func:`dataset_chunk` (label rows of whole recordings:
+preprocess each recording once, cut its windows, share the Welch spectra of overlapping windows).
+Both return a float32 DataFrame, one row per window.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+
+from ..data import EEG_WINDOW_S
+from ..features.base import WELCH_SEGMENT_S, segment_spectra, welch_psd
+from ..features.registry import compute_features, span_slices
+from ..signal import bipolar, preprocess, window_quality
+from ..validation import check_eeg
+from ..windows import cut_windows, window_samples
+
+__all__ = ["array_chunk", "dataset_chunk", "recording_windows"]
+
+# preprocess's default clipping level, µV (the quality of recording windows needs it)
+_CLIP_UV = inspect.signature(preprocess).parameters["clip_uv"].default
+
+
+def table(feats: dict, names: list[str], index) -> pd.DataFrame:
+    """Feature dict -> float32 DataFrame with the columns ``names`` in order."""
+    # one float32 block: a dict of 3,000 columns costs pandas ~1 ms per window to consolidate
+    values = np.empty((len(index), len(names)), np.float32)
+    for j, k in enumerate(names):
+        values[:, j] = feats[k]
+    return pd.DataFrame(values, index=index, columns=names)
+
+
+def array_chunk(eeg, spec, fs, families, names, prep, index) -> pd.DataFrame:
+    """Features of raw windows ``eeg`` (n, 20, n_samples) µV: preprocess, then compute."""
+    clean, quality = preprocess(eeg, fs, **prep)
+    feats = compute_features(clean, fs, feature_set=families, spectrogram=spec, quality=quality)
+    return table(feats, names, index)
+
+
+def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict, batch: int):
+    """Preprocess one recording once and cut its windows, ``batch`` label rows at a time.
+
+    Parameters
+    ----------
+    rec : array, shape (20, n_samples)
+        One recording, µV, library layout (ARCHITECTURE.md), as yielded by
+        :meth:`hms_features.data.HMSDataset.iter_recordings`.
+    offsets : array of float, shape (n_rows,)
+        ``eeg_label_offset_seconds`` of the rows, seconds.
+    fs : float
+        Sampling rate, Hz.
+    prep : dict
+        Keyword arguments of :func:`hms_features.signal.preprocess`.
+    batch : int
+        Rows per yielded batch.
+
+    Yields
+    ------
+    tuple
+        ``(first row, windows (k, 20, n) float32, quality dict, psd dict span -> (freqs,
+        (k, 18, f)))`` for consecutive groups of ``k <= batch`` rows, so the memory held is one
+        recording plus one batch of windows, however many label rows the recording has (the real
+        train.csv has recordings with hundreds).
+
+    Notes
+    -----
+    Windows running past the end of the recording are NaN-padded before preprocessing, which
+    repairs and flags them. Welch PSDs are shared through the segment spectra of the recording
+    (2 s segments every 1 s, computed once over the stretch the rows cover): a window on the
+    segment grid averages its segments, one off the grid gets its own Welch estimate.
+    """
+    rec = check_eeg(rec, name="rec", caller="recording_windows", layout="recording",
+                    fs=fs, order=None, allow_empty=True)
+    starts, n_win = window_samples(offsets, EEG_WINDOW_S, fs)
+    if (starts < 0).any():
+        raise ValueError(f"negative eeg_label_offset_seconds {offsets[starts < 0][0]}")
+    need = int(starts.max()) + n_win
+    # the whole recording, NaN-padded to the end of the last window: preprocessing repairs and
+    # flags the padding
+    length = max(rec.shape[-1], need)
+    raw = cut_windows(rec, [0.0], length / fs, fs, pad=True)  # (1, 20, length)
+    clean, _ = preprocess(raw, fs, **prep)
+    clean, raw = clean[0], raw[0]
+    seg = int(round(WELCH_SEGMENT_S * fs))
+    hop = seg // 2
+    lo = int(starts.min()) // hop * hop  # the segment grid stays anchored at sample 0
+    freqs, spectra = segment_spectra(bipolar(clean[:, lo:need]), fs, WELCH_SEGMENT_S)
+    cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
+    np.cumsum(spectra, axis=1, out=cs[:, 1:])
+    del spectra
+    clip = prep.get("clip_uv", _CLIP_UV)
+    spans = span_slices(n_win, fs)
+    for a in range(0, len(starts), batch):
+        st = starts[a:a + batch]
+        windows = np.ascontiguousarray(cut_windows(clean, offsets[a:a + batch], EEG_WINDOW_S,
+                                                   fs))  # (k, 20, n_win)
+        quality = window_quality(cut_windows(raw, offsets[a:a + batch], EEG_WINDOW_S, fs),
+                                 windows, clip)
+        psd = {}
+        for span, sl in spans.items():
+            length = sl.stop - sl.start
+            n_seg = (length - seg) // hop + 1
+            first = st + sl.start
+            out = np.empty((len(st), cs.shape[0], len(freqs)), np.float32)
+            on_grid = first % hop == 0
+            k0 = (first[on_grid] - lo) // hop
+            out[on_grid] = np.moveaxis((cs[:, k0 + n_seg] - cs[:, k0]) / n_seg, 1, 0)
+            if (~on_grid).any():
+                out[~on_grid] = welch_psd(bipolar(windows[~on_grid][..., sl]), fs)[1]
+            psd[span] = (freqs, out)
+        yield a, windows, quality, psd
+
+
+def dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec,
+                  batch: int | None = None) -> pd.DataFrame:
+    """Features of a chunk of label rows (whole recordings), computed ``batch`` rows at a time.
+
+    Each EEG file is read and filtered once; windows from several recordings are pooled until a
+    batch holds at least ``batch`` rows (default: the whole chunk), and a recording with more
+    rows than that is cut into batches. The spectrogram windows are read per batch.
+    """
+    fs = ds.fs
+    batch = len(rows) if batch is None else max(int(batch), 1)
+    pending: list[tuple] = []
+    tables = []
+
+    def flush():
+        windows = np.concatenate([w for _, w, _, _ in pending])
+        quality = {k: np.concatenate([q[k] for _, _, q, _ in pending]) for k in pending[0][2]}
+        psd = {s: (pending[0][3][s][0], np.concatenate([p[s][1] for *_, p in pending]))
+               for s in pending[0][3]}
+        pos = np.concatenate([i for i, _, _, _ in pending])
+        spec = ds.spectrogram_windows(rows.loc[pos], pad=True) if with_spec else None
+        feats = compute_features(windows, fs, feature_set=families, spectrogram=spec,
+                                 quality=quality, psd=psd)
+        # indexed by row position in the caller's label table; build_features restores its order
+        tables.append(table(feats, names, pd.Index(pos, name="position")))
+        pending.clear()
+
+    for _eeg_id, rec, group in ds.iter_recordings(rows):
+        positions = group.index.to_numpy()
+        offsets = group["eeg_label_offset_seconds"].to_numpy(float)
+        for a, w, q, p in recording_windows(rec, offsets, fs, prep, batch):
+            pending.append((positions[a:a + len(w)], w, q, p))
+            if sum(len(x[1]) for x in pending) >= batch:
+                flush()
+    if pending:
+        flush()
+    return pd.concat(tables) if len(tables) > 1 else tables[0]

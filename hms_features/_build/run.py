@@ -1,0 +1,111 @@
+"""Running the chunks of a plan: joblib (loky, threads, sequential) or Dask, with progress.
+
+Each chunk runs with one BLAS thread (threadpoolctl): the batched small products of the feature
+code gain nothing from BLAS threads, which would only spin on the cores the workers use. A worker
+writes its chunk's cache file itself (with Dask, on the worker's machine: the cache folder must
+be shared).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .cache import write_chunk
+
+__all__ = ["BACKENDS", "parallel", "run_plan"]
+
+#: Parallel backends accepted by :func:`hms_features.build.build_features`.
+BACKENDS = ("loky", "threading", "sequential", "dask")
+
+
+def parallel(n_jobs, backend):
+    """The joblib executor of a backend name.
+
+    ``"dask"`` runs the chunks on the workers of the current ``dask.distributed`` client
+    (joblib's Dask backend); ``n_jobs`` is then the cluster's business.
+    """
+    from joblib import Parallel
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "dask":
+        try:
+            from dask.distributed import get_client
+        except ImportError:
+            raise ImportError("backend='dask' needs dask.distributed: "
+                              "python3 -m pip install 'hms-features[dask]'") from None
+        try:
+            get_client()
+        except ValueError:
+            raise RuntimeError("backend='dask' needs a running dask.distributed Client, e.g. "
+                               "Client(LocalCluster()) or Client('tcp://scheduler:8786')") from None
+        from joblib import parallel_config
+
+        with parallel_config(backend="dask"):  # registers joblib's Dask backend on first use
+            return Parallel(n_jobs=-1, return_as="generator_unordered")
+    if backend == "sequential":
+        n_jobs = 1
+    return Parallel(n_jobs=n_jobs, backend="loky" if backend == "sequential" else backend,
+                    return_as="generator_unordered", max_nbytes="1M")
+
+
+def run_chunk(chunk, cache_path):
+    """Compute one chunk (one BLAS thread) and write its cache file if ``cache_path``."""
+    from threadpoolctl import threadpool_limits
+
+    # the BLAS calls are many small batched products: extra BLAS threads only spin and steal
+    # the cores the chunk-level parallelism already uses
+    with threadpool_limits(limits=1, user_api="blas"):
+        df = chunk.fn(*chunk.args)
+    if cache_path is not None:
+        write_chunk(df, cache_path)
+    return df
+
+
+def _indexed(i, chunk, path):
+    return i, run_chunk(chunk, path)
+
+
+def run_plan(plan, cache=None, *, n_jobs: int = -1, backend: str = "loky",
+             progress: bool = True) -> tuple[dict[int, pd.DataFrame], int]:
+    """Tables of every chunk of ``plan``: from ``cache`` when there, else computed.
+
+    Parameters
+    ----------
+    plan : Plan
+    cache : ChunkCache, optional
+    n_jobs, backend, progress
+        See :func:`hms_features.build.build_features`.
+
+    Returns
+    -------
+    tables : dict
+        Chunk number -> its DataFrame, for every chunk.
+    n_computed : int
+        Chunks computed (not read from the cache).
+    """
+    from tqdm.auto import tqdm
+
+    chunks = plan.chunks
+    paths = [None if cache is None else cache.path(i, c.ident) for i, c in enumerate(chunks)]
+    done: dict[int, pd.DataFrame] = {}
+    if cache is not None:
+        for i, c in enumerate(chunks):
+            df = cache.read(i, c.ident)
+            if df is not None:
+                done[i] = df
+    todo = [i for i in range(len(chunks)) if i not in done]
+    bar = tqdm(total=plan.n_windows, disable=not progress, unit="win", desc="features",
+               smoothing=0.1)
+    bar.update(int(sum(chunks[i].size for i in done)))
+    try:
+        if todo:
+            from joblib import delayed
+
+            par = parallel(n_jobs if len(todo) > 1 else 1, backend)
+            for i, df in par(delayed(_indexed)(i, chunks[i], paths[i]) for i in todo):
+                done[i] = df
+                bar.update(chunks[i].size)
+    finally:
+        bar.close()
+    return done, len(todo)
