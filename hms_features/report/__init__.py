@@ -26,7 +26,11 @@ optional dependency (``pip install "hms-features[plot]"``).
 
 from .figures import (
     CLASS_COLORS,
+    IMPORTANCE_LABELS,
+    PNG_COLORS,
     VIEWER_CHAINS,
+    VIEWER_DPI,
+    VIEWER_POLARITY,
     new_figure,
     pick_example_windows,
     plot_confusion,
@@ -35,6 +39,7 @@ from .figures import (
     plot_kl_by_group,
     plot_reliability,
     save_figure,
+    viewer_caption,
     viewer_traces,
 )
 from .numbers import confusion_counts, fold_kl_reports, reliability_bins
@@ -42,7 +47,11 @@ from .page import write_report
 
 __all__ = [
     "CLASS_COLORS",
+    "IMPORTANCE_LABELS",
+    "PNG_COLORS",
     "VIEWER_CHAINS",
+    "VIEWER_DPI",
+    "VIEWER_POLARITY",
     "new_figure",
     "save_figure",
     "reliability_bins",
@@ -55,5 +64,6 @@ __all__ = [
     "plot_importances",
     "plot_eeg_window",
     "viewer_traces",
+    "viewer_caption",
     "write_report",
 ]
