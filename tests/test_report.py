@@ -216,8 +216,8 @@ def test_eeg_viewer_on_a_real_window(hms_mini, tmp_path):
     rows = np.flatnonzero(mark[:, int(1150 * k):].any(axis=1))
     assert len(rows) > 0.5 * img.shape[0] * 0.6
     # the model's legend swatch shows every class colour, not just the seizure colour: the
-    # legend sits in the distribution panel's upper right corner
-    legend = img[int(690 * k):int(735 * k), int(1450 * k):int(1560 * k), :3]
+    # legend sits in the headroom above the distribution panel's bars
+    legend = img[int(680 * k):int(712 * k), int(1250 * k):int(1700 * k), :3]
     found = [np.any(np.all(np.abs(legend - np.array(matplotlib.colors.to_rgb(c))) < 0.05,
                            axis=-1)) for c in ("#D55E00", "#E69F00", "#0072B2", "#56B4E9")]
     assert all(found)

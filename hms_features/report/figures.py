@@ -670,7 +670,8 @@ def _plot_distribution(ax, votes, proba) -> None:
         for xi, val in zip(xs, vals):
             ax.text(xi, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
     ax.set_xticks(x, CLASSES)
-    ax.set_ylim(0, 1.12)
+    ax.set_ylim(0, 1.32)  # headroom above the bars (at most 1 + value label) for the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("probability")
     from matplotlib.legend_handler import HandlerTuple
     from matplotlib.patches import Patch
@@ -680,7 +681,7 @@ def _plot_distribution(ax, votes, proba) -> None:
     handles = [tuple(Patch(facecolor=CLASS_COLORS[c], edgecolor="black", linewidth=0.5)
                      for c in CLASSES) if lab.startswith("model") else h
                for h, lab in zip(handles, labels)]
-    ax.legend(handles, labels, fontsize=8, frameon=False, loc="upper right",
+    ax.legend(handles, labels, fontsize=8, frameon=False, loc="upper center", ncols=2,
               handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}, handlelength=4)
     ax.grid(axis="y", alpha=0.3)
     heading = "predicted vs voted distribution"

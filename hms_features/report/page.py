@@ -36,7 +36,7 @@ img { max-width: 100%; border: 1px solid #ddd; margin: .5em 0; }
 p.note { color: #555; font-size: 0.9em; }
 details { margin: .8em 0; }
 summary { cursor: pointer; color: #0072B2; font-weight: bold; }
-td.text, th.text, table.text td { text-align: left; }
+td.text, th.text, table.text td, table.text th { text-align: left; }
 """
 
 
