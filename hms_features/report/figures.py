@@ -13,12 +13,16 @@ import numpy as np
 
 from ..data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
 from ..metrics import CLASSES
-from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
+from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar, preprocess
 from .numbers import _fractions, _prob_matrix, confusion_counts, reliability_bins
 
 __all__ = [
     "CLASS_COLORS",
     "VIEWER_CHAINS",
+    "VIEWER_POLARITY",
+    "VIEWER_DPI",
+    "IMPORTANCE_LABELS",
+    "PNG_COLORS",
     "new_figure",
     "save_figure",
     "pick_example_windows",
@@ -28,6 +32,7 @@ __all__ = [
     "plot_importances",
     "plot_eeg_window",
     "viewer_traces",
+    "viewer_caption",
 ]
 
 #: One colour per class, used by every picture (colour-blind-safe Okabe-Ito palette).
@@ -44,6 +49,21 @@ CLASS_COLORS = {
 VIEWER_CHAINS = ("LL", "LP", "RP", "RL", "C")
 
 _DPI = 100
+#: Resolution of the EEG viewer's PNG, dots per inch (its 18 x 9 inch figure: 1530 x 765 px).
+VIEWER_DPI = 85
+_LABEL_MARK = "#FFD34D"  # the labelled stretch on the spectrogram
+#: Palette size of the PNGs written by :func:`save_figure` (None: full RGB).
+PNG_COLORS = 256
+#: Polarity of the EEG viewer's traces: clinical convention, a negative voltage of the first
+#: electrode relative to the second (``anode - cathode < 0``) deflects upwards.
+VIEWER_POLARITY = "negative up"
+#: How :func:`plot_importances` labels the LightGBM importance types
+#: (:attr:`~hms_features.models.lgbm.SoftLabelLGBMClassifier.feature_importances_`).
+IMPORTANCE_LABELS = {
+    "gain": ("gain (training-loss reduction of the feature's splits), summed over the six "
+             "class trees"),
+    "split": "splits (times the feature is split on), summed over the six class trees",
+}
 
 
 def new_figure(figsize):
@@ -76,22 +96,42 @@ def new_figure(figsize):
     return fig
 
 
-def save_figure(fig, path) -> Path:
-    """Write ``fig`` (from :func:`new_figure`) as a PNG at 100 dpi on white; returns ``path``.
+def save_figure(fig, path, *, colors: int | None = PNG_COLORS, dpi: float = _DPI) -> Path:
+    """Write ``fig`` (from :func:`new_figure`) as a PNG on white; returns ``path``.
 
     Parameters
     ----------
     fig : matplotlib.figure.Figure
     path : path-like
         Destination; missing parent folders are created, an existing file is replaced.
+    colors : int or None
+        Quantise to a palette of this many colours (Pillow's maximum-coverage quantiser, no
+        dithering; white stays exactly white) and write an optimised palette PNG: about 3x
+        smaller than full RGB (an EEG window at 100 dpi: 860 KB -> 290 KB) with no visible
+        change to lines, text or the colour maps. None writes full RGB.
+    dpi : float
+        Pixels per inch (100: a 10-inch-wide figure is 1000 px).
 
     Returns
     -------
     Path
     """
+    import io
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=_DPI, facecolor="white")
+    if colors is None:
+        fig.savefig(path, format="png", dpi=dpi, facecolor="white")
+        return path
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+    buf.seek(0)
+    with Image.open(buf) as im:
+        pal = im.convert("RGB").quantize(colors=int(colors), method=Image.Quantize.MAXCOVERAGE,
+                                         dither=Image.Dither.NONE)
+    pal.save(path, format="PNG", optimize=True)
     return path
 
 
@@ -272,7 +312,8 @@ def plot_confusion(y_true_prob, y_pred, path) -> Path:
     return save_figure(fig, path)
 
 
-def plot_importances(names, importances, path, top: int = 30) -> Path:
+def plot_importances(names, importances, path, top: int = 30,
+                     importance_type: str = "gain") -> Path:
     """Horizontal bar chart of the ``top`` most important features.
 
     Parameters
@@ -280,11 +321,15 @@ def plot_importances(names, importances, path, top: int = 30) -> Path:
     names : sequence of str
         Feature names.
     importances : array-like, shape (n_features,)
-        Importance of each feature (e.g. LightGBM gain, any unit; stated as given).
+        Importance of each feature, e.g. ``SoftLabelLGBMClassifier.feature_importances_``.
     path : path-like
         PNG file to write.
     top : int
         Number of features shown, largest first.
+    importance_type : str
+        What ``importances`` measures, for the axis label: ``"gain"`` or ``"split"`` (the
+        classifier's ``importance_type``; both summed over the six class trees, see
+        :data:`IMPORTANCE_LABELS`), or any other text, used as the label.
 
     Returns
     -------
@@ -305,7 +350,7 @@ def plot_importances(names, importances, path, top: int = 30) -> Path:
     ax.barh(y, imp[order], color="#0072B2")
     ax.set_yticks(y, [names[i] for i in order], fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("importance")
+    ax.set_xlabel(IMPORTANCE_LABELS.get(importance_type, importance_type), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
     total = np.nansum(np.abs(imp))
     ax.set_title(f"Top {shown} of {imp.size} features"
@@ -314,13 +359,26 @@ def plot_importances(names, importances, path, top: int = 30) -> Path:
     return save_figure(fig, path)
 
 
-def viewer_traces(eeg) -> tuple[list[str], list[str], np.ndarray]:
+def viewer_traces(eeg, fs: float = FS, *, raw: bool = False,
+                  preprocess_kwargs: dict | None = None) -> tuple[list[str], list[str], np.ndarray]:
     """The traces of the EEG viewer, in display order.
 
     Parameters
     ----------
     eeg : array, shape (20, n_samples)
-        Referential EEG in µV, ``EEG_COLUMNS`` order.
+        Referential EEG in µV, ``EEG_COLUMNS`` order; may hold NaN.
+    fs : float
+        Sampling rate, Hz.
+    raw : bool
+        False (default): the traces as the features see them - the window cleaned by
+        :func:`hms_features.signal.preprocess` (NaN repair, mean removal, zero-phase band-pass and
+        notch, clipping; its defaults unless ``preprocess_kwargs`` says otherwise), then the
+        bipolar montage. The features filter whole recordings, so the first and last second of
+        a window filtered on its own can differ slightly from what they saw. True: the raw
+        montage with only each trace's median removed (slow drift and line noise left in).
+    preprocess_kwargs : dict, optional
+        Keyword arguments of :func:`~hms_features.signal.preprocess` (``l_freq``, ``h_freq``,
+        ``notch``, ``order``, ``clip_uv``, ...); ignored when ``raw``.
 
     Returns
     -------
@@ -330,7 +388,8 @@ def viewer_traces(eeg) -> tuple[list[str], list[str], np.ndarray]:
     chains : list of str
         The chain of each trace.
     traces : ndarray of float32, shape (18, n_samples)
-        ``anode - cathode`` in µV with each trace's median removed (NaN kept).
+        ``anode - cathode`` in µV; NaN wherever either electrode was NaN in ``eeg`` (drawn as
+        gaps, though preprocessing repaired them for the features).
     """
     eeg = np.asarray(eeg, dtype=np.float32)
     if eeg.ndim != 2 or eeg.shape[0] != len(EEG_COLUMNS):
@@ -339,11 +398,53 @@ def viewer_traces(eeg) -> tuple[list[str], list[str], np.ndarray]:
     order = [k for chain in VIEWER_CHAINS for k, (ch, _, _) in enumerate(BIPOLAR_PAIRS)
              if ch == chain]
     bip = bipolar(eeg)[order]
-    with _quiet_nan():
-        bip = bip - np.nanmedian(bip, axis=1, keepdims=True)
+    if raw:
+        with _quiet_nan():
+            bip = bip - np.nanmedian(bip, axis=1, keepdims=True)
+    else:
+        clean, _ = preprocess(eeg, fs, **(preprocess_kwargs or {}))
+        bip = np.where(np.isnan(bip), np.float32(np.nan), bipolar(clean[0])[order])
     names = [f"{BIPOLAR_PAIRS[k][1]}-{BIPOLAR_PAIRS[k][2]}" for k in order]
     chains = [BIPOLAR_PAIRS[k][0] for k in order]
-    return names, chains, bip
+    return names, chains, bip.astype(np.float32)
+
+
+def viewer_caption(raw: bool = False, preprocess_kwargs: dict | None = None) -> str:
+    """One line saying how the viewer's traces were processed (filters in Hz, clip in µV).
+
+    Parameters
+    ----------
+    raw, preprocess_kwargs
+        As for :func:`viewer_traces`.
+
+    Returns
+    -------
+    str
+        E.g. ``"filtered as the features see them (hms_features.signal.preprocess): zero-phase
+        Butterworth 0.5-40 Hz band-pass (order 4), 60 Hz notch, clipped at ±1024 µV"``.
+    """
+    if raw:
+        return "raw: each trace's median removed, no filtering"
+    import inspect
+
+    settings = {k: v.default for k, v in inspect.signature(preprocess).parameters.items()
+                if v.default is not inspect.Parameter.empty}
+    settings.update(preprocess_kwargs or {})
+    lo, hi, notch = settings.get("l_freq"), settings.get("h_freq"), settings.get("notch")
+    order, clip = settings.get("order"), settings.get("clip_uv")
+    steps = []
+    if lo is not None and hi is not None:
+        steps.append(f"zero-phase Butterworth {lo:g}–{hi:g} Hz band-pass (order {order})")
+    elif lo is not None:
+        steps.append(f"zero-phase Butterworth {lo:g} Hz high-pass (order {order})")
+    elif hi is not None:
+        steps.append(f"zero-phase Butterworth {hi:g} Hz low-pass (order {order})")
+    if notch is not None:
+        steps.append(f"{notch:g} Hz notch")
+    if clip is not None:
+        steps.append(f"clipped at ±{clip:g} µV")
+    return ("filtered as the features see them (hms_features.signal.preprocess): "
+            + (", ".join(steps) if steps else "no filter"))
 
 
 def _nice_scale(x: float) -> float:
@@ -359,14 +460,18 @@ def _nice_scale(x: float) -> float:
 
 def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, proba=None,
                     title: str | None = None, *, labelled_s: float = 10.0,
-                    scale_uv: float | None = None) -> Path:
+                    scale_uv: float | None = None, raw: bool = False,
+                    preprocess_kwargs: dict | None = None, dpi: float = VIEWER_DPI) -> Path:
     """The EEG viewer: a window in the double-banana montage, its spectrogram and the votes.
 
     Parameters
     ----------
     eeg : array, shape (20, n_samples)
         Referential EEG in µV, channels in ``EEG_COLUMNS`` order (a 50 s HMS window is
-        (20, 10000) at 200 Hz). NaN samples are drawn as gaps.
+        (20, 10000) at 200 Hz). NaN samples are drawn as gaps. By default the traces are
+        filtered as the features see them (:func:`viewer_traces`), and the figure says how.
+        Polarity: :data:`VIEWER_POLARITY` (clinical convention; ``anode - cathode < 0`` is
+        drawn upwards).
     path : path-like
         PNG file to write.
     fs : float
@@ -388,6 +493,13 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
         Trace spacing and scale-bar height, µV; by default a round number near the median
         across derivations of their 2nd-98th percentile range. Traces are clipped at
         +/- 1.5 spacings so one artefact cannot hide its neighbours.
+    raw : bool
+        Draw the raw montage (median removed only) instead of the preprocessed one.
+    preprocess_kwargs : dict, optional
+        Settings of :func:`~hms_features.signal.preprocess` for the filtered traces (default:
+        its defaults, the settings the features are built with unless told otherwise).
+    dpi : float
+        Resolution of the 18 x 9 inch figure (:data:`VIEWER_DPI`: 1530 x 765 px, about 250 KB).
 
     Returns
     -------
@@ -400,7 +512,7 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
                          f"got {eeg.shape}")
     n_samp = eeg.shape[1]
     duration = n_samp / fs
-    names, chains, bip = viewer_traces(eeg)
+    names, chains, bip = viewer_traces(eeg, fs, raw=raw, preprocess_kwargs=preprocess_kwargs)
     order = range(len(names))
     if scale_uv is None:
         with np.errstate(all="ignore"), _quiet_nan():
@@ -439,6 +551,7 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
                     "C": "#333333"}
     for i in range(len(order)):
         y = np.clip(bip[i] / scale_uv, -1.5, 1.5)
+        # minus: VIEWER_POLARITY, negative up
         ax.plot(t, -offsets[i] - y, lw=0.5, color=chain_colors[chains[i]])
     ax.set_yticks(-offsets, names, fontsize=9)
     ax.set_ylim(-offsets[-1] - 1.5, 1.5)
@@ -454,8 +567,9 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
     ax.text(xb + 0.006 * duration, yb0 + 0.5, f"{scale_uv:g}\nµV", ha="left", va="center",
             fontsize=9, clip_on=False)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
-    ax.set_title(f"Double-banana montage ({len(order)} derivations, {duration:g} s at "
-                 f"{fs:g} Hz; traces {scale_uv:g} µV apart; clipped at ±1.5)", fontsize=10)
+    ax.set_title(f"Double-banana montage, {duration:g} s at {fs:g} Hz; traces {scale_uv:g} µV "
+                 f"apart, clipped at ±1.5 spacings; polarity: {VIEWER_POLARITY}\n"
+                 f"{viewer_caption(raw, preprocess_kwargs)}", fontsize=10)
     for s in ("top", "right"):
         ax.spines[s].set_visible(False)
 
@@ -467,7 +581,7 @@ def plot_eeg_window(eeg, path, fs: float = FS, spectrogram=None, votes=None, pro
         _plot_distribution(fig.add_subplot(right[row]), votes, proba)
     if title:
         fig.suptitle(title, fontsize=12)
-    return save_figure(fig, path)
+    return save_figure(fig, path, dpi=dpi)
 
 
 class _quiet_nan:
@@ -510,17 +624,24 @@ def _plot_spectrogram(fig, grid, spectrogram, eeg_duration: float, labelled_s: f
                        extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
         for x in (-eeg_duration / 2, eeg_duration / 2):
             ax.axvline(x, color="white", lw=1, ls="--")
-        ax.plot([-labelled_s / 2, labelled_s / 2], [SPEC_FREQS[-1]] * 2, color="#FFD34D",
-                 lw=5, solid_capstyle="butt")
+        # the labelled stretch is ~1/60 of a 600 s panel: an outlined box over the whole
+        # frequency range plus a marker above the panel keep it visible
+        ax.axvspan(-labelled_s / 2, labelled_s / 2, facecolor="none", edgecolor=_LABEL_MARK,
+                   lw=1.5, zorder=3)
+        ax.plot([0], [1.0], marker="v", markersize=9, color=_LABEL_MARK, markeredgecolor="black",
+                markeredgewidth=0.6, transform=ax.get_xaxis_transform(), clip_on=False,
+                zorder=4)
         ax.set_ylabel(f"{chain}\nHz", fontsize=9)
         ax.set_yticks([0, 5, 10, 15, 20])
         ax.tick_params(labelsize=8)
         if r < 3:
             ax.tick_params(labelbottom=False)
-    axes[0].set_title(f"Kaggle spectrogram ({span:g} s; dashed: EEG window, yellow bar: "
-                      f"labelled {labelled_s:g} s)", fontsize=10)
+    axes[0].set_title(f"Kaggle spectrogram, {span:g} s\nwhite dashes: the {eeg_duration:g} s EEG "
+                      f"window; yellow box and ▼: the labelled {labelled_s:g} s", fontsize=10,
+                      pad=10)
     axes[-1].set_xlabel("time from window centre (s)")
-    fig.colorbar(im, ax=axes, shrink=0.8, label="log10 power")
+    # the file's values are power in its own units (µV²-like; features.spectrogram.log_power)
+    fig.colorbar(im, ax=axes, shrink=0.8, label="log10 power (Kaggle file units, ≈ µV²)")
 
 
 def _plot_distribution(ax, votes, proba) -> None:
@@ -549,9 +670,19 @@ def _plot_distribution(ax, votes, proba) -> None:
         for xi, val in zip(xs, vals):
             ax.text(xi, val + 0.02, f"{val:.2f}", ha="center", fontsize=7)
     ax.set_xticks(x, CLASSES)
-    ax.set_ylim(0, 1.12)
+    ax.set_ylim(0, 1.32)  # headroom above the bars (at most 1 + value label) for the legend
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("probability")
-    ax.legend(fontsize=8, frameon=False, loc="upper right")
+    from matplotlib.legend_handler import HandlerTuple
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    # the model's bars take their class's colour: its swatch shows all six, not the first one
+    handles = [tuple(Patch(facecolor=CLASS_COLORS[c], edgecolor="black", linewidth=0.5)
+                     for c in CLASSES) if lab.startswith("model") else h
+               for h, lab in zip(handles, labels)]
+    ax.legend(handles, labels, fontsize=8, frameon=False, loc="upper center", ncols=2,
+              handler_map={tuple: HandlerTuple(ndivide=None, pad=0)}, handlelength=4)
     ax.grid(axis="y", alpha=0.3)
     heading = "predicted vs voted distribution"
     if votes is not None and proba is not None:
