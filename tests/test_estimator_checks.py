@@ -8,7 +8,9 @@ listed check that passes (the list must not go stale).
 from __future__ import annotations
 
 import pytest
+import sklearn
 from sklearn.utils.estimator_checks import check_estimator
+from sklearn.utils.fixes import parse_version
 
 from hms_features.build import HMSFeatureExtractor
 from hms_features.models import (
@@ -125,4 +127,8 @@ def test_check_estimator(name):
     stale = sorted({r["check_name"] for r in results
                     if r["status"] == "passed" and r.get("expected_to_fail")})
     assert not stale, f"{name}: listed as failing but passing now, remove from EXPECTED: {stale}"
-    assert not set(expected) - {r["check_name"] for r in results}, "unknown check names listed"
+    unknown = set(expected) - {r["check_name"] for r in results}
+    # The lists are written for scikit-learn 1.9; older versions (down to the 1.6 floor) lack some
+    # checks, and there a listed name may not run.
+    if parse_version(sklearn.__version__) >= parse_version("1.9"):
+        assert not unknown, f"{name}: no such checks (typo?): {sorted(unknown)}"
