@@ -140,6 +140,11 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
     n_features_in_ : int
     feature_names_out_ : ndarray of str
         Feature columns produced by ``transform``.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        From ``transform`` and ``get_feature_names_out`` before ``fit``.
     """
 
     def __init__(self, root=None, split="train", feature_set="default", n_jobs=1,
@@ -184,10 +189,11 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         """Features of the label rows ``X``: ndarray float32 (n_rows, n_features_out)."""
+        from sklearn.utils.validation import check_is_fitted
+
         from .data import HMSDataset
 
-        if not hasattr(self, "feature_names_out_"):
-            raise RuntimeError("HMSFeatureExtractor: call fit before transform")
+        check_is_fitted(self, "feature_names_out_")
         X = self._check_rows(X)
         if self.root is None:
             raise ValueError("HMSFeatureExtractor: set root= to the folder of the Kaggle HMS "
@@ -200,6 +206,7 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         """Names of the output columns (ndarray of str)."""
-        if not hasattr(self, "feature_names_out_"):
-            raise RuntimeError("HMSFeatureExtractor: call fit before get_feature_names_out")
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_.copy()

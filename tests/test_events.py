@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from hms_features.data import HMSError, read_eeg_file
+from hms_features.event_scoring import SCORE_COLUMNS, evaluate
 from hms_features.events import (
     EVENT_COLUMNS,
     detect_events,
@@ -18,7 +19,6 @@ from hms_features.events import (
     write_szcore_tsv,
 )
 from hms_features.metrics import CLASSES
-from hms_features.event_scoring import SCORE_COLUMNS, evaluate
 from hms_features.signal import EEG_COLUMNS
 
 

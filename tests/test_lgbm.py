@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import DataConversionWarning, NotFittedError
 
 from hms_features.metrics import CLASSES, kl_divergence
 from hms_features.models import ModelFileError, SoftLabelLGBMClassifier, as_soft_targets, load
@@ -224,6 +224,80 @@ def test_estimator_contract(problem):
     assert tuple(est.classes_) == CLASSES
 
 
+def test_classes_are_learned_from_labels():
+    # a two-class 0/1 problem predicts 0/1 (never HMS names); strings give their sorted labels
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(200, 4))
+    y = (X[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(int)
+    m = SoftLabelLGBMClassifier(n_estimators=30, n_jobs=1, random_state=0).fit(X, y)
+    assert m.classes_.tolist() == [0, 1] and m.predict_proba(X).shape == (200, 2)
+    pred = m.predict(X)
+    assert set(pred.tolist()) == {0, 1} and (pred == y).mean() > 0.9
+    # scikit-learn's binary convention: decision_function is the log-odds of classes_[1]
+    dec = m.decision_function(X)
+    assert dec.shape == (200,)
+    np.testing.assert_array_equal(pred, m.classes_[(dec > 0).astype(int)])
+    np.testing.assert_allclose(1 / (1 + np.exp(-dec)), m.predict_proba(X)[:, 1], rtol=1e-12)
+    names = np.array(["spike", "calm", "artifact"])[np.digitize(X[:, 1], [-0.5, 0.5])]
+    m3 = SoftLabelLGBMClassifier(**EXACT).fit(X, names)
+    assert m3.classes_.tolist() == ["artifact", "calm", "spike"]
+    assert set(m3.predict(X)) <= set(names) and (m3.predict(X) == names).mean() > 0.9
+    # labels as a column vector: scikit-learn's warning, the same model
+    with pytest.warns(DataConversionWarning, match="column-vector y"):
+        m3c = SoftLabelLGBMClassifier(**EXACT).fit(X, names[:, None])
+    np.testing.assert_array_equal(m3c.predict_proba(X), m3.predict_proba(X))
+    # `classes` fixes the allowed labels and the column order
+    # (EXACT: no row/feature sampling, whose random draws follow the class order)
+    ordered = SoftLabelLGBMClassifier(**EXACT, classes=["spike", "calm", "artifact"]).fit(X, names)
+    assert ordered.classes_.tolist() == ["spike", "calm", "artifact"]
+    np.testing.assert_allclose(ordered.predict_proba(X), m3.predict_proba(X)[:, ::-1],
+                               atol=1e-12)
+    with pytest.raises(ValueError, match=r"row 0 has label '\w+': Unknown label type or class"):
+        SoftLabelLGBMClassifier(classes=["a", "b"]).fit(X, names)
+    with pytest.raises(ValueError, match="only one class"):
+        SoftLabelLGBMClassifier().fit(X, np.zeros(200, dtype=int))
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        SoftLabelLGBMClassifier().fit(X, X[:, 0])
+
+
+def test_vote_columns_name_their_classes():
+    X, votes, _ = make_problem(n=150, seed=10)
+    assert tuple(SoftLabelLGBMClassifier(**EXACT).fit(X, votes).classes_) == CLASSES
+    v3 = votes[:, :3] + 1  # three classes
+    m = SoftLabelLGBMClassifier(**EXACT).fit(X, v3)
+    assert m.classes_.tolist() == [0, 1, 2] and m.predict_proba(X).shape == (150, 3)
+    named = SoftLabelLGBMClassifier(**EXACT, classes=["x", "y", "z"]).fit(X, v3)
+    assert named.classes_.tolist() == ["x", "y", "z"]
+    np.testing.assert_array_equal(named.predict_proba(X), m.predict_proba(X))
+    # a DataFrame may name the columns "<class>" or "<class>_vote", in any order
+    df = pd.DataFrame(v3, columns=["x_vote", "y_vote", "z_vote"])[["z_vote", "x_vote", "y_vote"]]
+    byname = SoftLabelLGBMClassifier(**EXACT, classes=["x", "y", "z"]).fit(X, df)
+    np.testing.assert_array_equal(byname.predict_proba(X), m.predict_proba(X))
+    # the soft objective is the same for any K: one-hot labels of 3 classes == native multiclass
+    lab = v3.argmax(axis=1)
+    native = lgb.train({**_native_params(), "num_class": 3, "objective": "multiclass"},
+                       lgb.Dataset(X, lab), num_boost_round=EXACT["n_estimators"])
+    ours = SoftLabelLGBMClassifier(**EXACT).fit(X, lab)
+    np.testing.assert_allclose(ours.predict_proba(X), native.predict(X), atol=1e-6)
+    with pytest.raises(ValueError, match=r"expected shape \(n_rows, 2\)"):
+        SoftLabelLGBMClassifier(classes=["x", "y"]).fit(X, v3)
+    with pytest.raises(ValueError, match="pass classes="):
+        SoftLabelLGBMClassifier().fit(X, pd.DataFrame(v3, columns=list("abc")))
+
+
+def test_unfitted_and_featureless_inputs_raise_sklearn_errors(problem):
+    X, votes, _ = problem
+    for method in ("predict", "predict_proba", "decision_function", "score"):
+        with pytest.raises(NotFittedError):
+            args = (X, votes) if method == "score" else (X,)
+            getattr(SoftLabelLGBMClassifier(), method)(*args)
+    with pytest.raises(ValueError, match=r"0 feature\(s\) \(shape=\(100, 0\)\) while a minimum "
+                                         r"of 1 is required"):
+        SoftLabelLGBMClassifier().fit(np.empty((100, 0)), votes[:100])
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        SoftLabelLGBMClassifier().fit(X, None)
+
+
 def test_random_state_is_honoured(problem):
     X, votes, _ = problem
     kw = dict(n_estimators=20, subsample=0.5, colsample_bytree=0.5, n_jobs=1)
@@ -252,22 +326,22 @@ def test_read_only_input_and_dataframe_column_order(problem, fitted):
         (lambda X, Y: (X, np.vstack([Y[:-1], np.zeros((1, K))])), r"row 99 has zero votes"),
         (lambda X, Y: (X, Y[:, :5]), r"expected shape \(n_rows, 6\)"),
         (lambda X, Y: (X, np.where(np.arange(100)[:, None] == 3, np.nan, Y)), r"row 3 .*NaN"),
-        (lambda X, Y: (X[:90], Y), r"X has 90 rows but Y has 100"),
+        (lambda X, Y: (X[:90], Y), r"X has 90 rows but y has 100"),
         (lambda X, Y: (X, -Y), r"negative vote"),
         (lambda X, Y: (X, np.array(["seizure"] * 99 + ["spike"])),
-         r"Y: row 99 has label 'spike': Unknown label type or class; expected one of "
+         r"y: row 99 has label 'spike': Unknown label type or class; expected one of "
          r"\('seizure', .*0\.\.5"),
         (lambda X, Y: (X, np.r_[np.zeros(50), [-1.0], np.zeros(49)]),
-         r"Y: row 50 has class index -1\.0, expected 0\.\.5"),
-        (lambda X, Y: (X, pd.DataFrame(Y, columns=list("abcdef"))), r"not the six classes"),
+         r"y: row 50 has class index -1\.0, expected 0\.\.5"),
+        (lambda X, Y: (X, pd.DataFrame(Y, columns=list("abcdef"))), r"not the 6 classes"),
         (lambda X, Y: (np.where(np.arange(20) == 4, np.inf, X), Y), r"row 0, column 4 is inf"),
     ],
 )
 def test_bad_fit_inputs_are_named(problem, mutate, match):
     X, votes, _ = problem
     Xb, Yb = mutate(X[:100], votes[:100])
-    with pytest.raises(ValueError, match=match):
-        SoftLabelLGBMClassifier(n_estimators=2).fit(Xb, Yb)
+    with pytest.raises(ValueError, match=match):  # classes named: labels must be HMS classes
+        SoftLabelLGBMClassifier(n_estimators=2, classes=CLASSES).fit(Xb, Yb)
 
 
 def test_feature_mismatch_at_predict(problem, fitted):
@@ -275,7 +349,8 @@ def test_feature_mismatch_at_predict(problem, fitted):
     df = frame(X[:5]).rename(columns={"feat_3": "feat_x"})
     with pytest.raises(ValueError, match=r"1 missing \(e.g. \['feat_3'\]\).*1 unexpected"):
         fitted.predict_proba(df)
-    with pytest.raises(ValueError, match=r"X has 19 features.*fitted with 20"):
+    with pytest.raises(ValueError, match=r"X has 19 features, but SoftLabelLGBMClassifier is "
+                                         r"expecting 20 features"):
         fitted.predict_proba(X[:5, :19])
 
 
@@ -302,6 +377,18 @@ def test_save_load_round_trip_is_identical(tmp_path, problem):
         SoftLabelLGBMClassifier.load(tmp_path / "m", feature_names=[f"g{i}" for i in range(20)])
     with pytest.raises(ValueError, match="feature names differ"):
         load(tmp_path / "m").predict_proba(frame(X).rename(columns={"feat_0": "zzz"}))
+
+
+def test_save_load_keeps_learned_classes(tmp_path):
+    rng = np.random.default_rng(12)
+    X = rng.normal(size=(120, 3))
+    for y in ((X[:, 0] > 0).astype(int), np.where(X[:, 0] > 0, "up", "down")):
+        m = SoftLabelLGBMClassifier(n_estimators=10, n_jobs=1, random_state=0).fit(X, y)
+        m.save(tmp_path / str(y.dtype))
+        loaded = load(tmp_path / str(y.dtype))
+        assert loaded.classes_.tolist() == m.classes_.tolist()
+        np.testing.assert_array_equal(loaded.predict(X), m.predict(X))
+        np.testing.assert_array_equal(loaded.predict_proba(X), m.predict_proba(X))
 
 
 def _tamper(directory, what):

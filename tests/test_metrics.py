@@ -83,3 +83,53 @@ def test_report_split_and_per_class_contributions_add_up():
     assert rep["n_many_votes"] + rep["n_few_votes"] == n
     assert sum(rep["per_class"].values()) == pytest.approx(rep["kl"])
     assert list(rep["per_class"]) == list(CLASSES)
+
+
+def test_parse_targets_labels_votes_and_classes():
+    from hms_features.metrics import as_soft_targets, parse_targets
+
+    # labels: the sorted distinct values are the classes, one-hot targets, one vote each
+    t, n, c = parse_targets(np.array([3, 1, 3, 2]))
+    assert c.tolist() == [1, 2, 3]
+    np.testing.assert_array_equal(t, np.eye(3)[[2, 0, 2, 1]])
+    np.testing.assert_array_equal(n, 1.0)
+    t, _, c = parse_targets(pd.Series(["b", "a", "b"]))
+    assert c.tolist() == ["a", "b"] and c.dtype == object
+    # votes: rows normalised, the totals kept; HMS names for six columns, 0..K-1 otherwise
+    t, n, c = parse_targets([[3, 1], [0, 2]])
+    np.testing.assert_allclose(t, [[0.75, 0.25], [0, 1]])
+    np.testing.assert_array_equal(n, [4, 2])
+    assert c.tolist() == [0, 1]
+    assert tuple(parse_targets(np.ones((2, 6)))[2]) == CLASSES
+    # given classes: labels matched to them (HMS: any case, "_vote", indices 0..5)
+    t, _, c = parse_targets(["LPD", "other_vote", "seizure"], classes=CLASSES)
+    np.testing.assert_array_equal(t, np.eye(6)[[1, 5, 0]])
+    np.testing.assert_array_equal(parse_targets([1, 5, 0], classes=CLASSES)[0], t)
+    t_hms, n_hms = as_soft_targets(["Seizure", "GRDA"])
+    np.testing.assert_array_equal(t_hms, np.eye(6)[[0, 4]])
+    # one set of messages for every consumer (the same as normalize_votes')
+    for bad, match in [
+        ([[1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], "row 1 has zero votes"),
+        ([[-1, 2, 0, 0, 0, 0]], "row 0 has a negative vote"),
+        ([[np.nan, 2, 0, 0, 0, 0]], "row 0 holds NaN"),
+    ]:
+        for parse in (normalize_votes, as_soft_targets, parse_targets):
+            with pytest.raises(ValueError, match=match):
+                parse(bad)
+    with pytest.raises(ValueError, match="only one class"):
+        parse_targets(["a", "a"])
+    with pytest.raises(ValueError, match="Unknown label type: continuous"):
+        parse_targets([0.5, 1.0])
+    with pytest.raises(ValueError, match=r"y: row 1 has label 'c': Unknown label type"):
+        parse_targets(["a", "c"], classes=["a", "b"])
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        parse_targets(None)
+
+
+def test_kl_for_another_number_of_classes():
+    y = np.array([[1.0, 0.0], [0.5, 0.5]])
+    p = np.array([[0.5, 0.5], [0.25, 0.75]])
+    expected = rel_entr(y, p).sum(1)
+    np.testing.assert_allclose(kl_per_row(y, p, n_classes=2), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"expected shape \(n_rows, 6\)"):
+        kl_divergence(y, p)

@@ -346,22 +346,7 @@ def test_sklearn_contract():
     assert lstm.get_feature_names_out()[-1] == "lstm_emb_9"
 
 
-@pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("est", [
-    MLPEmbedder(hidden=(4,), max_epochs=2, random_state=0),
-    LSTMEmbedder(hidden=2, n_steps=1, max_epochs=2, random_state=0),
-])
-def test_sklearn_check_estimator(est):
-    from sklearn.utils.estimator_checks import check_estimator
-
-    expected = {
-        # stochastic mini-batches: a weight of 2 is not the same as a duplicated row
-        "check_sample_weight_equivalence_on_dense_data": "mini-batch Adam",
-        # fit_transform is out-of-fold by design (like TargetEncoder)
-        "check_transformer_general": "out-of-fold fit_transform",
-        "check_transformer_data_not_an_array": "out-of-fold fit_transform",
-    }
-    check_estimator(est, expected_failed_checks=expected)
+# scikit-learn's check_estimator for both embedders: tests/test_estimator_checks.py
 
 
 def test_nan_safe_standardisation_and_read_only_input():

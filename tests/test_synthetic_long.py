@@ -74,10 +74,10 @@ def test_same_seed_same_file(tmp_path):
 
 def test_windows_to_events_to_files_to_scores(long_rec, tmp_path):
     """The plumbing a scan uses, with an oracle detector whose scores are known exactly."""
+    from hms_features.event_scoring import evaluate
     from hms_features.events import detect_events, write_bids_events, write_szcore_tsv
     from hms_features.metrics import CLASSES
     from hms_features.recording import sliding_windows
-    from hms_features.event_scoring import evaluate
 
     out, data, names, fs = long_rec
     _, starts = sliding_windows(data, fs, window_s=50.0, step_s=10.0)

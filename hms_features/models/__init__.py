@@ -1,6 +1,7 @@
 """Models: soft-label LightGBM, numpy embedders, the standard pipeline, CV and persistence."""
 
-from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
+from ..metrics import as_soft_targets
+from .lgbm import SoftLabelLGBMClassifier
 from .lstm import LSTMEmbedder
 from .mlp import MLPEmbedder
 from .persist import ModelFileError, load, register_kind, save

@@ -54,14 +54,12 @@ import numbers
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, KFold
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ..data import VOTE_COLUMNS
-from ..metrics import CLASSES
+from ..metrics import CLASSES, parse_targets
 from ._nn_layers import (
     _Adam,
     _log_softmax,
@@ -69,7 +67,6 @@ from ._nn_layers import (
     _soft_cross_entropy,
     _weighted_kl,
 )
-from .lgbm import as_soft_targets
 from .persist import (
     ModelFileError,
     check_feature_names,
@@ -100,29 +97,10 @@ _INFER_BATCH = 2048
 def _check_targets(Y, n_rows: int) -> np.ndarray:
     """Vote counts, probabilities or 1-D class labels -> (n, 6) float64 probabilities.
 
-    Parsing and validation are :func:`~hms_features.models.lgbm.as_soft_targets`'s; on top of it
-    this gives scikit-learn's message for a missing ``y``, picks the vote (or class) columns out
-    of a wider DataFrame, accepts an (n, 1) label column and checks the row count.
+    Parsing and messages are :func:`hms_features.metrics.parse_targets`'s (the library's one
+    target parser); on top of it this checks the row count.
     """
-    if Y is None:
-        raise ValueError(
-            "This estimator requires y to be passed, but the target y is None; expected vote "
-            f"counts or probabilities of shape (n_rows, {_N_CLASSES}) in class order {CLASSES}, "
-            "or a 1-D vector of class names / indices"
-        )
-    if isinstance(Y, pd.DataFrame):
-        cols = [str(c) for c in Y.columns]
-        for names in (VOTE_COLUMNS, CLASSES):
-            if set(names) <= set(cols):
-                Y = Y[[Y.columns[cols.index(c)] for c in names]]
-                break
-        Y = Y.to_numpy()
-    elif isinstance(Y, pd.Series):
-        Y = Y.to_numpy()
-    Y = np.asarray(Y)
-    if Y.ndim == 2 and Y.shape[1] == 1:
-        Y = Y[:, 0]
-    T, _ = as_soft_targets(Y, name="y")
+    T, _, _ = parse_targets(Y, classes=CLASSES, name="y")
     if T.shape[0] != n_rows:
         raise ValueError(f"X has {n_rows} rows but y has {T.shape[0]}: they must match")
     return T

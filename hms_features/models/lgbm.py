@@ -8,12 +8,12 @@ model predicts ``p = softmax(z)`` and is trained on the cross-entropy
 which differs from the Kaggle score ``KL(y || p)`` by the row's entropy ``H(y)``, a constant:
 minimising one minimises the other. Its gradient is ``dL/dz_c = p_c - y_c`` and its Hessian
 diagonal ``p_c (1 - p_c)``. The booster gets these through a custom objective, with the Hessian
-scaled by ``K / (K - 1)`` (``K = 6``) exactly as LightGBM's own ``multiclass`` objective does,
-and the starting score ``log`` of the weighted mean vote distribution, which is what LightGBM's
-``boost_from_average`` uses. For one-hot votes this *is* LightGBM's multiclass objective; for
-split votes it equals the multiclass objective on rows repeated once per voted class with weight
-``y_c`` (``tests/test_lgbm.py`` checks both identities on full-depth trees), without the
-repetition's memory and without counting a repeated row several times towards
+scaled by ``K / (K - 1)`` (``K`` classes, 6 for HMS) exactly as LightGBM's own ``multiclass``
+objective does, and the starting score ``log`` of the weighted mean vote distribution, which is
+what LightGBM's ``boost_from_average`` uses. For one-hot votes this *is* LightGBM's multiclass
+objective; for split votes it equals the multiclass objective on rows repeated once per voted
+class with weight ``y_c`` (``tests/test_lgbm.py`` checks both identities on full-depth trees),
+without the repetition's memory and without counting a repeated row several times towards
 ``min_child_samples`` or bagging.
 
 References
@@ -30,17 +30,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..metrics import CLASSES, kl_divergence
-from .persist import register_kind
+# as_soft_targets lives in metrics (the one target parser); re-exported here for old imports.
+from ..metrics import CLASSES, as_soft_targets, kl_divergence, kl_per_row, parse_targets
+from .persist import (
+    ModelFileError,
+    check_feature_names,
+    manifest_field,
+    read_manifest,
+    register_kind,
+    write_manifest,
+)
 
 __all__ = [
     "SoftLabelLGBMClassifier", "as_soft_targets", "soft_cross_entropy_grad_hess", "softmax",
 ]
 
-_K = len(CLASSES)
-_VOTE_NAMES = tuple(f"{c}_vote" for c in CLASSES)
 _BOOSTER_FILE = "booster.txt"
 # LightGBM refuses feature names holding JSON special characters.
 _LGB_BAD_NAME = re.compile(r'[",:\[\]{}]')
@@ -80,106 +86,6 @@ def soft_cross_entropy_grad_hess(raw, targets, weights=None) -> tuple[np.ndarray
     return w[:, None] * (p - targets), w[:, None] * (k / (k - 1.0) * p * (1.0 - p))
 
 
-def as_soft_targets(Y, name: str = "Y") -> tuple[np.ndarray, np.ndarray]:
-    """Turn vote counts, probabilities or class labels into vote distributions.
-
-    Parameters
-    ----------
-    Y : array-like or DataFrame
-        Either shape (n, 6): vote counts or probabilities in :data:`~hms_features.metrics.CLASSES`
-        order (a DataFrame may instead name its columns ``seizure..other`` or
-        ``seizure_vote..other_vote``, in any order); or shape (n,): class names (case-insensitive,
-        e.g. Kaggle's ``expert_consensus``) or class indices 0..5.
-    name : str
-        Used in error messages.
-
-    Returns
-    -------
-    probabilities : ndarray of float64, shape (n, 6)
-        Rows summing to 1.
-    n_votes : ndarray of float64, shape (n,)
-        Row sums before normalising (the number of votes for counts; 1 for probabilities and
-        labels).
-
-    Raises
-    ------
-    ValueError
-        On a wrong shape or column set, NaN/inf, negative votes or a row with zero votes, naming
-        the first bad row.
-    """
-    if isinstance(Y, pd.DataFrame):
-        cols = [str(c) for c in Y.columns]
-        for names in (CLASSES, _VOTE_NAMES):
-            if set(names) <= set(cols) and len(cols) == _K:
-                Y = Y[list(names)]
-                break
-        else:
-            if not (isinstance(Y.columns, pd.RangeIndex) and len(cols) == _K):
-                raise ValueError(
-                    f"{name}: DataFrame columns {cols[:8]} are not the six classes; expected "
-                    f"{list(_VOTE_NAMES)} or {list(CLASSES)}"
-                )
-        Y = Y.to_numpy()
-    elif isinstance(Y, pd.Series):
-        Y = Y.to_numpy()
-    Y = np.asarray(Y)
-    if Y.ndim == 1:
-        return _labels_to_targets(Y, name)
-    if Y.ndim != 2 or Y.shape[1] != _K:
-        raise ValueError(
-            f"{name}: expected shape (n_rows, {_K}) of vote counts or probabilities in class order "
-            f"{CLASSES}, or a 1-D vector of class labels; got shape {Y.shape}"
-        )
-    try:
-        Y = Y.astype(np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: vote columns must be numeric, got dtype {Y.dtype}") from None
-    bad = ~np.isfinite(Y).all(axis=1)
-    if bad.any():
-        raise ValueError(f"{name}: row {int(np.argmax(bad))} holds NaN or inf")
-    neg = (Y < 0).any(axis=1)
-    if neg.any():
-        raise ValueError(f"{name}: row {int(np.argmax(neg))} has a negative vote")
-    total = Y.sum(axis=1)
-    zero = total <= 0
-    if zero.any():
-        raise ValueError(
-            f"{name}: row {int(np.argmax(zero))} has zero votes in total "
-            "(drop it: it carries no target distribution)"
-        )
-    return Y / total[:, None], total
-
-
-def _labels_to_targets(y: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot targets from 1-D class labels: the only label parser in the library.
-
-    Integer (or integer-valued, finite float) labels are class indices; anything else is matched
-    case-insensitively against :data:`~hms_features.metrics.CLASSES` (``"<class>_vote"`` too).
-    """
-    integral = y.dtype.kind == "f" and np.isfinite(y).all() and np.all(np.mod(y, 1) == 0)
-    if y.dtype.kind in "iu" or integral:
-        idx = y.astype(np.int64)
-        bad = (idx < 0) | (idx >= _K)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"{name}: row {i} has class index {y[i].item()}, expected 0..{_K - 1}")
-    else:
-        lookup = {c: i for i, c in enumerate(CLASSES)}
-        lookup.update({c + "_vote": i for i, c in enumerate(CLASSES)})
-        keys = [str(v).strip().lower() for v in y]
-        bad = [i for i, k in enumerate(keys) if k not in lookup]
-        if bad:
-            # "Unknown label type" is the phrase scikit-learn's estimator checks look for.
-            raise ValueError(
-                f"{name}: row {bad[0]} has label {str(y[bad[0]])!r}: Unknown label type or "
-                f"class; expected one of {CLASSES} (any case) or a class index 0..{_K - 1}"
-            )
-        idx = np.array([lookup[k] for k in keys], dtype=np.int64)
-    out = np.zeros((len(idx), _K))
-    out[np.arange(len(idx)), idx] = 1.0
-    return out, np.ones(len(idx))
-
-
 def _n_threads(n_jobs) -> int:
     if n_jobs is None:
         # scikit-learn's convention (None = 1). LightGBM's own default, all OpenMP threads,
@@ -195,6 +101,11 @@ def _n_threads(n_jobs) -> int:
 @register_kind
 class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
     """LightGBM multiclass booster fitted to soft vote distributions (KL / cross-entropy loss).
+
+    The classes are learned from ``y`` in ``fit``: 1-D labels of any type and number of classes
+    (``classes_`` are the sorted labels, and :meth:`predict` returns them), or an (n, K) array
+    of vote counts or probabilities whose columns are named by ``classes`` (default: the six HMS
+    classes when K = 6, else ``0..K-1``).
 
     Parameters
     ----------
@@ -229,7 +140,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         When given and ``fit`` receives no ``eval_set``, hold out this fraction of the training
         rows (whole groups when ``fit`` gets ``groups``, e.g. patient ids) for early stopping.
     vote_weight_power : float
-        Row weight ``n_votes ** vote_weight_power`` (times ``sample_weight``) when ``Y`` holds
+        Row weight ``n_votes ** vote_weight_power`` (times ``sample_weight``) when ``y`` holds
         vote counts: 0 weights every row equally, 1 in proportion to its number of votes, 0.5 by
         its square root. Rows given as probabilities count as one vote.
     importance_type : {"gain", "split"}
@@ -241,14 +152,19 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         Seed for row and feature subsampling; an int also makes training deterministic.
     extra_params : dict or None
         Further LightGBM parameters passed unchanged (e.g. ``{"path_smooth": 1.0}``).
+    classes : sequence or None
+        The classes, in output column order. With 2-D ``y``: the names of its K columns (None:
+        :data:`~hms_features.metrics.CLASSES` when K = 6, ``0..K-1`` otherwise). With 1-D
+        labels: the allowed labels and their order (None: the sorted distinct labels of ``y``).
+        See :func:`~hms_features.metrics.parse_targets`.
 
     Attributes
     ----------
     booster_ : lightgbm.Booster
-    classes_ : ndarray of str, the six class names in :data:`~hms_features.metrics.CLASSES` order
+    classes_ : ndarray, shape (K,), the class of each ``predict_proba`` column
     n_features_in_ : int
     feature_names_in_ : ndarray of str (only when fitted on a DataFrame)
-    init_score_ : ndarray, shape (6,), starting raw scores (log of the weighted class prior)
+    init_score_ : ndarray, shape (K,), starting raw scores (log of the weighted class prior)
     best_iteration_ : int, number of rounds used for prediction
     evals_result_ : dict, validation KL per round (``{"valid_0": {"kl": [...]}}``)
     feature_importances_ : ndarray, shape (n_features,)
@@ -282,6 +198,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         n_jobs: int | None = None,
         random_state: int | None = None,
         extra_params: dict | None = None,
+        classes=None,
     ):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -303,32 +220,32 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.extra_params = extra_params
+        self.classes = classes
 
     # ------------------------------------------------------------------ inputs
     def _check_X(self, X, fitting: bool) -> np.ndarray:
-        """Validate features; remember (fit) or check (predict) names and count."""
+        """Validate features with :func:`~sklearn.utils.validation.validate_data` (float32).
+
+        Fitting remembers the number and (for a DataFrame) names of the columns; later calls
+        check them, reordering a DataFrame whose columns are the fitted names in another order.
+        """
         where = f"{type(self).__name__}.{'fit' if fitting else 'predict'}"
         names = None
         if isinstance(X, pd.DataFrame):
             names = [str(c) for c in X.columns]
             if not fitting and hasattr(self, "feature_names_in_"):
-                from .persist import check_feature_names
 
                 check_feature_names(self.feature_names_in_, names, f"{where}: X")
                 X = X[list(self.feature_names_in_)]  # same names, possibly reordered
+                names = [str(c) for c in X.columns]
             nonnum = [c for c, dt in zip(names, X.dtypes, strict=True)
                       if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))]
             if nonnum:
                 raise ValueError(
                     f"{where}: X columns must be numeric features; non-numeric: {nonnum[:5]}"
                 )
-            arr = X.to_numpy(dtype=np.float32, na_value=np.nan)
-        else:
-            if hasattr(X, "toarray"):
-                raise ValueError(f"{where}: sparse X is not supported; pass a dense array")
-            arr = np.asarray(X, dtype=np.float32)
-            if arr.ndim != 2:
-                raise ValueError(f"{where}: X must be 2-D (n_rows, n_features), got {arr.shape}")
+        # inf is checked below, to name its row and column; NaN means missing
+        arr = validate_data(self, X, reset=fitting, dtype=np.float32, ensure_all_finite=False)
         inf = np.isinf(arr)
         if inf.any():
             r, c = np.argwhere(inf)[0]
@@ -336,22 +253,11 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"{where}: X row {r}, {col} is infinite; use NaN for a missing value"
             )
-        if fitting:
-            self.n_features_in_ = arr.shape[1]
-            if names is not None:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif arr.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{where}: X has {arr.shape[1]} features, the model was fitted with "
-                f"{self.n_features_in_}"
-            )
         return arr
 
     def _lgb_params(self) -> dict:
         params = {
-            "num_class": _K,
+            "num_class": len(self.classes_),
             "learning_rate": self.learning_rate,
             "num_leaves": self.num_leaves,
             "max_depth": self.max_depth,
@@ -379,7 +285,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         return params
 
     # --------------------------------------------------------------------- fit
-    def fit(self, X, Y, sample_weight=None, eval_set=None, groups=None, callbacks=None):
+    def fit(self, X, y, sample_weight=None, eval_set=None, groups=None, callbacks=None):
         """Fit the booster to soft targets.
 
         Parameters
@@ -387,11 +293,12 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         X : array-like or DataFrame, shape (n, n_features)
             Numeric features; NaN means missing. Column names are remembered and checked at
             prediction time.
-        Y : array-like or DataFrame, shape (n, 6) or (n,)
-            Vote counts, vote probabilities or class labels (see :func:`as_soft_targets`).
+        y : array-like or DataFrame, shape (n, K) or (n,)
+            Vote counts or probabilities (K >= 2 columns, named by ``classes``), or class labels
+            (see :func:`~hms_features.metrics.parse_targets`).
         sample_weight : array-like, shape (n,), optional
             Non-negative row weights (multiplied by ``n_votes ** vote_weight_power``).
-        eval_set : (X_val, Y_val) or list of such pairs, optional
+        eval_set : (X_val, y_val) or list of such pairs, optional
             Validation data scored by KL every round; the first pair drives early stopping.
         groups : array-like, shape (n,), optional
             Group of each row (patient id), used only to hold out whole groups when
@@ -406,12 +313,13 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         import lightgbm as lgb
 
         Xa = self._check_X(X, fitting=True)
-        T, n_votes = as_soft_targets(Y)
+        T, n_votes, classes = parse_targets(y, classes=self.classes, name="y")
         n = Xa.shape[0]
         if T.shape[0] != n:
-            raise ValueError(f"X has {n} rows but Y has {T.shape[0]}: they must match")
+            raise ValueError(f"X has {n} rows but y has {T.shape[0]}: they must match")
         if n < 2:
-            raise ValueError(f"need at least 2 training rows, got {n}")
+            raise ValueError(f"need at least 2 training rows, got {n} sample(s)")
+        self.classes_ = classes
         w = np.power(n_votes, float(self.vote_weight_power))
         if sample_weight is not None:
             sw = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
@@ -421,19 +329,19 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
                 raise ValueError("sample_weight must be finite and non-negative")
             w = w * sw
         if not w.sum() > 0:
-            raise ValueError("sample weights sum to 0: nothing to learn from")
+            raise ValueError("sample_weight: the weights sum to zero; nothing to learn from")
 
         valid = []
         if eval_set is not None:
             pairs = [eval_set] if isinstance(eval_set, tuple) else list(eval_set)
             for i, pair in enumerate(pairs):
                 if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-                    raise ValueError(f"eval_set[{i}] must be a pair (X_val, Y_val)")
+                    raise ValueError(f"eval_set[{i}] must be a pair (X_val, y_val)")
                 Xv = self._check_X(pair[0], fitting=False)
-                Tv, _ = as_soft_targets(pair[1], name=f"eval_set[{i}] Y")
+                Tv, _, _ = parse_targets(pair[1], classes=self.classes_, name=f"eval_set[{i}] y")
                 if Tv.shape[0] != Xv.shape[0]:
                     raise ValueError(
-                        f"eval_set[{i}]: X has {Xv.shape[0]} rows but Y has {Tv.shape[0]}"
+                        f"eval_set[{i}]: X has {Xv.shape[0]} rows but y has {Tv.shape[0]}"
                     )
                 valid.append((Xv, Tv))
         elif self.validation_fraction is not None:
@@ -469,7 +377,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
             targets[id(valid_sets[-1])] = Tv
 
         def kl_metric(raw, data):
-            return "kl", kl_divergence(targets[id(data)], softmax(raw)), False
+            return "kl", kl_divergence(targets[id(data)], softmax(raw), n_classes=len(T[0])), False
 
         self.evals_result_ = {}
         cbs = list(callbacks or [])
@@ -487,7 +395,6 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         self.booster_ = booster
         best = booster.best_iteration if valid_sets and self.early_stopping_rounds else 0
         self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
-        self.classes_ = np.array(CLASSES, dtype=object)
         return self
 
     def _holdout(self, n: int, groups):
@@ -507,36 +414,48 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         return next(split.split(np.zeros(n)))
 
     # ----------------------------------------------------------------- predict
-    def decision_function(self, X) -> np.ndarray:
-        """Raw scores (log-probabilities up to a per-row constant), shape (n, 6)."""
+    def _raw_scores(self, X) -> np.ndarray:
+        """Raw scores of every class, shape (n, K): log-probabilities up to a per-row constant."""
         check_is_fitted(self, "booster_")
         Xa = self._check_X(X, fitting=False)
         raw = self.booster_.predict(Xa, raw_score=True, num_iteration=self.best_iteration_)
-        return np.asarray(raw, dtype=np.float64).reshape(len(Xa), _K) + self.init_score_
+        k = len(self.classes_)
+        return np.asarray(raw, dtype=np.float64).reshape(len(Xa), k) + self.init_score_
+
+    def decision_function(self, X) -> np.ndarray:
+        """Raw scores: shape (n, K) (log-probabilities up to a per-row constant).
+
+        With two classes, scikit-learn's convention: shape (n,), the log-odds of ``classes_[1]``
+        (positive means :meth:`predict` returns ``classes_[1]``).
+        """
+        raw = self._raw_scores(X)
+        return raw[:, 1] - raw[:, 0] if raw.shape[1] == 2 else raw
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n, 6), rows summing to 1, columns in ``classes_`` order."""
-        return softmax(self.decision_function(X))
+        """Class probabilities, shape (n, K), rows summing to 1, columns in ``classes_`` order."""
+        return softmax(self._raw_scores(X))
 
     def predict(self, X) -> np.ndarray:
-        """Most probable class name per row (from ``classes_``)."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        """Most probable class per row, taken from ``classes_`` (labels as given to ``fit``)."""
+        best = np.argmax(self._raw_scores(X), axis=1)  # checks fitted before classes_ is read
+        return self.classes_[best]
 
-    def score(self, X, Y, sample_weight=None) -> float:
-        """Negative Kaggle KL divergence of ``predict_proba(X)`` from ``Y`` (higher is better).
+    def score(self, X, y, sample_weight=None) -> float:
+        """Negative KL divergence of ``predict_proba(X)`` from ``y`` (higher is better).
 
-        ``Y`` is anything :func:`as_soft_targets` accepts. With ``sample_weight``, a weighted
-        mean of the per-row KL.
+        ``y`` is parsed against ``classes_`` (votes, probabilities or labels, see
+        :func:`~hms_features.metrics.parse_targets`); for one-hot labels this is the negative
+        log-loss. With ``sample_weight``, a weighted mean of the per-row KL (the Kaggle score
+        for the six HMS classes).
         """
-        from ..metrics import kl_per_row
-
-        T, _ = as_soft_targets(Y)
-        rows = kl_per_row(T, self.predict_proba(X))
+        check_is_fitted(self, "booster_")
+        T, _, _ = parse_targets(y, classes=self.classes_, name="y")
+        rows = kl_per_row(T, self.predict_proba(X), n_classes=len(self.classes_))
         return -float(np.average(rows, weights=sample_weight))
 
     @property
     def feature_importances_(self) -> np.ndarray:
-        """Importance per feature (``importance_type``), summed over the six classes' trees."""
+        """Importance per feature (``importance_type``), summed over the classes' trees."""
         check_is_fitted(self, "booster_")
         return self.booster_.feature_importance(
             importance_type=self.importance_type, iteration=self.best_iteration_
@@ -545,19 +464,17 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
-        tags.target_tags.multi_output = True
         return tags
 
     # ------------------------------------------------------------- persistence
     def save(self, directory) -> Path:
         """Save to ``directory``: LightGBM's text model plus ``manifest.json`` (no pickle).
 
-        The manifest holds the parameters, class order, feature names (or count), the starting
-        scores and the number of rounds used; see :mod:`hms_features.models.persist`.
+        The manifest holds the parameters, the learned ``classes_``, feature names (or count), the
+        starting scores and the number of rounds used; see :mod:`hms_features.models.persist`.
         """
         import lightgbm as lgb
 
-        from .persist import write_manifest
 
         check_is_fitted(self, "booster_")
         directory = Path(directory)
@@ -570,6 +487,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
             "feature_names": None if names is None else [str(c) for c in names],
             "n_features": int(self.n_features_in_),
             "init_score": [float(v) for v in self.init_score_],
+            "classes_": self.classes_.tolist(),
             "best_iteration": int(self.best_iteration_),
             "lightgbm_version": lgb.__version__,
         }
@@ -594,7 +512,6 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         """
         import lightgbm as lgb
 
-        from .persist import ModelFileError, check_feature_names, manifest_field, read_manifest
 
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
@@ -604,9 +521,13 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         if unknown:
             raise ModelFileError(f"{directory}: manifest has unknown parameters {unknown}")
         model = cls(**params)
+        classes = m.get("classes_", list(CLASSES))  # files written before K classes: HMS
+        if not (isinstance(classes, list) and len(classes) >= 2
+                and all(isinstance(c, (str, int, float, bool)) for c in classes)):
+            raise ModelFileError(f"{directory}: 'classes_' must be a list of >= 2 labels")
         init = manifest_field(m, "init_score", directory, list)
-        if len(init) != _K or not all(isinstance(v, (int, float)) for v in init):
-            raise ModelFileError(f"{directory}: 'init_score' must be {_K} numbers")
+        if len(init) != len(classes) or not all(isinstance(v, (int, float)) for v in init):
+            raise ModelFileError(f"{directory}: 'init_score' must be {len(classes)} numbers")
         n_features = manifest_field(m, "n_features", directory, int)
         names = m.get("feature_names")
         if names is not None:
@@ -638,6 +559,6 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         model.n_features_in_ = n_features
         model.init_score_ = np.asarray(init, dtype=np.float64)
         model.best_iteration_ = manifest_field(m, "best_iteration", directory, int)
-        model.classes_ = np.array(CLASSES, dtype=object)
+        model.classes_ = np.asarray(classes, dtype=object if isinstance(classes[0], str) else None)
         model.evals_result_ = {}
         return model

@@ -5,33 +5,14 @@ and per-fold KL reports. Pure numpy/pandas; no matplotlib.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from ..metrics import CLASSES, kl_report
+from ..metrics import CLASSES, kl_report, normalize_votes
+from ..metrics import _as_matrix as _prob_matrix  # the one (n, 6) check, metrics'
 
 __all__ = ["reliability_bins", "confusion_counts", "fold_kl_reports"]
 
-
-def _prob_matrix(a, name: str) -> np.ndarray:
-    if isinstance(a, pd.DataFrame):
-        a = a.to_numpy()
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim != 2 or a.shape[1] != len(CLASSES):
-        raise ValueError(f"{name}: expected shape (n_rows, {len(CLASSES)}) in class order "
-                         f"{CLASSES}, got {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name}: row {int(np.argwhere(~np.isfinite(a))[0, 0])} holds NaN/inf")
-    return a
-
-
-def _fractions(a, name: str) -> np.ndarray:
-    """Rows scaled to sum to 1 (vote counts or probabilities alike)."""
-    a = _prob_matrix(a, name)
-    total = a.sum(axis=1, keepdims=True)
-    if (a < 0).any() or (total <= 0).any():
-        bad = int(np.argmax((a < 0).any(axis=1) | (total[:, 0] <= 0)))
-        raise ValueError(f"{name}: row {bad} has a negative entry or sums to 0")
-    return a / total
+#: Rows scaled to sum to 1 (vote counts or probabilities alike): the metrics parser's.
+_fractions = normalize_votes
 
 
 def reliability_bins(p, y, n_bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
