@@ -133,7 +133,7 @@ def spectrogram_mean_min(ds, labels, cache: Path, chunk=200) -> pd.DataFrame:
 
 def eeg_sequences(ds, labels, cache: Path, chunk=100) -> pd.DataFrame:
     """5 s sub-window sequences (T = 10) of the 50 s EEG windows, flattened step-major."""
-    from hms_features.models.sequences import subwindow_sequence
+    from hms_features.features.sequence import subwindow_sequence
 
     path = cache / "eeg_subwindow_seq.parquet"
     if path.is_file():

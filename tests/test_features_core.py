@@ -317,7 +317,7 @@ def test_entropy_family_fills_and_spans():
 
 
 def test_seq_family_is_opt_in_and_equals_the_sequence_builder():
-    from hms_features.models.sequences import sequence_table, subwindow_sequence
+    from hms_features.features.sequence import sequence_table, subwindow_sequence
 
     assert "seq" not in registry.resolve_families("default")
     assert "seq" not in registry.resolve_families("fast")

@@ -16,14 +16,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from hms_features.data import SPEC_COLUMNS, SPEC_FREQS, VOTE_COLUMNS
-from hms_features.metrics import CLASSES, kl_divergence
-from hms_features.models.nn import LSTMEmbedder, MLPEmbedder, _Adam, load_embedder
-from hms_features.models.sequences import (
+from hms_features.features.sequence import (
     BANDS,
     sequence_table,
     spectrogram_sequence,
     subwindow_sequence,
 )
+from hms_features.metrics import CLASSES, kl_divergence
+from hms_features.models.nn import LSTMEmbedder, MLPEmbedder, _Adam, load_embedder
 from hms_features.signal import EEG_COLUMNS, bipolar
 
 FAST = dict(max_epochs=30, batch_size=32, random_state=0)

@@ -24,10 +24,16 @@ References
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
 
 from ..signal import BIPOLAR_NAMES
-from .base import WELCH_SEGMENT_S, FeatureContext, chain_groups, register
+from .base import (
+    WELCH_SEGMENT_S,
+    FeatureContext,
+    chain_groups,
+    register,
+    segment_spectra,
+    select_bands,
+)
 
 __all__ = [
     "BANDS",
@@ -46,8 +52,8 @@ __all__ = [
     "POSTERIOR",
 ]
 
-#: Frequency bands, Hz, half-open ``lo <= f < hi``.
-BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0)}
+#: Frequency bands, Hz, half-open ``lo <= f < hi``: delta to beta of :data:`~.base.BANDS`.
+BANDS = select_bands(["delta", "theta", "alpha", "beta"])
 
 #: Sampling rate the delta-band cross-spectra are computed at, Hz (see :func:`boxcar_decimate`).
 DELTA_FS = 40.0
@@ -170,17 +176,8 @@ def segment_ffts(x, fs, segment_s=WELCH_SEGMENT_S, fmax=None):
     spectra : ndarray, complex64, shape (..., n_segments, f)
         µV (unscaled DFT of the windowed segment).
     """
-    x = np.asarray(x, dtype=np.float32)
-    nperseg = min(int(round(segment_s * fs)), x.shape[-1])
-    step = nperseg // 2
-    segs = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=-1)[..., ::step, :]
-    win = np.hanning(nperseg + 1)[:-1].astype(np.float32)  # periodic Hann, as scipy "hann"
-    freqs = sfft.rfftfreq(nperseg, 1.0 / fs)
-    spectra = sfft.rfft(segs * win, axis=-1)
-    if fmax is not None:
-        keep = int(np.searchsorted(freqs, fmax, side="right"))
-        freqs, spectra = freqs[:keep], spectra[..., :keep]
-    return freqs, spectra
+    return segment_spectra(np.asarray(x, dtype=np.float32), fs, segment_s, fmax=fmax,
+                           scaling=None)
 
 
 def cross_spectral_matrix(spectra):

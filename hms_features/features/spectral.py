@@ -23,24 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import EPS, FeatureContext, aggregate, register
+from .base import BROADBAND, EPS, FeatureContext, aggregate, log_power, register, select_bands
 
 __all__ = [
     "BANDS", "FIT_RANGE", "TOTAL_RANGE", "band_powers", "spectral_entropy", "spectral_edge",
     "peak_frequency", "aperiodic_slope", "compute_spectral",
 ]
 
-#: Frequency bands, Hz, half-open ``[lo, hi)``.
-BANDS = {
-    "delta1": (0.5, 2.0),
-    "delta2": (2.0, 4.0),
-    "theta": (4.0, 8.0),
-    "alpha": (8.0, 13.0),
-    "beta": (13.0, 30.0),
-    "lowgamma": (30.0, 40.0),
-}
+#: Frequency bands, Hz, half-open ``[lo, hi)``: all of :data:`~.base.BANDS`, delta split at 2 Hz.
+BANDS = select_bands(split_delta=True)
 #: Range over which relative power, entropy, edge and peak frequencies are taken, Hz.
-TOTAL_RANGE = (0.5, 40.0)
+TOTAL_RANGE = BROADBAND
 #: Range of the log-log fit of the aperiodic slope, Hz.
 FIT_RANGE = (1.0, 40.0)
 
@@ -146,7 +139,7 @@ def aperiodic_slope(freqs: np.ndarray, psd: np.ndarray, fmin: float = FIT_RANGE[
     x = np.log10(freqs[m])
     x = x - x.mean()
     p = np.asarray(psd, dtype=np.float64)[..., m]
-    y = np.log10(p + EPS)
+    y = log_power(p)
     slope = (y @ x) / (x @ x)
     return np.where(p.max(axis=-1) > 0, slope, 0.0)
 
@@ -168,7 +161,7 @@ def compute_spectral(ctx: FeatureContext) -> dict[str, np.ndarray]:
     out = {}
     names = list(BANDS)
     for i, b in enumerate(names):
-        out.update(aggregate("spectral", f"abspower_{b}", np.log10(bp[..., i] + EPS), span))
+        out.update(aggregate("spectral", f"abspower_{b}", log_power(bp[..., i]), span))
     rel = bp / np.where(total > 0, total, np.inf)[..., None]
     for i, b in enumerate(names):
         out.update(aggregate("spectral", f"relpower_{b}", rel[..., i], span))

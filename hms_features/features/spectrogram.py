@@ -30,16 +30,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
-from .base import FeatureContext, register
+from ..signal import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FMAX, SPEC_FREQS, SPEC_STEP_S
+from .base import FeatureContext, register, select_bands
 
 __all__ = ["SPEC_WINDOWS", "SPEC_BANDS", "log_power", "central_rows", "window_stats",
            "band_log_power", "spectrogram_features"]
 
 #: Time windows: name -> length in s (None: the whole window).
 SPEC_WINDOWS = {"600s": None, "20s": 20.0, "10s": 10.0}
-#: Bands aggregated from the spectrogram bins, Hz (``lo <= f < hi``; the bins end at 19.92 Hz).
-SPEC_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 20.0)}
+#: Bands aggregated from the spectrogram bins, Hz (``lo <= f < hi``): delta to beta of
+#: :data:`~.base.BANDS` clipped at the spectrogram's top, :data:`~hms_features.signal.SPEC_FMAX`
+#: (the bins end at 19.92 Hz), so beta is 13-20 Hz here.
+SPEC_BANDS = select_bands(["delta", "theta", "alpha", "beta"], fmax=SPEC_FMAX)
 
 _FREQS = np.asarray(SPEC_FREQS)
 #: Largest float32: power is clipped to [0, _MAX] so inf (or overflowed) entries stay finite.

@@ -1,5 +1,6 @@
 """Models: soft-label LightGBM, numpy embedders, the standard pipeline, CV and persistence."""
 
+from ..features.sequence import sequence_table, spectrogram_sequence, subwindow_sequence
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
 from .nn import LSTMEmbedder, MLPEmbedder
 from .persist import ModelFileError, load, register_kind, save
@@ -25,4 +26,7 @@ __all__ = [
     "make_pipeline",
     "register_kind",
     "save",
+    "sequence_table",
+    "spectrogram_sequence",
+    "subwindow_sequence",
 ]
