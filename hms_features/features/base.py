@@ -143,6 +143,13 @@ def chain_groups() -> dict[str, np.ndarray]:
     dict
         ``LL``, ``LP``, ``RP``, ``RL``, ``C`` (the chains), ``L`` / ``R`` (left / right
         hemisphere: LL+LP / RP+RL) and ``all`` (the 18 derivations).
+
+    Examples
+    --------
+    >>> chain_groups()["LL"].tolist()  # Fp1-F7, F7-T3, T3-T5, T5-O1
+    [0, 1, 2, 3]
+    >>> len(chain_groups()["L"])
+    8
     """
     chains = np.array([c for c, _, _ in BIPOLAR_PAIRS])
     groups = {c: np.flatnonzero(chains == c) for c in CHAINS}
@@ -176,6 +183,13 @@ def aggregate(family: str, measure: str, values: np.ndarray, span: str,
         ``{family}_{measure}_{group}_{span}`` -> mean over the group's derivations, float32,
         shape (n_windows,). Non-finite values are replaced by 0 before averaging (callers define
         their own fills; this is a last guard).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = aggregate("demo", "x", np.arange(18.0)[None], "50s")
+    >>> list(out)[:2], float(out["demo_x_LL_50s"][0])
+    (['demo_x_LL_50s', 'demo_x_LP_50s'], 1.5)
     """
     values = np.asarray(values, dtype=np.float64)
     if not np.isfinite(values).all():

@@ -74,6 +74,18 @@ def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_
         Hz.
     psd : ndarray, float32, shape (..., n_sub, f)
         One-sided density, µV²/Hz.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.signal import welch
+    >>> x = np.random.default_rng(0).standard_normal(10000).astype(np.float32)
+    >>> f, p = subwindow_psd(x, 200.0)
+    >>> p.shape
+    (5, 201)
+    >>> ref = welch(x[2000:4000], 200.0, nperseg=400, detrend=False)[1]
+    >>> bool(np.allclose(p[1], ref, rtol=1e-4))
+    True
     """
     x = np.asarray(x, dtype=np.float32)
     length = x.shape[-1] // n_sub
@@ -164,6 +176,13 @@ def trend(values, t):
     -------
     slope, range : ndarray, shape (...)
         Units of ``values`` per second, and units of ``values``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> slope, span = trend(np.array([1.0, 2.0, 4.0]), np.array([0.0, 10.0, 20.0]))
+    >>> float(slope), float(span)
+    (0.15, 3.0)
     """
     v = np.asarray(values, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)

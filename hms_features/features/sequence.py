@@ -138,6 +138,14 @@ def subwindow_sequence(
     P. Welch, "The use of fast Fourier transform for the estimation of power spectra", IEEE
     Trans. Audio Electroacoust. 15(2), 1967 (periodogram scaling). R. Esteller et al., "Line
     length: an efficient feature for seizure onset detection", IEEE EMBS 2001.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> eeg = np.random.default_rng(0).standard_normal((2, 20, 10000)).astype(np.float32)
+    >>> seq, names = subwindow_sequence(eeg, return_names=True)
+    >>> seq.shape, names[:2]
+    ((2, 10, 30), ['seq_logrelpower_delta_LL_5s', 'seq_logrelpower_theta_LL_5s'])
     """
     eeg = np.asarray(eeg)
     if eeg.ndim != 3 or eeg.shape[1] != len(EEG_COLUMNS):
@@ -281,6 +289,14 @@ def spectrogram_sequence(
     names : list of str, only if ``return_names``
         ``specseq_logrelpower_{band}_{chain}_{frame}s`` and ``specseq_logpower_total_{chain}_
         {frame}s`` (or ``specseq_logpower_{band}_{chain}_{frame}s``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> spec = np.ones((1, 300, 400), np.float32)
+    >>> seq, names = spectrogram_sequence(spec, return_names=True)
+    >>> seq.shape, names[4]
+    ((1, 30, 20), 'specseq_logpower_total_LL_20s')
     """
     spec = np.asarray(spec)
     n_bins = len(SPEC_FREQS)
@@ -346,6 +362,12 @@ def sequence_table(seq: np.ndarray, names, index=None) -> pd.DataFrame:
     -------
     DataFrame, shape (n_windows, T * d)
         A copy of the values of ``seq``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sequence_table(np.arange(8.0).reshape(1, 2, 4), ["a", "b", "c", "d"]).columns[:5].tolist()
+    ['a_t00', 'b_t00', 'c_t00', 'd_t00', 'a_t01']
     """
     seq = np.asarray(seq)
     names = [str(c) for c in names]
