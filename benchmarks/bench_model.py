@@ -306,7 +306,7 @@ def write_report(path, results, args, labels, votes, F_spec, F_full, S, times):
         "early stopping, other parameters default).",
         "- Embedders: `MLPEmbedder(hidden=(64, 32), dropout=0.2, weight_decay=1e-3, cv=3)` on the "
         "default features; `LSTMEmbedder(hidden=32, n_steps=10, cv=3)` on 10 x 5 s EEG "
-        "sub-window vectors (`models.sequences.subwindow_sequence`); out-of-fold embeddings "
+        "sub-window vectors (`features.sequence.subwindow_sequence`); out-of-fold embeddings "
         "(cross-fitted by patient inside each training fold) appended to the default features.",
         "",
         "| model | KL all rows | KL >= 10 votes | gap closed (all / >= 10) | fit s | predict s |",

@@ -256,7 +256,7 @@ def spectrogram_sequence(
     The ``m`` rows (one per ``step_s`` = 2 s) are split into ``frames`` consecutive frames with
     boundaries ``floor(linspace(0, m, frames + 1) + 0.5)`` (300 rows and 30 frames: 20 s each).
     For each frame, chain (the four 100-column blocks LL, RL, LP, RP of
-    :data:`~hms_features.data.SPEC_COLUMNS`) and band, the value is ``log(mean + eps)`` where
+    :data:`~hms_features.signal.SPEC_COLUMNS`) and band, the value is ``log(mean + eps)`` where
     ``mean`` averages every finite cell of the frame's rows and of the chain's bins whose centre
     frequency ``(k + 3) * 200 / 1024`` Hz lies in ``[low, high)`` — an average power per bin in the
     spectrogram's own units. Frames without any finite cell in a band give NaN. With
