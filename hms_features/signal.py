@@ -361,7 +361,7 @@ WELCH_SEGMENT_S = 2.0
 def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S,
                     step_s: float | None = None, *, starts=None, fmin: float | None = None,
                     fmax: float | None = None, detrend: bool = False, periodic: bool = True,
-                    scaling: str | None = "density"):
+                    scaling: str | None = "density", average: int | None = None):
     """Spectra of Hann-windowed segments: the one spectral engine of the library.
 
     Segment ``j`` is ``x[..., s_j : s_j + nperseg]`` with ``nperseg = round(segment_s * fs)``
@@ -399,13 +399,17 @@ def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGM
         (``numpy.hanning``).
     scaling : {"density", None}
         ``"density"``: µV²/Hz as above; None: the complex DFT of the windowed segment, µV.
+    average : int, optional
+        With ``scaling="density"``: average each run of ``average`` consecutive segments (e.g.
+        the Welch segments of one sub-window) while they are in cache, and scale the mean.
 
     Returns
     -------
     freqs : ndarray, shape (n_freqs,)
         Hz, ``rfftfreq(nperseg, 1 / fs)`` restricted to ``[fmin, fmax]``.
     spectra : ndarray, shape (..., n_segments, n_freqs)
-        Real density or complex spectrum of each segment.
+        Real density or complex spectrum of each segment; with ``average``, shape
+        (..., n_segments // average, n_freqs).
 
     References
     ----------
@@ -456,8 +460,14 @@ def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGM
         out_dtype = x.dtype
     else:
         out_dtype = np.complex64 if x.dtype == np.float32 else np.complex128
+    n_out = n_seg
+    if average is not None:
+        if scaling != "density" or average < 1 or n_seg % average:
+            raise ValueError(f"segment_spectra: average={average!r} must divide the {n_seg} "
+                             "segments, with scaling='density'")
+        n_out = n_seg // average
     flat = x.reshape(-1, n)
-    out = np.empty((flat.shape[0], n_seg, hi - lo), out_dtype)
+    out = np.empty((flat.shape[0], n_out, hi - lo), out_dtype)
     # blocks of signals whose windowed segments (~rows x n_seg x nperseg values) stay in cache:
     # on a whole chunk the segment copy and the spectrum are tens of MB streamed through RAM
     rows = max(1, 2**19 // max(n_seg * nperseg * x.itemsize, 1))
@@ -466,15 +476,23 @@ def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGM
                                                         axis=-1)[:, take, :]
         if detrend:
             segs = segs - segs.mean(axis=-1, keepdims=True)
-        spec = sp_fft.rfft(segs * win, axis=-1)[..., lo:hi]
+        if detrend or not isinstance(take, slice):  # segs is a copy already: window in place
+            segs *= win
+        else:
+            segs = segs * win
+        spec = sp_fft.rfft(segs, axis=-1)[..., lo:hi]
         ob = out[a:a + rows]
         if scaling is None:
             ob[...] = spec
-            continue
-        np.multiply(spec.real, spec.real, out=ob)
-        ob += spec.imag * spec.imag
-        ob *= scale
-    return freqs[lo:hi], out.reshape(x.shape[:-1] + (n_seg, hi - lo))
+        elif average is not None:
+            power = spec.real**2 + spec.imag**2
+            ob[...] = power.reshape(-1, n_out, average, hi - lo).mean(axis=-2)
+            ob *= scale
+        else:
+            np.multiply(spec.real, spec.real, out=ob)
+            ob += spec.imag * spec.imag
+            ob *= scale
+    return freqs[lo:hi], out.reshape(x.shape[:-1] + (n_out, hi - lo))
 
 
 def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S):
@@ -514,7 +532,7 @@ def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S)
     return freqs, p.mean(axis=-2)
 
 
-def log_power(p, eps: float = LOG_EPS, base: float = 10.0) -> np.ndarray:
+def log_power(p, eps: float = LOG_EPS, base: float = 10.0, out=None) -> np.ndarray:
     """The library's log-power convention: ``log_base(p + eps)``.
 
     Every logarithm of a power or amplitude goes through here, so that the convention is
@@ -530,6 +548,8 @@ def log_power(p, eps: float = LOG_EPS, base: float = 10.0) -> np.ndarray:
         Floor added before the logarithm, same units as ``p``.
     base : float
         10 or ``numpy.e`` (any other positive base works, through ``ln / ln(base)``).
+    out : ndarray, optional
+        Where to write the result (may be ``p`` itself, saving a temporary).
 
     Returns
     -------
@@ -547,7 +567,7 @@ def log_power(p, eps: float = LOG_EPS, base: float = 10.0) -> np.ndarray:
     p = np.asarray(p)
     if not np.issubdtype(p.dtype, np.floating):
         p = p.astype(np.float64)
-    v = p + p.dtype.type(eps)
+    v = np.add(p, p.dtype.type(eps), out=out)
     if base == 10.0:
         return np.log10(v, out=v)
     np.log(v, out=v)

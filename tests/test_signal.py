@@ -202,3 +202,14 @@ def test_spectrogram_layout_is_one_table():
     assert len(SPEC_COLUMNS) == 4 * len(SPEC_FREQS) == 400
     assert SPEC_COLUMNS[0] == "LL_0.59" and SPEC_COLUMNS[-1] == "RP_19.92"
     assert SPEC_FREQS[-1] < SPEC_FMAX < SPEC_FREQS[-1] + FS / SPEC_NFFT
+
+
+def test_segment_spectra_average_is_the_mean_of_runs_of_segments():
+    x = np.random.default_rng(5).standard_normal((2, 4000)).astype(np.float32)
+    starts = np.concatenate([np.arange(4) * 200, 2000 + np.arange(4) * 200])  # 2 runs of 4
+    f, each = segment_spectra(x, FS, 2.0, starts=starts)
+    _, mean = segment_spectra(x, FS, 2.0, starts=starts, average=4)
+    assert mean.shape == (2, 2, len(f))
+    np.testing.assert_allclose(mean, each.reshape(2, 2, 4, -1).mean(axis=-2), rtol=1e-5)
+    with pytest.raises(ValueError, match="average=3"):
+        segment_spectra(x, FS, 2.0, starts=starts, average=3)

@@ -93,8 +93,7 @@ def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_
     step = max(nperseg // 2, 1)
     n_seg = (length - nperseg) // step + 1
     starts = (np.arange(n_sub)[:, None] * length + np.arange(n_seg) * step).ravel()
-    freqs, p = segment_spectra(x, fs, nperseg / fs, starts=starts, fmax=fmax)
-    return freqs, p.reshape(*x.shape[:-1], n_sub, n_seg, len(freqs)).mean(axis=-2)
+    return segment_spectra(x, fs, nperseg / fs, starts=starts, fmax=fmax, average=n_seg)
 
 
 def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):

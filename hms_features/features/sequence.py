@@ -167,7 +167,9 @@ def subwindow_sequence(
     bands = _check_bands(bands, fs / 2, "subwindow_sequence")
     T = n_samples // L
 
+    fmax = max(hi for _, _, hi in bands)  # bins above the highest band are never needed
     freqs = np.fft.rfftfreq(L, d=1.0 / fs)
+    freqs = freqs[freqs <= fmax]
     masks = np.stack([(freqs >= lo) & (freqs < hi) for _, lo, hi in bands]).astype(np.float64)
     band_op = (masks * (fs / L)).T  # (n_freqs, n_bands): band power = sum of PSD bins * df
 
@@ -198,7 +200,8 @@ def subwindow_sequence(
             n_d = d_ok.sum(axis=-1)
             ll = np.where(d_ok, d, 0.0).sum(axis=-1, dtype=np.float64) / np.maximum(n_d, 1)
         # one periodogram per sub-window: segments of L samples, hop L (µV²/Hz)
-        _, psd = segment_spectra(x0.reshape(x0.shape[0], 18, T * L), fs, L / fs, L / fs)
+        _, psd = segment_spectra(x0.reshape(x0.shape[0], 18, T * L), fs, L / fs, L / fs,
+                                 fmax=fmax)
         power = psd @ band_op  # (b, 18, T, nb)
         power *= (L / np.maximum(n_valid, 1))[..., None].astype(np.float32)
 

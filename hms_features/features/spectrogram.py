@@ -74,7 +74,7 @@ def log_power(values):
     v = np.clip(np.asarray(values, dtype=np.float32), 0.0, _MAX)  # NaN propagates, inf -> max
     # log(1 + p) rather than log1p: numpy's float32 log is SIMD-vectorised and ~8x faster, and
     # the precision log1p adds for p < 1e-7 is irrelevant for spectrogram power.
-    return _log(v, eps=1.0, base=np.e)
+    return _log(v, eps=1.0, base=np.e, out=v)
 
 
 def central_rows(n_rows, seconds, step_s=SPEC_STEP_S):
