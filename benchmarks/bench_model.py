@@ -133,7 +133,7 @@ def spectrogram_mean_min(ds, labels, cache: Path, chunk=200) -> pd.DataFrame:
 
 def eeg_sequences(ds, labels, cache: Path, chunk=100) -> pd.DataFrame:
     """5 s sub-window sequences (T = 10) of the 50 s EEG windows, flattened step-major."""
-    from hms_features.models.sequences import subwindow_sequence
+    from hms_features.features.sequence import subwindow_sequence
 
     path = cache / "eeg_subwindow_seq.parquet"
     if path.is_file():
@@ -306,7 +306,7 @@ def write_report(path, results, args, labels, votes, F_spec, F_full, S, times):
         "early stopping, other parameters default).",
         "- Embedders: `MLPEmbedder(hidden=(64, 32), dropout=0.2, weight_decay=1e-3, cv=3)` on the "
         "default features; `LSTMEmbedder(hidden=32, n_steps=10, cv=3)` on 10 x 5 s EEG "
-        "sub-window vectors (`models.sequences.subwindow_sequence`); out-of-fold embeddings "
+        "sub-window vectors (`features.sequence.subwindow_sequence`); out-of-fold embeddings "
         "(cross-fitted by patient inside each training fold) appended to the default features.",
         "",
         "| model | KL all rows | KL >= 10 votes | gap closed (all / >= 10) | fit s | predict s |",

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .metrics import CLASSES
-from .signal import EEG_COLUMNS, FS, SPEC_CHAINS, SPEC_FREQS
+from .signal import (
+    EEG_COLUMNS,
+    FS,
+    SPEC_CHAINS,
+    SPEC_COLUMNS,
+    SPEC_FREQS,
+    SPEC_STEP_S,
+    SPEC_WINDOW_S,
+)
 from .windows import WindowError, cut_windows
 
 __all__ = [
@@ -45,6 +52,7 @@ __all__ = [
     "TRAIN_COLUMNS",
     "TEST_COLUMNS",
     "VOTE_COLUMNS",
+    "CONSENSUS_NAMES",
     "SPEC_CHAINS",
     "SPEC_FREQS",
     "SPEC_COLUMNS",
@@ -59,6 +67,8 @@ __all__ = [
 
 #: The six vote columns of train.csv, in :data:`~hms_features.metrics.CLASSES` order.
 VOTE_COLUMNS = tuple(f"{c}_vote" for c in CLASSES)
+#: The ``expert_consensus`` values of train.csv, in :data:`~hms_features.metrics.CLASSES` order.
+CONSENSUS_NAMES = ("Seizure", "LPD", "GPD", "LRDA", "GRDA", "Other")
 #: train.csv columns, in Kaggle's order.
 TRAIN_COLUMNS = (
     "eeg_id", "eeg_sub_id", "eeg_label_offset_seconds", "spectrogram_id", "spectrogram_sub_id",
@@ -72,20 +82,8 @@ _INT_COLUMNS = (
 _OFFSET_COLUMNS = ("eeg_label_offset_seconds", "spectrogram_label_offset_seconds")
 
 
-def _freq_label(f: float) -> str:
-    # Kaggle rounds half up to 2 decimals and drops trailing zeros: 3.125 -> "3.13", 4.1 -> "4.1".
-    d = Decimal(repr(f)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return format(d.normalize(), "f")
-
-
-#: The 400 spectrogram value columns, ``LL_0.59`` ... ``RP_19.92``.
-SPEC_COLUMNS = tuple(f"{c}_{_freq_label(f)}" for c in SPEC_CHAINS for f in SPEC_FREQS)
 #: Length of a label's EEG window, seconds.
 EEG_WINDOW_S = 50
-#: Length of a label's spectrogram window, seconds.
-SPEC_WINDOW_S = 600
-#: Time step between spectrogram rows, seconds.
-SPEC_STEP_S = 2
 
 
 class HMSError(ValueError):
@@ -436,7 +434,7 @@ class HMSDataset:
         out["n_votes"] = out[list(VOTE_COLUMNS)].sum(axis=1)
         out["n_labels"] = df.groupby("eeg_id", sort=False).size()
         out["expert_consensus"] = [
-            _CONSENSUS[i] for i in out[list(VOTE_COLUMNS)].to_numpy().argmax(axis=1)
+            CONSENSUS_NAMES[i] for i in out[list(VOTE_COLUMNS)].to_numpy().argmax(axis=1)
         ]
         order = self.labels["eeg_id"].drop_duplicates()
         return out.loc[order].reset_index()[list(self.labels.columns) + ["n_labels"]]
@@ -553,9 +551,6 @@ class HMSDataset:
                         "; pass pad=True to pad with NaN"
                     )
         return out
-
-
-_CONSENSUS = ("Seizure", "LPD", "GPD", "LRDA", "GRDA", "Other")
 
 
 def vote_weights(votes, cap: float = 10.0) -> np.ndarray:

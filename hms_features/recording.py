@@ -513,8 +513,7 @@ def recording_spectrogram(eeg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, 
     """
     # imported here only to keep this appended function's hunk in one place (no circle)
     from .data import SPEC_STEP_S
-    from .signal import _SPEC_NFFT as SPEC_NFFT  # signal.SPEC_NFFT on the vocab branch
-    from .signal import SPEC_CHAINS, SPEC_FREQS, eeg_to_spectrogram
+    from .signal import SPEC_CHAINS, SPEC_FREQS, SPEC_NFFT, eeg_to_spectrogram
 
     eeg = np.asarray(eeg)
     if eeg.ndim != 2 or eeg.shape[0] != len(EEG_COLUMNS):

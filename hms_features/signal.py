@@ -11,9 +11,11 @@ by default.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import signal as sps
 
 from .validation import check_eeg
@@ -24,6 +26,7 @@ __all__ = [
     "SCALP_CHANNELS",
     "EKG_CHANNEL",
     "CHAINS",
+    "HEMISPHERES",
     "BIPOLAR_PAIRS",
     "BIPOLAR_NAMES",
     "bipolar",
@@ -34,8 +37,18 @@ __all__ = [
     "preprocess",
     "QUALITY_NAMES",
     "window_quality",
+    "LOG_EPS",
+    "WELCH_SEGMENT_S",
+    "segment_spectra",
+    "welch_psd",
+    "log_power",
+    "SPEC_NFFT",
     "SPEC_CHAINS",
     "SPEC_FREQS",
+    "SPEC_FMAX",
+    "SPEC_COLUMNS",
+    "SPEC_WINDOW_S",
+    "SPEC_STEP_S",
     "eeg_to_spectrogram",
 ]
 
@@ -61,6 +74,8 @@ CHAINS = {
     "RL": ("Fp2", "F8", "T4", "T6", "O2"),
     "C": ("Fz", "Cz", "Pz"),
 }
+#: Hemispheres as unions of lateral chains (the aggregation groups ``L`` and ``R``).
+HEMISPHERES = {"L": ("LL", "LP"), "R": ("RP", "RL")}
 
 #: The 18 bipolar derivations of the double banana as ``(chain, anode, cathode)``.
 BIPOLAR_PAIRS = tuple(
@@ -337,6 +352,235 @@ def window_quality(raw: np.ndarray, clean: np.ndarray, clip_uv: float | None = 1
     }
 
 
+# ============================================================================ spectral engine
+# One place computes Hann-windowed segment spectra: Welch PSDs of the feature families, the
+# sub-window spectra of evolution and sequences, the cross-spectra of the spatial family and the
+# Kaggle-style spectrogram rows all call :func:`segment_spectra`.
+
+#: Floor added to a power (µV², µV²/Hz) before its logarithm, so silent channels stay finite.
+LOG_EPS = 1e-6
+#: Welch segment length, seconds (0.5 Hz resolution), Hann window, 50 % overlap, mean averaging.
+WELCH_SEGMENT_S = 2.0
+
+
+def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S,
+                    step_s: float | None = None, *, starts=None, fmin: float | None = None,
+                    fmax: float | None = None, detrend: bool = False, periodic: bool = True,
+                    scaling: str | None = "density", average: int | None = None):
+    """Spectra of Hann-windowed segments: the one spectral engine of the library.
+
+    Segment ``j`` is ``x[..., s_j : s_j + nperseg]`` with ``nperseg = round(segment_s * fs)``
+    (clipped to the signal length) and ``s_j = j * step`` (default step: half a segment, Welch's
+    50 % overlap; trailing samples that fill no segment are dropped) or the given ``starts``.
+    Each segment is optionally mean-removed, multiplied by a Hann window and Fourier-transformed.
+    With ``scaling="density"`` the result is the one-sided power spectral density
+
+    ``P(f_k) = c_k |sum_t w_t x_t exp(-2 pi i k t / N)|^2 / (fs sum_t w_t^2)`` (µV²/Hz),
+
+    ``c_k = 2`` except at 0 Hz and (even ``N``) Nyquist, exactly as :func:`scipy.signal.welch`
+    (``scaling="density"``, ``detrend=False``) scales each segment, so the mean over segments is
+    the Welch PSD [1]_.
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples)
+        Signal, µV. float32 is computed in float32 (half the memory traffic), anything else in
+        float64.
+    fs : float
+        Sampling rate, Hz.
+    segment_s : float
+        Segment length, seconds.
+    step_s : float, optional
+        Hop between segment starts, seconds; default half a segment.
+    starts : array of int, optional
+        Explicit segment start samples (overrides ``step_s``), e.g. the segments of consecutive
+        sub-windows, or spectrogram rows centred on given samples.
+    fmin, fmax : float, optional
+        Keep only the bins with ``fmin <= f <= fmax``, Hz (saves the squaring of the rest).
+    detrend : bool
+        Remove each segment's mean before windowing (``scipy``'s ``detrend="constant"``).
+    periodic : bool
+        Periodic Hann window (scipy's ``"hann"``, the Welch default) or symmetric
+        (``numpy.hanning``).
+    scaling : {"density", None}
+        ``"density"``: µV²/Hz as above; None: the complex DFT of the windowed segment, µV.
+    average : int, optional
+        With ``scaling="density"``: average each run of ``average`` consecutive segments (e.g.
+        the Welch segments of one sub-window) while they are in cache, and scale the mean.
+
+    Returns
+    -------
+    freqs : ndarray, shape (n_freqs,)
+        Hz, ``rfftfreq(nperseg, 1 / fs)`` restricted to ``[fmin, fmax]``.
+    spectra : ndarray, shape (..., n_segments, n_freqs)
+        Real density or complex spectrum of each segment; with ``average``, shape
+        (..., n_segments // average, n_freqs).
+
+    References
+    ----------
+    .. [1] Welch, P. (1967). The use of fast Fourier transform for the estimation of power
+       spectra. IEEE Trans. Audio Electroacoust. 15(2), 70-73.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.signal import welch
+    >>> x = np.random.default_rng(0).standard_normal(1000)
+    >>> f, p = segment_spectra(x, fs=200.0)
+    >>> p.shape
+    (4, 201)
+    >>> bool(np.allclose(p.mean(axis=0), welch(x, 200.0, nperseg=400, detrend=False)[1]))
+    True
+    """
+    if scaling not in ("density", None):
+        raise ValueError(f"segment_spectra: scaling={scaling!r}; expected 'density' or None")
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        x = x.astype(np.float64)
+    n = x.shape[-1]
+    nperseg = min(int(round(segment_s * fs)), n)
+    if nperseg < 1:
+        raise ValueError(f"segment_spectra: segment_s={segment_s} s at fs={fs} Hz on {n} samples "
+                         "gives no sample per segment")
+    if starts is None:
+        step = max(nperseg // 2 if step_s is None else int(round(step_s * fs)), 1)
+        n_seg = (n - nperseg) // step + 1
+        take = slice(0, step * (n_seg - 1) + 1, step)  # a view: no gather copy
+    else:
+        take = np.asarray(starts, dtype=np.intp).ravel()
+        if take.size and (take.min() < 0 or take.max() + nperseg > n):
+            raise ValueError(f"segment_spectra: segment starts {take.min()}..{take.max()} with "
+                             f"{nperseg} samples per segment run outside the {n} samples")
+        n_seg = take.size
+    freqs = np.fft.rfftfreq(nperseg, 1.0 / fs)
+    lo = 0 if fmin is None else int(np.searchsorted(freqs, fmin, side="left"))
+    hi = len(freqs) if fmax is None else int(np.searchsorted(freqs, fmax, side="right"))
+    win = sps.get_window("hann", nperseg, fftbins=periodic).astype(x.dtype)
+    if scaling == "density":
+        scale = np.full(len(freqs), 2.0 / (fs * float((win.astype(np.float64) ** 2).sum())))
+        scale[0] /= 2
+        if nperseg % 2 == 0:
+            scale[-1] /= 2  # the Nyquist bin is not doubled
+        scale = scale[lo:hi].astype(x.dtype)
+        out_dtype = x.dtype
+    else:
+        out_dtype = np.complex64 if x.dtype == np.float32 else np.complex128
+    n_out = n_seg
+    if average is not None:
+        if scaling != "density" or average < 1 or n_seg % average:
+            raise ValueError(f"segment_spectra: average={average!r} must divide the {n_seg} "
+                             "segments, with scaling='density'")
+        n_out = n_seg // average
+    flat = x.reshape(-1, n)
+    out = np.empty((flat.shape[0], n_out, hi - lo), out_dtype)
+    # blocks of signals whose windowed segments (~rows x n_seg x nperseg values) stay in cache:
+    # on a whole chunk the segment copy and the spectrum are tens of MB streamed through RAM
+    rows = max(1, 2**19 // max(n_seg * nperseg * x.itemsize, 1))
+    for a in range(0, flat.shape[0], rows):
+        segs = np.lib.stride_tricks.sliding_window_view(flat[a:a + rows], nperseg,
+                                                        axis=-1)[:, take, :]
+        if detrend:
+            segs = segs - segs.mean(axis=-1, keepdims=True)
+        if detrend or not isinstance(take, slice):  # segs is a copy already: window in place
+            segs *= win
+        else:
+            segs = segs * win
+        spec = sp_fft.rfft(segs, axis=-1)[..., lo:hi]
+        ob = out[a:a + rows]
+        if scaling is None:
+            ob[...] = spec
+        elif average is not None:
+            power = spec.real**2 + spec.imag**2
+            ob[...] = power.reshape(-1, n_out, average, hi - lo).mean(axis=-2)
+            ob *= scale
+        else:
+            np.multiply(spec.real, spec.real, out=ob)
+            ob += spec.imag * spec.imag
+            ob *= scale
+    return freqs[lo:hi], out.reshape(x.shape[:-1] + (n_out, hi - lo))
+
+
+def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S):
+    """Welch power spectral density along the last axis.
+
+    Equal to ``scipy.signal.welch(x, fs, window="hann", nperseg=segment_s * fs,
+    noverlap=nperseg // 2, detrend=False, average="mean")``: the mean over segments of
+    :func:`segment_spectra` (float32 input stays float32).
+
+    Parameters
+    ----------
+    x : array, shape (..., n_samples)
+        Signal in µV.
+    fs : float
+        Sampling rate, Hz.
+    segment_s : float
+        Segment length, seconds.
+
+    Returns
+    -------
+    freqs : ndarray, shape (n_freqs,)
+        Hz.
+    psd : ndarray, shape (..., n_freqs)
+        One-sided density, µV²/Hz.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(2000) / 200.0
+    >>> f, p = welch_psd(10 * np.sin(2 * np.pi * 10 * t))
+    >>> float(f[np.argmax(p)])
+    10.0
+    >>> round(float(p.sum() * (f[1] - f[0])), 1)  # total power = variance = 10**2 / 2 µV²
+    50.0
+    """
+    freqs, p = segment_spectra(x, fs, segment_s)
+    return freqs, p.mean(axis=-2)
+
+
+def log_power(p, eps: float = LOG_EPS, base: float = 10.0, out=None) -> np.ndarray:
+    """The library's log-power convention: ``log_base(p + eps)``.
+
+    Every logarithm of a power or amplitude goes through here, so that the convention is
+    explicit where a family deviates from the default ``log10(p + 1e-6)``: the EEG sequences use
+    the natural log (``base=np.e``), the Kaggle spectrogram statistics ``ln(1 + p)``
+    (``eps=1, base=np.e``), whose values are in arbitrary file units.
+
+    Parameters
+    ----------
+    p : array
+        Non-negative power (µV², µV²/Hz, or spectrogram units); NaN stays NaN.
+    eps : float
+        Floor added before the logarithm, same units as ``p``.
+    base : float
+        10 or ``numpy.e`` (any other positive base works, through ``ln / ln(base)``).
+    out : ndarray, optional
+        Where to write the result (may be ``p`` itself, saving a temporary).
+
+    Returns
+    -------
+    ndarray
+        Same floating dtype as ``p`` (float32 stays float32).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_power(np.array([0.0, 99.999999]))
+    array([-6.,  2.])
+    >>> log_power(np.array([0.0, np.e - 1]), eps=1.0, base=np.e)
+    array([0., 1.])
+    """
+    p = np.asarray(p)
+    if not np.issubdtype(p.dtype, np.floating):
+        p = p.astype(np.float64)
+    v = np.add(p, p.dtype.type(eps), out=out)
+    if base == 10.0:
+        return np.log10(v, out=v)
+    np.log(v, out=v)
+    if base != np.e:
+        v /= p.dtype.type(np.log(base))
+    return v
+
+
 # ================================================================== Kaggle-style spectrograms
 # Spectrogram gain: ratio of the Kaggle spectrogram values to the mean Hann-window magnitude
 # spectrum of the chain's derivations, measured on the real EEG 1628180742 / spectrogram 353733.
@@ -344,12 +588,34 @@ _GAIN_F = np.array([0.59, 0.98, 1.56, 2.15, 3.12, 4.49, 6.05, 7.62, 9.57, 11.52,
                     19.92])
 _GAIN = np.array([0.0063, 0.0120, 0.0121, 0.0130, 0.0111, 0.0085, 0.0065, 0.0051, 0.0037, 0.0036,
                   0.0035, 0.0032, 0.0030])
-# Hann window length of one spectrogram row, samples (5.12 s at 200 Hz).
-_SPEC_NFFT = 1024
+# ---------------------------------------------------------------- the Kaggle spectrogram layout
+# Everything about the layout of a ``*_spectrograms/{id}.parquet`` file is defined here, once.
+
+#: Hann window length of one spectrogram row, samples (5.12 s at 200 Hz).
+SPEC_NFFT = 1024
+# First FFT bin of the files (bins 3..102 of a 1024-point FFT at 200 Hz).
+_SPEC_FIRST_BIN = 3
 #: Chains of the Kaggle spectrogram files, in file-column order.
 SPEC_CHAINS = ("LL", "RL", "LP", "RP")
 #: Centre frequencies of the 100 spectrogram bins per chain, Hz: ``(k + 3) * 200 / 1024``.
-SPEC_FREQS = tuple((k + 3) * FS / _SPEC_NFFT for k in range(100))
+SPEC_FREQS = tuple((k + _SPEC_FIRST_BIN) * FS / SPEC_NFFT for k in range(100))
+#: Top of the spectrogram's frequency range, Hz (the last bin is centred at 19.92 Hz): bands
+#: computed from the files are clipped here (e.g. beta becomes 13-20 Hz).
+SPEC_FMAX = 20.0
+#: Length of a label's spectrogram window, seconds.
+SPEC_WINDOW_S = 600
+#: Time step between spectrogram rows, seconds.
+SPEC_STEP_S = 2
+
+
+def _freq_label(f: float) -> str:
+    # Kaggle rounds half up to 2 decimals and drops trailing zeros: 3.125 -> "3.13", 4.1 -> "4.1".
+    d = Decimal(repr(f)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return format(d.normalize(), "f")
+
+
+#: The 400 spectrogram value columns, ``LL_0.59`` ... ``RP_19.92``.
+SPEC_COLUMNS = tuple(f"{c}_{_freq_label(f)}" for c in SPEC_CHAINS for f in SPEC_FREQS)
 _SPEC_GAIN = np.exp(np.interp(np.log(SPEC_FREQS), np.log(_GAIN_F), np.log(_GAIN)))
 # Bipolar derivation indices of each spectrogram chain, in file order
 _SPEC_CHAIN_ROWS = [[i for i, (ch, _, _) in enumerate(BIPOLAR_PAIRS) if ch == name]
@@ -377,9 +643,10 @@ def eeg_to_spectrogram(eeg: np.ndarray, centres: np.ndarray, fs: float = FS) -> 
         real Kaggle spectrograms. NaN where the window holds NaN.
     """
     bip = bipolar(np.asarray(eeg).T).astype(np.float64)  # (18, n)
-    frames = np.lib.stride_tricks.sliding_window_view(bip, _SPEC_NFFT, axis=-1)
-    frames = frames[:, np.asarray(centres) - _SPEC_NFFT // 2]  # (18, m, 1024)
-    frames = frames - frames.mean(axis=-1, keepdims=True)
-    mag = np.abs(np.fft.rfft(frames * np.hanning(_SPEC_NFFT), axis=-1)[..., 3:103])  # (18, m, 100)
+    k0 = _SPEC_FIRST_BIN
+    _, spec = segment_spectra(bip, fs, SPEC_NFFT / fs, starts=np.asarray(centres) - SPEC_NFFT // 2,
+                              fmin=(k0 - 0.5) * fs / SPEC_NFFT, fmax=(k0 + 99.5) * fs / SPEC_NFFT,
+                              detrend=True, periodic=False, scaling=None)
+    mag = np.abs(spec)  # (18, m, 100) Hann magnitude spectrum, µV
     out = np.concatenate([mag[rows].mean(axis=0) for rows in _SPEC_CHAIN_ROWS], axis=-1)
     return (out * np.tile(_SPEC_GAIN, 4)).astype(np.float32)

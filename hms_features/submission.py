@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .data import VOTE_COLUMNS
 from .metrics import CLASSES, normalize_votes
 
 __all__ = ["SUBMISSION_COLUMNS", "write_submission"]
 
 #: Columns of ``submission.csv``, in Kaggle's order.
-SUBMISSION_COLUMNS = ("eeg_id",) + tuple(f"{c}_vote" for c in CLASSES)
+SUBMISSION_COLUMNS = ("eeg_id",) + VOTE_COLUMNS
 
 
 def _read_sample(sample_submission) -> pd.DataFrame:

@@ -59,9 +59,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.fft import next_fast_len
 
-from .data import SPEC_COLUMNS, TRAIN_COLUMNS, VOTE_COLUMNS
+from .data import CONSENSUS_NAMES, TRAIN_COLUMNS, VOTE_COLUMNS
 from .metrics import CLASSES
-from .signal import _SPEC_NFFT, EEG_COLUMNS, FS, eeg_to_spectrogram
+from .signal import EEG_COLUMNS, FS, SPEC_COLUMNS, SPEC_NFFT, eeg_to_spectrogram
 
 __all__ = [
     "make_synthetic_hms",
@@ -76,7 +76,6 @@ __all__ = [
 #: Name of the file holding the true class distribution of every row.
 TRUTH_FILE = "synthetic_truth.csv"
 
-_CONSENSUS = ("Seizure", "LPD", "GPD", "LRDA", "GRDA", "Other")
 _SZ, _LPD, _GPD, _LRDA, _GRDA, _OTHER = range(6)
 _N_SCALP = 19
 
@@ -481,7 +480,7 @@ def _build_tables(recs, rng):
             spec_off = off + rec["shift_s"] - 275.0
             if not rec["test"]:
                 train.append((rec["eeg_id"], j, off, rec["spectrogram_id"], j, spec_off, lab,
-                              rec["patient_id"], _CONSENSUS[int(np.argmax(votes[j]))],
+                              rec["patient_id"], CONSENSUS_NAMES[int(np.argmax(votes[j]))],
                               *[int(v) for v in votes[j]]))
             t = {"split": "test" if rec["test"] else "train", "label_id": lab,
                  "eeg_id": rec["eeg_id"], "patient_id": rec["patient_id"]}
@@ -826,7 +825,7 @@ def _spectrogram(rng, rec, eeg, fs):
     time = 2 * np.arange(n_rows) + 1
     n = eeg.shape[0]
     centres = np.round((time - shift) * fs).astype(int)
-    inside = (centres - _SPEC_NFFT // 2 >= 0) & (centres + _SPEC_NFFT // 2 <= n)
+    inside = (centres - SPEC_NFFT // 2 >= 0) & (centres + SPEC_NFFT // 2 <= n)
     values = np.empty((n_rows, 400), np.float32)
     values[inside] = eeg_to_spectrogram(eeg, centres[inside], fs)
     base = np.nanmedian(values[inside], axis=0) if inside.any() else np.full(400, 1.0)

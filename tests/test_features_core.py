@@ -317,7 +317,7 @@ def test_entropy_family_fills_and_spans():
 
 
 def test_seq_family_is_opt_in_and_equals_the_sequence_builder():
-    from hms_features.models.sequences import sequence_table, subwindow_sequence
+    from hms_features.features.sequence import sequence_table, subwindow_sequence
 
     assert "seq" not in registry.resolve_families("default")
     assert "seq" not in registry.resolve_families("fast")
@@ -337,3 +337,63 @@ def test_seq_family_is_opt_in_and_equals_the_sequence_builder():
                for c, t in zip(ref.columns, np.repeat(np.arange(10), 30)))
     np.testing.assert_array_equal(np.column_stack(list(out.values())), ref.to_numpy())
     assert np.isfinite(ref.to_numpy()).all()
+
+
+# ----------------------------------------------------------------------- one vocabulary
+
+
+def test_every_family_derives_its_bands_from_the_one_definition():
+    from hms_features.features import base, evolution, sequence, spatial, spectrogram
+    from hms_features.signal import SPEC_FMAX
+
+    canon = base.BANDS
+    assert canon["beta"] == (13.0, 30.0) and base.BROADBAND == (0.5, 40.0)
+    assert spectral.BANDS == {"delta1": (0.5, 2.0), "delta2": (2.0, 4.0),
+                              **{b: canon[b] for b in ("theta", "alpha", "beta", "lowgamma")}}
+    assert spatial.BANDS == {b: canon[b] for b in ("delta", "theta", "alpha", "beta")}
+    assert evolution.REL_BANDS == {b: canon[b] for b in ("delta", "theta", "alpha")}
+    # the Kaggle spectrogram stops at 20 Hz: its beta (and the sequences') is clipped there
+    clipped = {**spatial.BANDS, "beta": (13.0, SPEC_FMAX)}
+    assert spectrogram.SPEC_BANDS == clipped
+    assert dict((n, (lo, hi)) for n, lo, hi in sequence.BANDS) == clipped
+    assert base.select_bands(["lowgamma"], fmax=SPEC_FMAX) == {}
+    with pytest.raises(ValueError, match="unknown band"):
+        base.select_bands(["gamma"])
+
+
+def test_chains_and_groups_come_from_signal():
+    from hms_features.features import base, evolution, sequence
+    from hms_features.signal import CHAINS, HEMISPHERES
+
+    assert base.GROUPS == ("LL", "LP", "RP", "RL", "C", "L", "R")
+    assert base.GROUPS == tuple(CHAINS) + tuple(HEMISPHERES)
+    assert sequence.SUBWINDOW_CHAINS == tuple(CHAINS)
+    assert evolution.EVOLUTION_GROUPS == tuple(CHAINS) + ("all",)
+    groups = chain_groups()
+    for h, members in HEMISPHERES.items():
+        assert sorted(groups[h]) == sorted(np.concatenate([groups[c] for c in members]))
+
+
+def test_no_module_under_features_imports_models():
+    import ast
+    import pathlib
+
+    import hms_features.features as pkg
+
+    for path in pathlib.Path(pkg.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                mod = "." * node.level + (node.module or "")
+                assert "models" not in mod.split("."), f"{path.name} imports {mod}"
+
+
+def test_kaggle_names_are_defined_once():
+    from hms_features import data, submission, synthetic
+    from hms_features import signal as sig
+    from hms_features.metrics import CLASSES
+
+    assert data.VOTE_COLUMNS == tuple(f"{c}_vote" for c in CLASSES)
+    assert submission.SUBMISSION_COLUMNS == ("eeg_id",) + data.VOTE_COLUMNS
+    assert [c.lower() for c in data.CONSENSUS_NAMES] == list(CLASSES)
+    assert data.SPEC_COLUMNS is sig.SPEC_COLUMNS and data.SPEC_STEP_S is sig.SPEC_STEP_S
+    assert not hasattr(synthetic, "_CONSENSUS") and not hasattr(data, "_CONSENSUS")

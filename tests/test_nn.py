@@ -16,17 +16,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from hms_features.data import SPEC_COLUMNS, SPEC_FREQS, VOTE_COLUMNS
-from hms_features.metrics import CLASSES, kl_divergence
-from hms_features.models._nn_layers import _Adam
-from hms_features.models.embedder import load_embedder
-from hms_features.models.lstm import LSTMEmbedder
-from hms_features.models.mlp import MLPEmbedder
-from hms_features.models.sequences import (
+from hms_features.features.sequence import (
     BANDS,
     sequence_table,
     spectrogram_sequence,
     subwindow_sequence,
 )
+from hms_features.metrics import CLASSES, kl_divergence
+from hms_features.models._nn_layers import _Adam
+from hms_features.models.embedder import load_embedder
+from hms_features.models.lstm import LSTMEmbedder
+from hms_features.models.mlp import MLPEmbedder
 from hms_features.signal import EEG_COLUMNS, bipolar
 
 FAST = dict(max_epochs=30, batch_size=32, random_state=0)

@@ -7,14 +7,22 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import signal as sps
 
 from hms_features.signal import (
     EEG_COLUMNS,
     FS,
+    SPEC_COLUMNS,
+    SPEC_FMAX,
+    SPEC_FREQS,
+    SPEC_NFFT,
+    bipolar,
     eeg_to_spectrogram,
     filter_eeg,
+    log_power,
     preprocess,
     repair_nan,
+    segment_spectra,
 )
 
 IIR = dict(order=4, ftype="butter", output="sos")
@@ -126,3 +134,82 @@ def test_eeg_to_spectrogram_puts_a_rhythm_in_its_chain_and_bin():
     assert np.abs(out[:2, 100:]).max() == 0  # RL, LP, RP
     assert np.isnan(out[2, 100:200]).all() and np.isnan(out[2, 300:]).all()  # O2: RL and RP
     assert np.isfinite(out[2, :100]).all() and np.isfinite(out[2, 200:300]).all()
+
+
+# ------------------------------------------------------------------ the one spectral engine
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("nperseg,noverlap", [(400, 200), (256, 64), (101, 50), (500, 0)])
+def test_segment_spectra_are_the_segments_scipy_welch_averages(dtype, nperseg, noverlap):
+    x = np.random.default_rng(1).standard_normal((3, 2, 2345)).astype(dtype) * 20
+    f, p = segment_spectra(x, FS, nperseg / FS, (nperseg - noverlap) / FS)
+    f2, p2 = sps.welch(x.astype(np.float64), FS, window="hann", nperseg=nperseg,
+                       noverlap=noverlap, detrend=False)
+    assert p.dtype == dtype and p.shape[:2] == (3, 2)
+    np.testing.assert_allclose(f, f2)
+    np.testing.assert_allclose(p.mean(axis=-2), p2, rtol=2e-4 if dtype == np.float32 else 1e-10)
+
+
+def test_segment_spectra_explicit_starts_band_limits_and_complex_output():
+    x = np.random.default_rng(2).standard_normal(3000)
+    starts = np.array([0, 700, 2600])
+    f, p = segment_spectra(x, FS, 2.0, starts=starts, fmin=4.0, fmax=13.0)
+    assert f[0] == 4.0 and f[-1] == 13.0
+    for j, s0 in enumerate(starts):  # one segment is a periodogram of that stretch
+        fr, ref = sps.periodogram(x[s0:s0 + 400], FS, window="hann", detrend=False)
+        np.testing.assert_allclose(p[j], ref[(fr >= 4.0) & (fr <= 13.0)], rtol=1e-10)
+    # complex output: scipy's STFT of the same segments, up to its 1 / sum(w) scaling
+    _, spec = segment_spectra(x, FS, 2.0, scaling=None)
+    win = sps.get_window("hann", 400)
+    _, _, z = sps.stft(x, FS, window=win, nperseg=400, noverlap=200, boundary=None,
+                       padded=False, detrend=False)
+    np.testing.assert_allclose(spec, z.T * win.sum(), rtol=1e-9, atol=1e-9)
+    with pytest.raises(ValueError, match="run outside"):
+        segment_spectra(x, FS, 2.0, starts=[2700])
+
+
+def test_segment_spectra_detrend_and_symmetric_window():
+    x = np.random.default_rng(3).standard_normal(1024) + 50.0
+    _, spec = segment_spectra(x, FS, 1024 / FS, detrend=True, periodic=False, scaling=None)
+    ref = np.fft.rfft((x - x.mean()) * np.hanning(1024))
+    np.testing.assert_allclose(spec[0], ref, rtol=1e-9, atol=1e-9)
+
+
+def test_log_power_conventions():
+    p = np.array([0.0, 1.0, 1e4], np.float32)
+    out = log_power(p)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, np.log10(p + 1e-6), rtol=1e-6)
+    np.testing.assert_allclose(log_power(p, eps=1.0, base=np.e), np.log1p(p), rtol=1e-6)
+    np.testing.assert_allclose(log_power(p, eps=1e-3, base=2.0), np.log2(p + 1e-3), rtol=1e-6)
+    assert np.isnan(log_power(np.array([np.nan]))).all()
+
+
+def test_eeg_to_spectrogram_equals_the_direct_hann_magnitude_formula():
+    eeg = np.random.default_rng(4).standard_normal((5000, len(EEG_COLUMNS))) * 30
+    centres = np.array([512, 2000, 5000 - 512])
+    out = eeg_to_spectrogram(eeg, centres)
+    b = bipolar(eeg.T)
+    frames = np.stack([b[:, c - 512:c + 512] for c in centres], axis=1)
+    frames = frames - frames.mean(axis=-1, keepdims=True)
+    mag = np.abs(np.fft.rfft(frames * np.hanning(SPEC_NFFT), axis=-1))[..., 3:103]
+    ll = mag[:4].mean(axis=0)  # LL are the first 4 derivations
+    ratio = out[:, :100] / ll
+    assert np.allclose(ratio, ratio[0], rtol=1e-5)  # one gain per bin, same for every row
+
+
+def test_spectrogram_layout_is_one_table():
+    assert len(SPEC_COLUMNS) == 4 * len(SPEC_FREQS) == 400
+    assert SPEC_COLUMNS[0] == "LL_0.59" and SPEC_COLUMNS[-1] == "RP_19.92"
+    assert SPEC_FREQS[-1] < SPEC_FMAX < SPEC_FREQS[-1] + FS / SPEC_NFFT
+
+
+def test_segment_spectra_average_is_the_mean_of_runs_of_segments():
+    x = np.random.default_rng(5).standard_normal((2, 4000)).astype(np.float32)
+    starts = np.concatenate([np.arange(4) * 200, 2000 + np.arange(4) * 200])  # 2 runs of 4
+    f, each = segment_spectra(x, FS, 2.0, starts=starts)
+    _, mean = segment_spectra(x, FS, 2.0, starts=starts, average=4)
+    assert mean.shape == (2, 2, len(f))
+    np.testing.assert_allclose(mean, each.reshape(2, 2, 4, -1).mean(axis=-2), rtol=1e-5)
+    with pytest.raises(ValueError, match="average=3"):
+        segment_spectra(x, FS, 2.0, starts=starts, average=3)

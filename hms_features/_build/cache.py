@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .._version import __version__
+
 __all__ = ["ChunkCache", "cache_key", "code_fingerprint", "write_chunk"]
 
 _ROOT = Path(__file__).resolve().parent.parent  # the hms_features package
@@ -33,7 +35,7 @@ def code_fingerprint() -> str:
     """
     files = [_ROOT / "data.py", _ROOT / "signal.py", _ROOT / "validation.py",
              _ROOT / "windows.py", _ROOT / "build.py", *sorted((_ROOT / "_build").glob("*.py")),
-             *sorted((_ROOT / "features").glob("*.py")), _ROOT / "models" / "sequences.py"]
+             *sorted((_ROOT / "features").glob("*.py"))]
     h = hashlib.sha1()
     for f in files:
         if f.is_file():
@@ -44,8 +46,6 @@ def code_fingerprint() -> str:
 
 def cache_key(plan) -> str:
     """The folder name of a plan's chunk files (16 hex digits)."""
-    from .. import __version__
-
     blob = json.dumps([plan.kind, plan.families, plan.fs, sorted(plan.prep.items()),
                        __version__, code_fingerprint(), plan.ident], default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]

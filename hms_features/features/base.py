@@ -16,108 +16,95 @@ from functools import cached_property, lru_cache
 from typing import Callable
 
 import numpy as np
-from scipy import fft as sp_fft
-from scipy import signal as sps
 
-from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar
+from ..signal import (
+    BIPOLAR_PAIRS,
+    CHAINS,
+    EEG_COLUMNS,
+    FS,
+    HEMISPHERES,
+    LOG_EPS,
+    WELCH_SEGMENT_S,
+    bipolar,
+    log_power,
+    segment_spectra,
+    welch_psd,
+)
 from ..validation import check_eeg
 
 __all__ = [
     "FeatureContext", "Family", "FAMILIES", "register", "welch_psd", "segment_spectra",
-    "chain_groups", "aggregate", "GROUPS", "EPS", "rowwise",
+    "chain_groups", "aggregate", "GROUPS", "EPS", "rowwise", "BANDS", "BROADBAND", "select_bands",
+    "log_power", "WELCH_SEGMENT_S",
 ]
 
-#: Groups every per-derivation feature is averaged over, in column order: the five chains, then
-#: the left (LL+LP) and right (RP+RL) hemispheres.
-GROUPS = ("LL", "LP", "RP", "RL", "C", "L", "R")
-#: Floor added to powers (µV², µV²/Hz) before taking logarithms, so silent channels stay finite.
-EPS = 1e-6
+#: Groups every per-derivation feature is averaged over, in column order: the five chains of
+#: :data:`~hms_features.signal.CHAINS`, then the hemispheres of
+#: :data:`~hms_features.signal.HEMISPHERES` (left LL+LP, right RP+RL).
+GROUPS = tuple(CHAINS) + tuple(HEMISPHERES)
+#: Floor added to powers (µV², µV²/Hz) before taking logarithms, so silent channels stay finite
+#: (:data:`hms_features.signal.LOG_EPS`).
+EPS = LOG_EPS
 
-#: Welch segment length, seconds (0.5 Hz resolution), Hann window, 50 % overlap, mean averaging.
-WELCH_SEGMENT_S = 2.0
-
-
-def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S,
-                    step_s: float | None = None):
-    """Periodograms of consecutive Hann-windowed segments (the terms Welch's method averages).
-
-    Parameters
-    ----------
-    x : array, shape (..., n_samples)
-        Signal in µV (float32 is computed in float32, anything else in float64).
-    fs : float
-        Sampling rate, Hz.
-    segment_s : float
-        Segment length, seconds (clipped to the signal length).
-    step_s : float, optional
-        Hop between segment starts, seconds; default half a segment (50 % overlap).
-
-    Returns
-    -------
-    freqs : ndarray, shape (n_freqs,)
-        Hz, ``rfftfreq(nperseg, 1 / fs)``.
-    spectra : ndarray, shape (..., n_segments, n_freqs)
-        One-sided density of each segment, µV²/Hz, scaled exactly as
-        :func:`scipy.signal.welch` (``scaling="density"``, no detrending), so the mean over the
-        segments of a window is its Welch PSD.
-    """
-    x = np.asarray(x)
-    if x.dtype != np.float32:
-        x = x.astype(np.float64)
-    n = x.shape[-1]
-    nperseg = min(int(round(segment_s * fs)), n)
-    step = nperseg // 2 if step_s is None else int(round(step_s * fs))
-    step = max(step, 1)
-    n_seg = (n - nperseg) // step + 1
-    win = sps.get_window("hann", nperseg).astype(x.dtype)
-    scale = np.asarray(1.0 / (fs * float((win.astype(np.float64) ** 2).sum())), x.dtype)
-    n_f = nperseg // 2 + 1
-    flat = x.reshape(-1, n)
-    p = np.empty((flat.shape[0], n_seg, n_f), x.dtype)
-    # blocks of signals whose windowed segments (~rows x n x 2 values) stay in cache: on a
-    # whole chunk the segment copy and the spectrum are 45 MB temporaries streamed through RAM
-    rows = max(1, 2**19 // (n_seg * nperseg * x.itemsize))
-    for a in range(0, flat.shape[0], rows):
-        segs = np.lib.stride_tricks.sliding_window_view(flat[a:a + rows], nperseg,
-                                                        axis=-1)[:, ::step, :][:, :n_seg, :]
-        spec = sp_fft.rfft(segs * win, axis=-1)
-        pb = p[a:a + rows]
-        np.multiply(spec.real, spec.real, out=pb)
-        pb += spec.imag * spec.imag
-        pb *= scale
-    p = p.reshape(x.shape[:-1] + (n_seg, n_f))
-    if nperseg % 2:
-        p[..., 1:] *= 2
-    else:
-        p[..., 1:-1] *= 2
-    return np.fft.rfftfreq(nperseg, 1.0 / fs), p
+#: The EEG frequency bands, Hz, half-open ``[lo, hi)``: the one definition every family derives
+#: its bands from (with :func:`select_bands`). 0.5 and 40 Hz are the preprocessing pass band.
+BANDS = {
+    "delta": (0.5, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+    "lowgamma": (30.0, 40.0),
+}
+#: The broad band all bands cover, Hz: total power, edge and peak frequencies are taken over it.
+BROADBAND = (min(lo for lo, _ in BANDS.values()), max(hi for _, hi in BANDS.values()))
+#: Where ``split_delta`` cuts delta into ``delta1`` (slow) and ``delta2``, Hz.
+DELTA_SPLIT_HZ = 2.0
 
 
-def welch_psd(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S):
-    """Welch power spectral density along the last axis.
-
-    Equal to ``scipy.signal.welch(x, fs, window="hann", nperseg=segment_s * fs,
-    noverlap=nperseg // 2, detrend=False, average="mean")``, computed from
-    :func:`segment_spectra` (float32 input stays float32, which halves the memory traffic).
+def select_bands(names=None, *, split_delta: bool = False, fmax: float | None = None) -> dict:
+    """Bands derived from :data:`BANDS`: a subset, delta split in two, or clipped at ``fmax``.
 
     Parameters
     ----------
-    x : array, shape (..., n_samples)
-        Signal in µV.
-    fs : float
-        Sampling rate, Hz.
-    segment_s : float
-        Segment length, seconds; Hann window, 50 % overlap, linear detrend off, mean of segments.
+    names : iterable of str, optional
+        Keys of :data:`BANDS`, in output order; default all of them.
+    split_delta : bool
+        Replace ``delta`` by ``delta1`` = [0.5, 2) Hz and ``delta2`` = [2, 4) Hz (cut at
+        :data:`DELTA_SPLIT_HZ`).
+    fmax : float, optional
+        Highest frequency the data reach, Hz: each band's top is clipped to it, and bands
+        starting at or above it are dropped (e.g. the Kaggle spectrogram stops at 20 Hz, so its
+        beta is 13-20 Hz).
 
     Returns
     -------
-    freqs : ndarray, shape (n_freqs,)
-        Hz.
-    psd : ndarray, shape (..., n_freqs)
-        One-sided density, µV²/Hz.
+    dict
+        name -> ``(lo, hi)`` Hz, half-open.
+
+    Examples
+    --------
+    >>> select_bands(["delta", "beta"], fmax=20.0)
+    {'delta': (0.5, 4.0), 'beta': (13.0, 20.0)}
+    >>> list(select_bands(split_delta=True))
+    ['delta1', 'delta2', 'theta', 'alpha', 'beta', 'lowgamma']
     """
-    freqs, p = segment_spectra(x, fs, segment_s)
-    return freqs, p.mean(axis=-2)
+    names = list(BANDS) if names is None else list(names)
+    unknown = [b for b in names if b not in BANDS]
+    if unknown:
+        raise ValueError(f"select_bands: unknown band(s) {unknown}; known: {list(BANDS)}")
+    out = {}
+    for name in names:
+        lo, hi = BANDS[name]
+        if fmax is not None:
+            if lo >= fmax:
+                continue
+            hi = min(hi, float(fmax))
+        if split_delta and name == "delta":
+            out["delta1"] = (lo, DELTA_SPLIT_HZ)
+            out["delta2"] = (DELTA_SPLIT_HZ, hi)
+        else:
+            out[name] = (lo, hi)
+    return out
 
 
 def rowwise(fn: Callable, x: np.ndarray, rows: int = 16, **kwargs) -> np.ndarray:
@@ -157,11 +144,18 @@ def chain_groups() -> dict[str, np.ndarray]:
     dict
         ``LL``, ``LP``, ``RP``, ``RL``, ``C`` (the chains), ``L`` / ``R`` (left / right
         hemisphere: LL+LP / RP+RL) and ``all`` (the 18 derivations).
+
+    Examples
+    --------
+    >>> chain_groups()["LL"].tolist()  # Fp1-F7, F7-T3, T3-T5, T5-O1
+    [0, 1, 2, 3]
+    >>> len(chain_groups()["L"])
+    8
     """
     chains = np.array([c for c, _, _ in BIPOLAR_PAIRS])
-    groups = {c: np.flatnonzero(chains == c) for c in ("LL", "LP", "RP", "RL", "C")}
-    groups["L"] = np.concatenate([groups["LL"], groups["LP"]])
-    groups["R"] = np.concatenate([groups["RP"], groups["RL"]])
+    groups = {c: np.flatnonzero(chains == c) for c in CHAINS}
+    for h, members in HEMISPHERES.items():
+        groups[h] = np.concatenate([groups[c] for c in members])
     groups["all"] = np.arange(len(BIPOLAR_PAIRS))
     return groups
 
@@ -190,6 +184,13 @@ def aggregate(family: str, measure: str, values: np.ndarray, span: str,
         ``{family}_{measure}_{group}_{span}`` -> mean over the group's derivations, float32,
         shape (n_windows,). Non-finite values are replaced by 0 before averaging (callers define
         their own fills; this is a last guard).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = aggregate("demo", "x", np.arange(18.0)[None], "50s")
+    >>> list(out)[:2], float(out["demo_x_LL_50s"][0])
+    (['demo_x_LL_50s', 'demo_x_LP_50s'], 1.5)
     """
     values = np.asarray(values, dtype=np.float64)
     if not np.isfinite(values).all():

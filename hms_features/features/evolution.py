@@ -18,10 +18,19 @@ References
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft as sfft
-from scipy import signal as sps
 
-from .base import EPS, WELCH_SEGMENT_S, FeatureContext, chain_groups, register
+from ..signal import CHAINS
+from .base import (
+    BROADBAND,
+    EPS,
+    WELCH_SEGMENT_S,
+    FeatureContext,
+    chain_groups,
+    log_power,
+    register,
+    segment_spectra,
+    select_bands,
+)
 
 __all__ = ["N_SUBWINDOWS", "TOTAL_BAND", "DOMINANT_BAND", "REL_BANDS", "EVOLUTION_GROUPS",
            "subwindow_psd", "subwindow_measures", "trend"]
@@ -29,13 +38,13 @@ __all__ = ["N_SUBWINDOWS", "TOTAL_BAND", "DOMINANT_BAND", "REL_BANDS", "EVOLUTIO
 #: Number of consecutive sub-windows the window is cut into.
 N_SUBWINDOWS = 5
 #: Band of the total power, Hz (``lo <= f < hi``), the preprocessing pass band.
-TOTAL_BAND = (0.5, 40.0)
+TOTAL_BAND = BROADBAND
 #: Band searched for the dominant frequency, Hz.
 DOMINANT_BAND = (0.5, 20.0)
-#: Bands whose power relative to :data:`TOTAL_BAND` is tracked, Hz.
-REL_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0)}
-#: Groups of derivations whose mean spectrum / line length is tracked.
-EVOLUTION_GROUPS = ("LL", "LP", "RP", "RL", "C", "all")
+#: Bands whose power relative to :data:`TOTAL_BAND` is tracked, Hz (of :data:`~.base.BANDS`).
+REL_BANDS = select_bands(["delta", "theta", "alpha"])
+#: Groups of derivations whose mean spectrum / line length is tracked: the chains, then all 18.
+EVOLUTION_GROUPS = tuple(CHAINS) + ("all",)
 
 
 def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_S):
@@ -65,6 +74,18 @@ def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_
         Hz.
     psd : ndarray, float32, shape (..., n_sub, f)
         One-sided density, µV²/Hz.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.signal import welch
+    >>> x = np.random.default_rng(0).standard_normal(10000).astype(np.float32)
+    >>> f, p = subwindow_psd(x, 200.0)
+    >>> p.shape
+    (5, 201)
+    >>> ref = welch(x[2000:4000], 200.0, nperseg=400, detrend=False)[1]
+    >>> bool(np.allclose(p[1], ref, rtol=1e-4))
+    True
     """
     x = np.asarray(x, dtype=np.float32)
     length = x.shape[-1] // n_sub
@@ -72,27 +93,7 @@ def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_
     step = max(nperseg // 2, 1)
     n_seg = (length - nperseg) // step + 1
     starts = (np.arange(n_sub)[:, None] * length + np.arange(n_seg) * step).ravel()
-    win = sps.get_window("hann", nperseg).astype(np.float32)
-    freqs = np.fft.rfftfreq(nperseg, 1.0 / fs)
-    keep = len(freqs) if fmax is None else int(np.searchsorted(freqs, fmax, side="right"))
-    flat = x.reshape(-1, x.shape[-1])
-    psd = np.empty((flat.shape[0], n_sub, keep), np.float32)
-    # blocks of signals whose gathered segments (~0.5 MB) stay in cache; on a whole chunk the
-    # gather and the spectrum are tens of MB streamed through main memory
-    rows = max(1, 2**19 // (len(starts) * nperseg * 4))
-    for a in range(0, flat.shape[0], rows):
-        segs = np.lib.stride_tricks.sliding_window_view(flat[a:a + rows], nperseg,
-                                                        axis=-1)[:, starts, :]
-        segs *= win
-        spec = sfft.rfft(segs, axis=-1)[..., :keep]
-        power = spec.real**2 + spec.imag**2
-        psd[a:a + rows] = power.reshape(-1, n_sub, n_seg, keep).mean(axis=-2)
-    psd = psd.reshape(*x.shape[:-1], n_sub, keep)
-    scale = np.full(keep, 2.0 / (fs * float((win.astype(np.float64) ** 2).sum())))
-    scale[0] /= 2
-    if nperseg % 2 == 0 and keep == nperseg // 2 + 1:
-        scale[-1] /= 2  # Nyquist bin is not doubled
-    return freqs[:keep], psd * scale.astype(np.float32)
+    return segment_spectra(x, fs, nperseg / fs, starts=starts, fmax=fmax, average=n_seg)
 
 
 def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
@@ -149,7 +150,7 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
     for g in groups:
         p = psd[:, idx[g]].mean(axis=1, dtype=np.float64)  # (n, n_sub, f)
         total = p[..., total_sel].sum(axis=-1) * df
-        out["logpower", g] = np.log10(total + EPS)
+        out["logpower", g] = log_power(total)
         out["domfreq", g] = freqs[dom_sel][np.argmax(p[..., dom_sel], axis=-1)]
         for b, rng in REL_BANDS.items():
             bp = p[..., mask(rng)].sum(axis=-1) * df
@@ -174,6 +175,13 @@ def trend(values, t):
     -------
     slope, range : ndarray, shape (...)
         Units of ``values`` per second, and units of ``values``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> slope, span = trend(np.array([1.0, 2.0, 4.0]), np.array([0.0, 10.0, 20.0]))
+    >>> float(slope), float(span)
+    (0.15, 3.0)
     """
     v = np.asarray(values, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..models.sequences import BANDS as SEQ_BANDS
 from ..signal import CHAINS
 from . import evolution, periodicity, spatial, spectral, spectrogram
 from .registry import CENTRAL_S
+from .sequence import BANDS as SEQ_BANDS
 
 __all__ = ["GLOSSARY_COLUMNS", "describe_features", "MEASURES"]
 

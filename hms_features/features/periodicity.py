@@ -114,6 +114,21 @@ def autocorrelation(x, max_lag):
     -------
     ndarray, float64, shape (..., max_lag + 1)
         ``r[..., 0] = 1``; a constant signal gives 0 at every other lag (fill value).
+
+    References
+    ----------
+    Box G. E. P., Jenkins G. M. (1976). Time Series Analysis: Forecasting and Control, Holden-Day
+    (autocorrelation function).
+
+    Examples
+    --------
+    A pulse every 200 samples correlates with itself at lag 200:
+
+    >>> import numpy as np
+    >>> train = np.zeros(2000)
+    >>> train[::200] = 1.0
+    >>> autocorrelation(train, 600)[[0, 100, 200]].round(2)
+    array([ 1.  , -0.01,  1.  ])
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[-1]
@@ -156,6 +171,17 @@ def acf_peak(acf, fs, lag_range=LAG_RANGE_S, first_fraction=FIRST_PEAK_FRACTION)
     height, period, prominence : ndarray, float64, shape (...)
         Height and prominence dimensionless, period in s. Without any local maximum in range
         (e.g. monotonic decay, flat input) all three are 0 (fill value).
+
+    Examples
+    --------
+    Periodic discharges once a second (200 Hz) give a 1 s period with a height of 1:
+
+    >>> import numpy as np
+    >>> train = np.zeros(2000)
+    >>> train[::200] = 1.0
+    >>> height, period, prominence = acf_peak(autocorrelation(train, 600), fs=200.0)
+    >>> round(float(height), 2), round(float(period), 2)
+    (1.0, 1.0)
     """
     r = np.asarray(acf, dtype=np.float64)
     n_lags = r.shape[-1]
@@ -210,6 +236,18 @@ def delta_peak(freqs, psd, band=DELTA_BAND, fit_range=APERIODIC_RANGE):
         Hz; the lowest bin of ``band`` for a flat spectrum.
     concentration : ndarray, shape (...)
         In [0, 1]; 0 for a flat spectrum.
+
+    Examples
+    --------
+    A 1.5 Hz rhythm (rhythmic delta) on white noise stands 2.6 decades above the background:
+
+    >>> import numpy as np
+    >>> from hms_features.signal import welch_psd
+    >>> t = np.arange(2000) / 200.0
+    >>> x = 10 * np.sin(2 * np.pi * 1.5 * t) + np.random.default_rng(0).standard_normal(2000)
+    >>> prominence, frequency, concentration = delta_peak(*welch_psd(x, fs=200.0))
+    >>> round(float(prominence), 1), float(frequency), round(float(concentration), 2)
+    (2.6, 1.5, 1.0)
     """
     freqs = np.asarray(freqs, dtype=np.float64)
     psd = np.asarray(psd, dtype=np.float64)

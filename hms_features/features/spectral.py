@@ -23,24 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import EPS, FeatureContext, aggregate, register
+from .base import BROADBAND, EPS, FeatureContext, aggregate, log_power, register, select_bands
 
 __all__ = [
     "BANDS", "FIT_RANGE", "TOTAL_RANGE", "band_powers", "spectral_entropy", "spectral_edge",
     "peak_frequency", "aperiodic_slope", "compute_spectral",
 ]
 
-#: Frequency bands, Hz, half-open ``[lo, hi)``.
-BANDS = {
-    "delta1": (0.5, 2.0),
-    "delta2": (2.0, 4.0),
-    "theta": (4.0, 8.0),
-    "alpha": (8.0, 13.0),
-    "beta": (13.0, 30.0),
-    "lowgamma": (30.0, 40.0),
-}
+#: Frequency bands, Hz, half-open ``[lo, hi)``: all of :data:`~.base.BANDS`, delta split at 2 Hz.
+BANDS = select_bands(split_delta=True)
 #: Range over which relative power, entropy, edge and peak frequencies are taken, Hz.
-TOTAL_RANGE = (0.5, 40.0)
+TOTAL_RANGE = BROADBAND
 #: Range of the log-log fit of the aperiodic slope, Hz.
 FIT_RANGE = (1.0, 40.0)
 
@@ -50,7 +43,10 @@ def _mask(freqs, lo, hi):
 
 
 def band_powers(freqs: np.ndarray, psd: np.ndarray, bands: dict = BANDS) -> np.ndarray:
-    """Absolute band powers.
+    """Absolute band powers: the PSD integrated over each band.
+
+    ``P_b = df * sum_{lo_b <= f_k < hi_b} psd(f_k)`` (rectangle rule over the half-open band, so no
+    bin counts in two adjacent bands), ``df`` the bin width.
 
     Parameters
     ----------
@@ -59,12 +55,27 @@ def band_powers(freqs: np.ndarray, psd: np.ndarray, bands: dict = BANDS) -> np.n
     psd : array, shape (..., n_freqs)
         Power spectral density, µV²/Hz.
     bands : dict
-        name -> ``(lo, hi)`` Hz, half-open.
+        name -> ``(lo, hi)`` Hz, half-open; default :data:`BANDS`.
 
     Returns
     -------
     ndarray, shape (..., n_bands)
-        µV², in ``bands`` order: ``sum(psd[lo <= f < hi]) * df``.
+        µV², in ``bands`` order.
+
+    References
+    ----------
+    Welch, P. (1967). IEEE Trans. Audio Electroacoust. 15(2), 70-73 (the PSD estimate).
+
+    Examples
+    --------
+    A 10 Hz sine of amplitude 10 µV has all its power (10² / 2 = 50 µV²) in alpha:
+
+    >>> import numpy as np
+    >>> from hms_features.signal import welch_psd
+    >>> t = np.arange(2000) / 200.0
+    >>> f, p = welch_psd(10 * np.sin(2 * np.pi * 10 * t), fs=200.0)
+    >>> band_powers(f, p, {"alpha": (8.0, 13.0), "beta": (13.0, 30.0)}).round(1)
+    array([50.,  0.])
     """
     df = freqs[1] - freqs[0]
     masks = np.stack([_mask(freqs, lo, hi) for lo, hi in bands.values()], axis=1)
@@ -75,9 +86,9 @@ def spectral_entropy(freqs: np.ndarray, psd: np.ndarray, fmin: float | None = No
                      fmax: float | None = None) -> np.ndarray:
     """Normalised Shannon entropy of the power spectrum.
 
-    ``H = -sum(p log2 p) / log2(K)`` with ``p = psd / sum(psd)`` over the ``K`` bins with
+    ``H = -sum_k p_k log2 p_k / log2 K`` with ``p_k = psd_k / sum psd`` over the ``K`` bins with
     ``fmin <= f < fmax`` (all bins when both are None): 1 for a flat spectrum (white noise), near
-    0 for a pure tone. Same as ``antropy.spectral_entropy(..., normalize=True)`` given the same
+    0 for a pure tone [1]_. Same as ``antropy.spectral_entropy(..., normalize=True)`` given the same
     PSD. Fill 0 when the power is 0.
 
     Parameters
@@ -93,6 +104,23 @@ def spectral_entropy(freqs: np.ndarray, psd: np.ndarray, fmin: float | None = No
     -------
     ndarray, shape psd.shape[:-1]
         Dimensionless, in [0, 1].
+
+    References
+    ----------
+    .. [1] Inouye, T. et al. (1991). Quantification of EEG irregularity by use of the entropy of
+       the power spectrum. Electroencephalogr. Clin. Neurophysiol. 79(3), 204-210.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hms_features.signal import welch_psd
+    >>> noise = np.random.default_rng(0).standard_normal(4000)
+    >>> f, p = welch_psd(noise, fs=200.0)
+    >>> round(float(spectral_entropy(f, p, 0.5, 40.0)), 2)
+    0.99
+    >>> f, p = welch_psd(np.sin(2 * np.pi * 10 * np.arange(2000) / 200.0), fs=200.0)
+    >>> round(float(spectral_entropy(f, p, 0.5, 40.0)), 2)
+    0.2
     """
     lo = -np.inf if fmin is None else fmin
     hi = np.inf if fmax is None else fmax
@@ -108,16 +136,39 @@ def spectral_edge(freqs: np.ndarray, psd: np.ndarray, q: float, fmin: float = TO
                   fmax: float = TOTAL_RANGE[1]) -> np.ndarray:
     """Spectral edge frequency: lowest bin frequency at which the cumulative power reaches ``q``.
 
+    ``SEF_q = min { f_j : sum_{fmin <= f_k <= f_j} psd_k >= q * sum_{fmin <= f_k < fmax} psd_k }``.
+
     Parameters
     ----------
-    freqs : array (n_freqs,), Hz
-    psd : array (..., n_freqs), µV²/Hz
+    freqs : array, shape (n_freqs,)
+        Hz.
+    psd : array, shape (..., n_freqs)
+        µV²/Hz.
     q : float
-        Fraction of the ``fmin``–``fmax`` power, e.g. 0.5 (SEF50) or 0.9 (SEF90).
+        Fraction of the ``fmin``-``fmax`` power, e.g. 0.5 (SEF50, the median frequency) or 0.9
+        (SEF90).
+    fmin, fmax : float
+        Band, Hz, half-open; default the 0.5-40 Hz broad band.
 
     Returns
     -------
-    ndarray, Hz; 0 where the power is 0.
+    ndarray, shape psd.shape[:-1]
+        Hz; 0 where the power is 0.
+
+    References
+    ----------
+    Rampil, I. J. (1998). A primer for EEG signal processing in anesthesia. Anesthesiology 89(4),
+    980-1002.
+
+    Examples
+    --------
+    Half the 0.5-40 Hz power of white noise lies below about 20 Hz:
+
+    >>> import numpy as np
+    >>> from hms_features.signal import welch_psd
+    >>> f, p = welch_psd(np.random.default_rng(0).standard_normal(4000), fs=200.0)
+    >>> float(spectral_edge(f, p, 0.5))
+    20.5
     """
     m = _mask(freqs, fmin, fmax)
     f = freqs[m]
@@ -129,7 +180,32 @@ def spectral_edge(freqs: np.ndarray, psd: np.ndarray, q: float, fmin: float = TO
 
 def peak_frequency(freqs: np.ndarray, psd: np.ndarray, fmin: float = TOTAL_RANGE[0],
                    fmax: float = TOTAL_RANGE[1]) -> np.ndarray:
-    """Frequency of the largest PSD bin in ``[fmin, fmax)`` Hz; 0 where the power is 0."""
+    """Frequency of the largest PSD bin in ``[fmin, fmax)`` Hz.
+
+    ``f_peak = argmax_{fmin <= f_k < fmax} psd(f_k)``.
+
+    Parameters
+    ----------
+    freqs : array, shape (n_freqs,)
+        Hz.
+    psd : array, shape (..., n_freqs)
+        µV²/Hz.
+    fmin, fmax : float
+        Band searched, Hz; default the 0.5-40 Hz broad band.
+
+    Returns
+    -------
+    ndarray, shape psd.shape[:-1]
+        Hz; 0 where the power is 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hms_features.signal import welch_psd
+    >>> f, p = welch_psd(np.sin(2 * np.pi * 10 * np.arange(2000) / 200.0), fs=200.0)
+    >>> float(peak_frequency(f, p))
+    10.0
+    """
     m = _mask(freqs, fmin, fmax)
     p = psd[..., m]
     return np.where(p.max(axis=-1) > 0, freqs[m][np.argmax(p, axis=-1)], 0.0)
@@ -139,14 +215,42 @@ def aperiodic_slope(freqs: np.ndarray, psd: np.ndarray, fmin: float = FIT_RANGE[
                     fmax: float = FIT_RANGE[1]) -> np.ndarray:
     """Least-squares slope of ``log10 psd`` against ``log10 f`` over ``[fmin, fmax)`` Hz.
 
-    The 1/f exponent with its sign (-1 for pink noise, 0 for white noise). ``EPS`` is added to the
-    PSD before the logarithm; 0 where the power is 0.
+    ``slope = sum_k (u_k - mean u)(v_k - mean v) / sum_k (u_k - mean u)^2`` with ``u = log10 f`` and
+    ``v = log10(psd + EPS)`` (:func:`~hms_features.signal.log_power`): the 1/f exponent of the
+    aperiodic component [1]_ with its sign, -1 for pink noise, 0 for white noise.
+
+    Parameters
+    ----------
+    freqs : array, shape (n_freqs,)
+        Hz.
+    psd : array, shape (..., n_freqs)
+        µV²/Hz.
+    fmin, fmax : float
+        Fit range, Hz; default :data:`FIT_RANGE` (1-40 Hz).
+
+    Returns
+    -------
+    ndarray, shape psd.shape[:-1]
+        Decades of power per decade of frequency; 0 where the power is 0.
+
+    References
+    ----------
+    .. [1] Donoghue, T. et al. (2020). Parameterizing neural power spectra into periodic and
+       aperiodic components. Nat. Neurosci. 23, 1655-1665 (here a plain log-log fit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = np.arange(0.0, 100.5, 0.5)
+    >>> pink = np.where(f > 0, 1.0 / np.maximum(f, 0.5), 0.0)
+    >>> round(float(aperiodic_slope(f, pink)), 2)
+    -1.0
     """
     m = _mask(freqs, fmin, fmax)
     x = np.log10(freqs[m])
     x = x - x.mean()
     p = np.asarray(psd, dtype=np.float64)[..., m]
-    y = np.log10(p + EPS)
+    y = log_power(p)
     slope = (y @ x) / (x @ x)
     return np.where(p.max(axis=-1) > 0, slope, 0.0)
 
@@ -168,7 +272,7 @@ def compute_spectral(ctx: FeatureContext) -> dict[str, np.ndarray]:
     out = {}
     names = list(BANDS)
     for i, b in enumerate(names):
-        out.update(aggregate("spectral", f"abspower_{b}", np.log10(bp[..., i] + EPS), span))
+        out.update(aggregate("spectral", f"abspower_{b}", log_power(bp[..., i]), span))
     rel = bp / np.where(total > 0, total, np.inf)[..., None]
     for i, b in enumerate(names):
         out.update(aggregate("spectral", f"relpower_{b}", rel[..., i], span))

@@ -30,16 +30,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
-from .base import FeatureContext, register
+from ..signal import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FMAX, SPEC_FREQS, SPEC_STEP_S
+from ..signal import log_power as _log
+from .base import FeatureContext, register, select_bands
 
 __all__ = ["SPEC_WINDOWS", "SPEC_BANDS", "log_power", "central_rows", "window_stats",
            "band_log_power", "spectrogram_features"]
 
 #: Time windows: name -> length in s (None: the whole window).
 SPEC_WINDOWS = {"600s": None, "20s": 20.0, "10s": 10.0}
-#: Bands aggregated from the spectrogram bins, Hz (``lo <= f < hi``; the bins end at 19.92 Hz).
-SPEC_BANDS = {"delta": (0.5, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 20.0)}
+#: Bands aggregated from the spectrogram bins, Hz (``lo <= f < hi``): delta to beta of
+#: :data:`~.base.BANDS` clipped at the spectrogram's top, :data:`~hms_features.signal.SPEC_FMAX`
+#: (the bins end at 19.92 Hz), so beta is 13-20 Hz here.
+SPEC_BANDS = select_bands(["delta", "theta", "alpha", "beta"], fmax=SPEC_FMAX)
 
 _FREQS = np.asarray(SPEC_FREQS)
 #: Largest float32: power is clipped to [0, _MAX] so inf (or overflowed) entries stay finite.
@@ -50,6 +53,9 @@ _BIN_NAMES = [c.split("_", 1)[1] for c in SPEC_COLUMNS[: len(SPEC_FREQS)]]
 def log_power(values):
     """``ln(1 + p)`` of spectrogram power clipped to [0, 3.4e38], NaN kept as NaN.
 
+    The spectrogram convention of :func:`hms_features.signal.log_power` (``eps=1``, natural
+    log): finite for zero power and close to ``ln p`` for the large values of the files.
+
     Parameters
     ----------
     values : array
@@ -58,12 +64,17 @@ def log_power(values):
     Returns
     -------
     ndarray, float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> log_power(np.array([0.0, np.e - 1.0, np.nan, np.inf])).round(2)
+    array([ 0.  ,  1.  ,   nan, 88.72], dtype=float32)
     """
     v = np.clip(np.asarray(values, dtype=np.float32), 0.0, _MAX)  # NaN propagates, inf -> max
-    v += np.float32(1.0)
     # log(1 + p) rather than log1p: numpy's float32 log is SIMD-vectorised and ~8x faster, and
     # the precision log1p adds for p < 1e-7 is irrelevant for spectrogram power.
-    return np.log(v, out=v)
+    return _log(v, eps=1.0, base=np.e, out=v)
 
 
 def central_rows(n_rows, seconds, step_s=SPEC_STEP_S):
@@ -82,6 +93,11 @@ def central_rows(n_rows, seconds, step_s=SPEC_STEP_S):
     -------
     slice
         ``(n_rows - k) // 2`` to ``(n_rows - k) // 2 + k``, ``k = round(seconds / step_s)``.
+
+    Examples
+    --------
+    >>> central_rows(300, 10.0)  # the central 5 rows of a 10 min window
+    slice(147, 152, None)
     """
     if seconds is None:
         return slice(0, n_rows)
@@ -140,6 +156,15 @@ def band_log_power(values, freqs=_FREQS, bands=SPEC_BANDS, n_chains=4):
     -------
     ndarray, float32, shape (n, rows, n_chains, n_bands)
         ``ln(1 + mean power)``.
+
+    Examples
+    --------
+    A spectrogram row with power 1 in every bin gives ``ln 2`` in every band:
+
+    >>> import numpy as np
+    >>> out = band_log_power(np.ones((1, 1, 400)))
+    >>> out.shape, round(float(out[0, 0, 0, 0]), 3)
+    ((1, 1, 4, 4), 0.693)
     """
     v = np.asarray(values, dtype=np.float32)
     n, rows, _ = v.shape
@@ -149,13 +174,13 @@ def band_log_power(values, freqs=_FREQS, bands=SPEC_BANDS, n_chains=4):
     member = np.stack([(freqs >= lo) & (freqs < hi) for lo, hi in bands.values()], axis=1)
     member = member.astype(np.float64)  # (n_bins, n_bands) indicator: sums as one matmul
     if not np.isnan(v).any():  # fast path
-        out = np.log1p(v @ (member / member.sum(axis=0)))
+        out = _log(v @ (member / member.sum(axis=0)), eps=1.0, base=np.e)
         return out.reshape(n, rows, n_chains, len(bands)).astype(np.float32)
     finite = ~np.isnan(v)
     total = np.where(finite, v, 0.0) @ member
     cnt = finite.astype(np.float64) @ member
     mean = total / np.maximum(cnt, 1.0)
-    out = np.where(cnt > 0, np.log1p(mean), np.nan)
+    out = np.where(cnt > 0, _log(mean, eps=1.0, base=np.e), np.nan)
     return out.reshape(n, rows, n_chains, len(bands)).astype(np.float32)
 
 

@@ -1,5 +1,6 @@
 """Models: soft-label LightGBM, numpy embedders, the standard pipeline, CV and persistence."""
 
+from ..features.sequence import sequence_table, spectrogram_sequence, subwindow_sequence
 from ..metrics import as_soft_targets
 from .lgbm import SoftLabelLGBMClassifier
 from .lstm import LSTMEmbedder
@@ -35,4 +36,7 @@ __all__ = [
     "register_kind",
     "save",
     "sequence_shape",
+    "sequence_table",
+    "spectrogram_sequence",
+    "subwindow_sequence",
 ]

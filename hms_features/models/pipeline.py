@@ -8,9 +8,9 @@
 Soft targets flow through ``Pipeline.fit(X, Y)`` with ``Y`` of shape (n, 6) (vote counts or
 probabilities): scikit-learn hands ``Y`` to every step's ``fit_transform`` and to the final
 ``fit``. During ``fit`` the :class:`EmbeddingUnion` appends **out-of-fold** embeddings (each
-embedder's ``fit_transform`` cross-fits, see :mod:`hms_features.models.nn`), so the booster never
-learns from an embedding of a row whose label the embedder saw; at prediction time it appends the
-embeddings of the embedders refitted on all rows.
+embedder's ``fit_transform`` cross-fits, see :mod:`hms_features.models.embedder`), so the
+booster never learns from an embedding of a row whose label the embedder saw; at prediction
+time it appends the embeddings of the embedders refitted on all rows.
 """
 
 from __future__ import annotations
@@ -702,7 +702,7 @@ def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedde
         label rows into features. A transformer instance is used as given.
     embedders : None or list
         Items are an estimator, a ``(name, estimator)`` pair, or ``"mlp"`` / ``"lstm"`` for a
-        default :class:`~hms_features.models.nn.MLPEmbedder` / ``LSTMEmbedder`` (seeded with
+        default :class:`~hms_features.models.mlp.MLPEmbedder` / ``LSTMEmbedder`` (seeded with
         the ``random_state`` classifier parameter, if given). Their
         embeddings are appended to the features by an :class:`EmbeddingUnion`. ``"lstm"``
         reads the step-major ``seq_*_tNN`` columns of the ``seq`` family (its ``n_steps``

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
 from ..metrics import CLASSES
-from ..signal import BIPOLAR_PAIRS, EEG_COLUMNS, FS, bipolar, preprocess
+from ..signal import BIPOLAR_PAIRS, CHAINS, EEG_COLUMNS, FS, bipolar, preprocess
 from .numbers import _fractions, _prob_matrix, confusion_counts, reliability_bins
 
 __all__ = [
@@ -46,7 +46,7 @@ CLASS_COLORS = {
 }
 #: Montage display order of the EEG viewer: left lateral, left parasagittal, right
 #: parasagittal, right lateral, central (the usual double-banana reading order).
-VIEWER_CHAINS = ("LL", "LP", "RP", "RL", "C")
+VIEWER_CHAINS = tuple(CHAINS)
 
 _DPI = 100
 #: Resolution of the EEG viewer's PNG, dots per inch (its 18 x 9 inch figure: 1530 x 765 px).

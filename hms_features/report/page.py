@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._version import __version__
 from ..metrics import CLASSES, kl_report
 from .figures import (
     IMPORTANCE_LABELS,
@@ -72,7 +73,6 @@ def _baseline_row(name: str, value, votes) -> dict:
 
 
 def _settings_table(settings: dict) -> str:
-    from .. import __version__
 
     items = dict(settings)
     items.setdefault("hms_features version", __version__)
@@ -256,7 +256,6 @@ def write_report(out_dir, *, oof_proba, votes, fold_reports, feature_names=None,
             png = plot_eeg_window(path=out / f"eeg_window_{i}.png", **kw)
             parts.append(_img(png, kw.get("title") or f"example window {i}"))
 
-    from .. import __version__
 
     if settings is not None:
         parts.append("<h2>Settings</h2><p class='note'>What produced this report.</p>"
