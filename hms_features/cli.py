@@ -10,7 +10,8 @@ Subcommands (``hms-features COMMAND --help`` for each)::
     train      fit the final model on every label row and save it (no pickle)
     predict    predict the test split with a saved model and write submission.csv
     report     pictures and one HTML page from a cv folder (and optionally a model)
-    scan       slide the 50 s window along a whole recording (parquet or EDF)
+    scan       probabilities, events and annotation files along a whole recording
+    evaluate   event-level seizure scores of detected against reference events (SzCORE)
 
 Exit codes: 0 success; 2 bad usage or bad input (a one-line message naming the file, column or
 row); 1 an unexpected failure (with its traceback).
@@ -23,6 +24,7 @@ import json
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,13 @@ import pandas as pd
 
 from .data import VOTE_COLUMNS, HMSDataset, HMSError, vote_weights
 from .metrics import CLASSES, kl_table
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, UserWarning) and not issubclass(category, FutureWarning):
+        print(f"hms-features: {message}", file=sys.stderr if file is None else file, flush=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 class UsageError(Exception):
@@ -106,6 +115,16 @@ def _model(args, X: pd.DataFrame, patients):
     return make_hms_pipeline(embedders=wanted or None, n_estimators=args.n_estimators,
                              learning_rate=args.learning_rate, random_state=args.seed,
                              n_jobs=args.n_jobs)
+
+
+def _clip(value: str):
+    """``--clip-uv``: µV, or ``none``/``0`` for no clipping."""
+    if value.lower() in ("none", "0", "off"):
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected µV or 'none', got {value!r}") from None
 
 
 def _weights(votes: np.ndarray, mode: str):
@@ -277,26 +296,88 @@ def run_report(args) -> Path:
     return html
 
 
-def cmd_scan(args) -> None:
-    from .recording import read_recording, recording_spectrogram, scan_file
+def cmd_scan(args):
+    """Probabilities per window along a whole recording, events, annotation files, pictures."""
+    from .recording import scan_file
 
     model = load_model(args.model_dir)
-    path = Path(args.recording)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such recording")
-
-    def predict(windows, spectrograms=None):
-        data = windows if spectrograms is None else {"eeg": windows, "spectrogram": spectrograms}
-        return model.predict_proba(model.feature_table(data, n_jobs=1, progress=False))
-
-    spectrogram = (recording_spectrogram(*read_recording(path))
-                   if model.input_spec()["spectrogram"] else None)
-    out = Path(args.out) if args.out else path.with_name(path.stem + "_scan.csv")
-    df = scan_file(path, predict, out, step_s=args.step, spectrogram=spectrogram,
-                   progress=not args.quiet)
+    for name in ("step", "block_s"):
+        if not getattr(args, name) > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be > 0 s, got {getattr(args, name)}")
+    if not 0 < args.off <= args.on <= 1:
+        raise UsageError(f"--on/--off: need 0 < off <= on <= 1, got --on {args.on} --off "
+                         f"{args.off}")
+    if args.min_duration < 0 or args.min_gap < 0:
+        raise UsageError("--min-duration and --min-gap must be >= 0 s")
+    if args.clip_uv is not None and not args.clip_uv > 0:
+        raise UsageError(f"--clip-uv must be > 0 µV (0 or 'none' for no clipping), got "
+                         f"{args.clip_uv}")
+    try:
+        res = scan_file(args.recording, model, Path(args.out), step_s=args.step,
+                        window_s=args.window_s, clip_uv=args.clip_uv, on=args.on, off=args.off,
+                        min_duration_s=args.min_duration, min_gap_s=args.min_gap,
+                        reference=args.reference, fif=args.fif, plot=not args.no_plot,
+                        block_s=args.block_s, progress=not args.quiet)
+    except ValueError as err:  # a bad step or window length for this recording
+        raise UsageError(str(err)) from None
+    df = res.proba
     top = df[list(CLASSES)].to_numpy().argmax(axis=1)
-    _say(args, f"{out}: {len(df)} windows; most probable class over time: "
+    _say(args, f"{res.source}: {len(df)} windows over {res.duration_s / 3600:.2f} h; most "
+               "probable class over time: "
                + ", ".join(f"{c} {np.mean(top == i):.0%}" for i, c in enumerate(CLASSES)))
+    counts = res.events["trial_type"].value_counts()
+    _say(args, f"{len(res.events)} events"
+               + (" (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")" if len(counts)
+                  else ""))
+    for kind, path in res.files.items():
+        _say(args, f"  {kind:12s} {path}")
+    return res
+
+
+def cmd_evaluate(args):
+    """Score detected events against reference annotations (SzCORE, timescoring)."""
+    from .event_scoring import evaluate
+    from .events import read_events
+
+    files = list(args.files)
+    if len(files) % 2:
+        raise UsageError(f"evaluate: give REFERENCE DETECTED pairs; got {len(files)} file(s)")
+    pairs = list(zip(files[0::2], files[1::2]))
+    durations = list(args.duration or [])
+    if durations and len(durations) not in (1, len(pairs)):
+        raise UsageError(f"--duration: give one value or one per pair ({len(pairs)}), got "
+                         f"{len(durations)}")
+    refs, hyps, durs, names = [], [], [], []
+    for k, (ref_path, hyp_path) in enumerate(pairs):
+        ref, hyp = read_events(ref_path), read_events(hyp_path)
+        if durations:
+            dur = durations[0] if len(durations) == 1 else durations[k]
+        else:
+            known = [d for d in (ref.attrs.get("recording_duration_s"),
+                                 hyp.attrs.get("recording_duration_s"))
+                     if d is not None and np.isfinite(d)]
+            if not known:
+                raise UsageError(f"{ref_path}: the recording's duration is unknown (only SzCORE "
+                                 "TSV files carry it); give --duration SECONDS")
+            dur = known[0]
+        if not dur > 0:
+            raise UsageError(f"--duration must be > 0 s, got {dur}")
+        refs.append(ref)
+        hyps.append(hyp)
+        durs.append(float(dur))
+        names.append(Path(ref_path).name)
+    table = evaluate(refs, hyps, durs, recordings=names,
+                     trial_type=None if args.trial_type == "all" else args.trial_type)
+    cols = ["recording", "duration_s", "event_sensitivity", "event_precision", "event_f1",
+            "event_fp_per_24h", "event_tp", "event_fp", "event_n_ref", "sample_sensitivity",
+            "sample_precision", "sample_f1"]
+    print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        _say(args, f"{out}")
+    return table
 
 
 def cmd_demo(args) -> None:
@@ -481,17 +562,62 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run_report)
 
-    p = sub.add_parser("scan", help="class probabilities along a whole recording",
-                       description="Slide the 50 s window along a recording (Kaggle parquet or "
-                                   "EDF; 10-20 aliases matched, resampled to 200 Hz) and write "
-                                   "the probabilities over time as CSV + PNG.")
+    p = sub.add_parser("scan", help="probabilities, events and annotations along a recording",
+                       description="Slide the window along a whole recording (Kaggle parquet, "
+                                   "EDF/BDF/BrainVision/FIF; channels matched by name, any rate "
+                                   ">= 100 Hz brought to 200 Hz; read once, in blocks) and write "
+                                   "the probabilities (CSV), the detected events (BIDS "
+                                   "events.tsv, SzCORE TSV of seizures, MNE annotations .txt), "
+                                   "a PNG and an HTML page; --fif also the recording with its "
+                                   "annotations. Events: a class probability >= --on starts "
+                                   "one, it lasts while >= --off; events closer than --min-gap "
+                                   "merge, shorter than --min-duration are dropped.")
     p.add_argument("model_dir", help="folder written by hms-features train")
-    p.add_argument("recording", help="EEG parquet or EDF file")
-    p.add_argument("--step", type=float, default=10.0, help="step between windows, s "
-                                                            "(default %(default)s)")
-    p.add_argument("--out", default=None, help="output CSV (default RECORDING_scan.csv)")
+    p.add_argument("recording", help="EEG file: .parquet, .edf, .bdf, .vhdr, .fif")
+    p.add_argument("--out", default=".",
+                   help="output folder (default: the current folder; a .csv path names the "
+                        "CSV and the other files go beside it)")
+    p.add_argument("--step", type=float, default=10.0,
+                   help="step between windows, s (default %(default)s)")
+    p.add_argument("--window-s", type=float, default=50.0,
+                   help="window length, s (default %(default)s, with its central 10 s; a model "
+                        "trained on HMS windows takes only 50)")
+    p.add_argument("--clip-uv", type=_clip, default=1024.0,
+                   help="clip the filtered EEG to +-this many µV ('none': no clipping; "
+                        "default %(default)s)")
+    p.add_argument("--on", type=float, default=0.5,
+                   help="probability that starts an event (default %(default)s)")
+    p.add_argument("--off", type=float, default=0.3,
+                   help="probability below which an event ends (default %(default)s)")
+    p.add_argument("--min-duration", type=float, default=0.0,
+                   help="drop events shorter than this, s (default %(default)s)")
+    p.add_argument("--min-gap", type=float, default=0.0,
+                   help="merge events of one class closer than this, s (default %(default)s)")
+    p.add_argument("--reference", default=None, metavar="FILE",
+                   help="reference events (BIDS events.tsv, SzCORE TSV, MNE annotations, EDF+) "
+                        "drawn under the detections")
+    p.add_argument("--fif", action="store_true",
+                   help="also write the recording with the detected events as annotations (FIF)")
+    p.add_argument("--no-plot", action="store_true", help="no PNG / HTML")
+    p.add_argument("--block-s", type=float, default=600.0,
+                   help="seconds read per block (memory; default %(default)s)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_scan)
+
+    p = sub.add_parser("evaluate", help="event-level seizure scores (SzCORE, timescoring)",
+                       description="Score detected events against reference annotations with "
+                                   "the SzCORE event- and sample-based scoring (timescoring), "
+                                   "per recording and pooled. Files: BIDS events.tsv, SzCORE "
+                                   "TSV, MNE annotations (.txt, .fif), EDF+.")
+    p.add_argument("files", nargs="+", metavar="REFERENCE DETECTED",
+                   help="one or more pairs: reference file, then detected file")
+    p.add_argument("--duration", type=float, nargs="+", default=None, metavar="S",
+                   help="recording duration(s), s (default: from an SzCORE TSV)")
+    p.add_argument("--trial-type", default="seizure",
+                   help="class scored ('all': every event as one class; default %(default)s)")
+    p.add_argument("--out", default=None, help="write the score table to this CSV")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 
@@ -500,7 +626,10 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.func(args)  # each command returns what it made (for use from Python), or None
+        with warnings.catch_warnings():
+            # one line per problem, no source lines: "hms-features: <file>: <what> (<done>)"
+            warnings.showwarning = _show_warning
+            args.func(args)  # each command returns what it made (for use from Python), or None
         return 0
     except (HMSError, UsageError, FileNotFoundError, FileExistsError, NotADirectoryError) as err:
         print(f"hms-features {args.command}: error: {err}", file=sys.stderr)

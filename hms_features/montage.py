@@ -30,6 +30,7 @@ sfreq)``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -37,8 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from .data import HMSError
-from .recording import normalize_channel_name
-from .signal import BIPOLAR_NAMES, BIPOLAR_PAIRS, CHAINS, SCALP_CHANNELS
+from .recording import match_channels, normalize_channel_name
+from .signal import BIPOLAR_NAMES, BIPOLAR_PAIRS, CHAINS, EEG_COLUMNS, SCALP_CHANNELS
 
 __all__ = [
     "MontageError",
@@ -49,6 +50,7 @@ __all__ = [
     "from_mne",
     "read_any",
     "load_montage",
+    "referential",
     "iter_montage",
 ]
 
@@ -435,8 +437,66 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     return m, float(fs)
 
 
+def referential(data, ch_names, *, source: str = "recording") -> tuple:
+    """The 20 referential channels of :data:`~hms_features.signal.EEG_COLUMNS` of a recording.
+
+    The models' windows are referential (19 scalp electrodes and the EKG): this picks them out
+    of a recording's channels by name (:func:`~hms_features.recording.match_channels`: case,
+    ``EEG``/``POL`` prefixes, reference suffixes and the 10-20 aliases T7/T8/P7/P8 ignored).
+
+    Parameters
+    ----------
+    data : array, shape (n_channels, n_samples) or (n_epochs, n_channels, n_samples)
+        The recording, µV, channels in ``ch_names`` order.
+    ch_names : sequence of str
+        Channel labels.
+    source : str
+        File or object name for messages.
+
+    Returns
+    -------
+    eeg : ndarray of float32, shape (20, n_samples) or (n_epochs, 20, n_samples)
+        µV in ``EEG_COLUMNS`` order; the EKG row is zeros when the recording has none.
+    notes : list of str
+        What was done that the user should hear about, each ``"<what> (<what was done>)"``
+        (e.g. ``"no EKG/ECG channel (EKG set to zeros)"``).
+
+    Raises
+    ------
+    HMSError
+        If any of the 19 scalp channels is missing (the message names them and ``source``).
+    """
+    data = np.asarray(data)
+    names = [str(c) for c in ch_names]
+    if data.ndim not in (2, 3) or data.shape[-2] != len(names):
+        raise ValueError(f"{source}: data of shape {data.shape} does not match {len(names)} "
+                         "channel names")
+    index, notes = match_channels(names, source)
+    out = np.zeros(data.shape[:-2] + (len(EEG_COLUMNS), data.shape[-1]), np.float32)
+    rows = [k for k, i in enumerate(index) if i is not None]
+    out[..., rows, :] = data[..., [index[k] for k in rows], :]
+    return out, notes
+
+
+def _open_raw(source):
+    """``(raw, label)`` of a path (read lazily with MNE) or a Raw."""
+    import mne
+
+    if isinstance(source, mne.io.BaseRaw):
+        return source, _describe(source)
+    path = Path(source)
+    if not path.is_file():
+        raise HMSError(f"{path}: file not found")
+    try:
+        raw = mne.io.read_raw(path, preload=False, verbose="error")
+    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
+        raise HMSError(f"{path}: not a recording MNE can read ({err})") from None
+    return raw, str(path)
+
+
 def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs: float = 200.0,
-                 require_chains=(), min_sfreq: float = 100.0, margin_s: float = 2.0):
+                 require_chains=(), min_sfreq: float = 100.0, margin_s: float = 2.0,
+                 layout: str = "bipolar"):
     """Stream a long recording as double-banana blocks at ``fs``, with bounded memory.
 
     Block ``k`` holds ``[k * block_s, k * block_s + block_s + overlap_s)`` seconds (cut at the
@@ -445,6 +505,8 @@ def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs:
     ``block_s`` seconds. Each block is read (from disk when the Raw is not preloaded) with
     ``margin_s`` seconds more on both sides, resampled with :func:`resample`, and trimmed: its
     samples equal those of :func:`load_montage` on the whole recording (to float32 rounding).
+    The file is opened once; with ``layout="referential"`` the notes of :func:`referential`
+    (e.g. a missing EKG) are warned once, at the first block.
 
     Parameters
     ----------
@@ -461,28 +523,21 @@ def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs:
     margin_s : float
         Extra seconds read on each side when resampling (rounded up to the coincidence period);
         they absorb the anti-aliasing filter's reach.
+    layout : {"bipolar", "referential"}
+        What each block is: the double-banana :class:`Montage`, or the ``(20, n)`` referential
+        array of :func:`referential` (the layout of the models' windows).
 
     Yields
     ------
     start_s : float
         Start of the block, s from the first sample.
-    montage : Montage
-        The block's derivations at ``fs``; the present/dropped derivations are the same in
-        every block.
+    block : Montage or ndarray of float32, shape (20, n)
+        The block at ``fs``; the present/dropped derivations are the same in every block.
     """
-    import mne
-
-    if isinstance(source, mne.io.BaseRaw):
-        raw, label = source, _describe(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise HMSError(f"{path}: file not found")
-        try:
-            raw = mne.io.read_raw(path, preload=False, verbose="error")
-        except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
-            raise HMSError(f"{path}: not a recording MNE can read ({err})") from None
-        label = str(path)
+    if layout not in ("bipolar", "referential"):
+        raise ValueError(f"iter_montage: layout must be 'bipolar' or 'referential', got "
+                         f"{layout!r}")
+    raw, label = _open_raw(source)
     rate = float(raw.info["sfreq"])
     if not rate >= min_sfreq:
         raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {min_sfreq:g} Hz (the "
@@ -504,15 +559,24 @@ def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs:
                              "samples coincide")
         margin = float(np.ceil(margin_s / period) * period)
     start = 0.0
+    first = True
     while start < total_s:
         stop = min(start + block_s + overlap_s, total_s)
         a, b = max(start - margin, 0.0), min(stop + margin, total_s)
         data, names, _ = from_mne(raw, start_s=a, stop_s=b)
-        m = double_banana(data, names, require_chains=require_chains, source=label)
+        if layout == "bipolar":
+            block = double_banana(data, names, require_chains=require_chains, source=label)
+            x = block.data
+        else:
+            x, notes = referential(data, names, source=label)
+            if first:
+                for note in notes:
+                    warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)
+        first = False
         if not same:
-            y = resample(m.data, rate, fs)
+            y = resample(x, rate, fs)
             i0 = int(round((start - a) * fs))
             n = int(np.ceil(round((stop - start) * rate) * fs / rate))
-            m = replace(m, data=np.ascontiguousarray(y[:, i0:i0 + n]))
-        yield start, m
+            x = np.ascontiguousarray(y[:, i0:i0 + n])
+        yield start, (replace(block, data=x) if layout == "bipolar" else x)
         start += block_s

@@ -21,9 +21,10 @@ ones the Kaggle files use (:data:`CHANNEL_ALIASES`: T7 = T3, T8 = T4, P7 = T5, P
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
-from fractions import Fraction
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,13 @@ __all__ = [
     "normalize_channel_name",
     "match_channels",
     "read_recording",
-    "resample",
     "sliding_windows",
     "scan_recording",
     "scan_file",
+    "ScanResult",
+    "recording_features",
     "plot_scan",
+    "recording_spectrogram",
 ]
 
 #: Modern 10-20 names (and spelling variants) -> the names of :data:`EEG_COLUMNS`, upper case.
@@ -125,8 +128,8 @@ def match_channels(names, source: str = "recording") -> tuple[list[int | None], 
         hits = [i for i, n in enumerate(normalised) if n == column.upper()]
         if len(hits) > 1:
             notes.append(
-                f"{column}: several channels match ({', '.join(repr(names[i]) for i in hits)}); "
-                f"using {names[hits[0]]!r}"
+                f"{column}: several channels match ({', '.join(repr(names[i]) for i in hits)}) "
+                f"(using {names[hits[0]]!r})"
             )
         index.append(hits[0] if hits else None)
     missing = [c for c, i in zip(SCALP_CHANNELS, index) if i is None]
@@ -137,57 +140,23 @@ def match_channels(names, source: str = "recording") -> tuple[list[int | None], 
             f"'EEG '/'-REF'/'-LE' ignored); channels in the file: {', '.join(map(str, names))}"
         )
     if index[-1] is None:
-        notes.append("no EKG/ECG channel: EKG set to zeros")
+        notes.append("no EKG/ECG channel (EKG set to zeros)")
     return index, notes
 
 
-def resample(eeg: np.ndarray, fs_in: float, fs_out: float = FS) -> np.ndarray:
-    """Resample along the last axis with a polyphase filter.
+def _read_mne(path: Path) -> tuple[np.ndarray, float]:
+    """A file MNE reads -> (20, n) float32 µV at the file's rate (one read, notes warned once)."""
+    from .montage import read_any, referential
 
-    Parameters
-    ----------
-    eeg : array, shape (..., n_samples)
-        Signal in µV sampled at ``fs_in``.
-    fs_in, fs_out : float
-        Sampling rates, Hz. Their ratio is approximated by a fraction with denominator at most
-        1000 (exact for all common rates: 128, 250, 256, 500, 512, 1000, 1024 Hz -> 200 Hz).
-
-    Returns
-    -------
-    ndarray of float32, shape (..., round(n_samples * fs_out / fs_in))
-        Resampled with :func:`scipy.signal.resample_poly` (Kaiser-windowed anti-aliasing FIR).
-    """
-    from scipy.signal import resample_poly
-
-    if not (np.isfinite(fs_in) and fs_in > 0):
-        raise ValueError(f"resample: fs_in must be a positive number of Hz, got {fs_in!r}")
-    ratio = Fraction(float(fs_out) / float(fs_in)).limit_denominator(1000)
-    if ratio == 1:
-        return np.asarray(eeg, dtype=np.float32)
-    out = resample_poly(np.asarray(eeg, dtype=np.float64), ratio.numerator, ratio.denominator,
-                        axis=-1)
-    return out.astype(np.float32)
-
-
-def _read_edf(path: Path) -> tuple[np.ndarray, float]:
-    import mne
-
-    readers = {".edf": mne.io.read_raw_edf, ".bdf": mne.io.read_raw_bdf}
-    try:
-        raw = readers[path.suffix.lower()](path, preload=False, verbose="error")
-    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
-        raise HMSError(f"{path}: not a readable {path.suffix.upper()[1:]} file ({err})") from None
-    index, notes = match_channels(raw.ch_names, str(path))
-    picks = [i for i in index if i is not None]
-    # MNE stores volts whatever the file's physical dimension (uV, mV, V); back to µV.
-    data = raw.get_data(picks=picks) * 1e6
-    fs = float(raw.info["sfreq"])
-    eeg = np.zeros((len(EEG_COLUMNS), data.shape[1]), np.float32)
-    rows = [k for k, i in enumerate(index) if i is not None]
-    eeg[rows] = data
-    if notes:
-        warnings.warn(f"{path}: " + "; ".join(notes), UserWarning, stacklevel=3)
+    data, names, fs = read_any(path)
+    eeg, notes = referential(data, names, source=str(path))
+    for note in notes:
+        warnings.warn(f"{path}: {note}", UserWarning, stacklevel=3)
     return eeg, fs
+
+
+#: Extensions read with MNE (:func:`mne.io.read_raw`).
+MNE_SUFFIXES = (".edf", ".bdf", ".vhdr", ".fif", ".set", ".gz")
 
 
 def read_recording(path, *, fs: float = FS) -> tuple[np.ndarray, float]:
@@ -195,18 +164,20 @@ def read_recording(path, *, fs: float = FS) -> tuple[np.ndarray, float]:
 
     Unlike the file-layout reader :func:`hms_features.data.read_eeg_parquet` (``(n_samples,
     20)``, as the parquet file stores it), the result is channels first, the library's layout
-    for one recording (see ARCHITECTURE.md at the root of the repository).
+    for one recording (see ARCHITECTURE.md at the root of the repository). The whole recording
+    is held in memory (float32); to process a long recording in blocks use
+    :func:`recording_features` / :func:`scan_file`, which stream it.
 
     Parameters
     ----------
     path : path-like
-        A Kaggle-style EEG parquet file (20 columns ``EEG_COLUMNS``, µV, 200 Hz) or an EDF/BDF
-        file (read with :func:`mne.io.read_raw_edf` / ``read_raw_bdf``; channels matched by
+        A Kaggle-style EEG parquet file (20 columns ``EEG_COLUMNS``, µV, 200 Hz) or a recording
+        MNE reads (EDF/BDF/BrainVision ``.vhdr``/FIF/EEGLAB; channels matched by
         :func:`match_channels`; any physical unit, converted to µV).
     fs : float
         Sampling rate to return, Hz (200, the rate the models are trained at). Recordings at
-        other rates are resampled with :func:`resample` (polyphase; a NaN gap, possible only in
-        parquet files, then spreads over the filter length).
+        other rates are resampled with :func:`hms_features.montage.resample` (mean removed,
+        edge padding: no step at the ends).
 
     Returns
     -------
@@ -219,27 +190,42 @@ def read_recording(path, *, fs: float = FS) -> tuple[np.ndarray, float]:
     Raises
     ------
     HMSError
-        If the file does not exist, has an unsupported extension, cannot be parsed, or lacks
-        any of the 19 scalp channels (the message lists the missing ones and the file).
+        If the file does not exist, has an unsupported extension, cannot be parsed, lacks any
+        of the 19 scalp channels (the message lists the missing ones and the file) or is
+        sampled below 100 Hz.
     """
+    from .montage import resample
+
     path = Path(path)
     if not path.is_file():
-        raise HMSError(f"{path}: file not found (expected an EEG .parquet or .edf recording)")
+        raise HMSError(f"{path}: file not found (expected an EEG .parquet, .edf, .bdf, .vhdr "
+                       "or .fif recording)")
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         eeg, fs_in = np.ascontiguousarray(read_eeg_parquet(path).T), FS
-    elif suffix in (".edf", ".bdf"):
-        eeg, fs_in = _read_edf(path)
+    elif suffix in MNE_SUFFIXES:
+        eeg, fs_in = _read_mne(path)
     else:
         raise HMSError(
             f"{path}: unsupported file type {path.suffix!r}; expected a Kaggle-style .parquet or "
-            "an .edf/.bdf file"
+            "a recording MNE reads (.edf, .bdf, .vhdr, .fif, .set)"
         )
     if eeg.shape[1] == 0:
         raise HMSError(f"{path}: the recording holds no samples")
+    _check_rate(fs_in, path)
     if not np.isclose(fs_in, fs):
         eeg = resample(eeg, fs_in, fs)
     return eeg, float(fs)
+
+
+#: Lowest sampling rate accepted, Hz (the features use frequencies up to 50 Hz).
+MIN_SFREQ = 100.0
+
+
+def _check_rate(rate: float, label) -> None:
+    if not rate >= MIN_SFREQ:
+        raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {MIN_SFREQ:g} Hz (the "
+                       "features use frequencies up to 50 Hz)")
 
 
 def sliding_windows(eeg: np.ndarray, fs: float = FS, window_s: float = 50.0,
@@ -396,97 +382,516 @@ def scan_recording(predict_proba, eeg: np.ndarray, fs: float = FS, step_s: float
     return df
 
 
-def plot_scan(df: pd.DataFrame, path, *, title: str | None = None, stacked: bool = True):
-    """Plot class probabilities over a recording.
+# ----------------------------------------------------------------------------- streaming scan
+
+#: Seconds of signal kept on each side of a block's windows, so filters see context there.
+CONTEXT_S = 10.0
+
+
+def _open(source, fs: float, block_s: float, overlap_s: float):
+    """``(label, stem, duration_s, raw or None, blocks)`` of a recording; ``blocks`` yields
+    ``(start_s, eeg (20, n) float32 at fs)``; each file is read once, block by block."""
+    import mne
+
+    from .montage import _open_raw, iter_montage
+
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.is_file():
+            raise HMSError(f"{path}: file not found (expected an EEG .parquet, .edf, .bdf, "
+                           ".vhdr or .fif recording)")
+        if path.suffix.lower() == ".parquet":
+            eeg, _ = read_recording(path, fs=fs)
+            step = int(round(block_s * fs))
+            span = step + int(round(overlap_s * fs))
+            blocks = ((i / fs, eeg[:, i:i + span]) for i in range(0, eeg.shape[1], step))
+            return str(path), path.stem, eeg.shape[1] / fs, None, blocks
+        if path.suffix.lower() not in MNE_SUFFIXES:
+            raise HMSError(f"{path}: unsupported file type {path.suffix!r}; expected a "
+                           "Kaggle-style .parquet or a recording MNE reads (.edf, .bdf, .vhdr, "
+                           ".fif, .set)")
+    elif not isinstance(source, mne.io.BaseRaw):
+        raise TypeError(f"expected a recording file or an mne.io.Raw, got "
+                        f"{type(source).__name__}")
+    raw, label = _open_raw(source)
+    _check_rate(float(raw.info["sfreq"]), label)
+    stem = Path(label).stem if label != type(raw).__name__ else "recording"
+    if stem.endswith(".edf") or stem.endswith(".fif"):  # .edf.gz, .fif.gz
+        stem = Path(stem).stem
+    blocks = iter_montage(raw, block_s=block_s, overlap_s=overlap_s, fs=fs,
+                          layout="referential", min_sfreq=MIN_SFREQ)
+    return label, stem, raw.n_times / float(raw.info["sfreq"]), raw, blocks
+
+
+def _window_blocks(source, *, window_s, step_s, fs, block_s, context_s=CONTEXT_S):
+    """The recording in blocks and, per block, the windows it computes.
+
+    Windows start every ``step_s`` seconds; block ``k`` (data ``[k B, k B + B + O)``,
+    ``O = window_s - step_s + 2 context_s``) computes the windows starting in
+    ``[k B + context_s, (k + 1) B + context_s)`` (the first block from 0), so filters see at
+    least ``context_s`` of signal around every window but the recording's first and last.
+
+    Returns ``(label, stem, duration_s, raw, starts_s (all windows), generator of (start_s,
+    eeg, positions, offsets_s))``.
+    """
+    win = _samples(window_s, fs, "window_s")
+    step = _samples(step_s, fs, "step_s")
+    _samples(block_s, fs, "block_s")
+    if block_s < step_s:
+        raise ValueError(f"block_s={block_s:g} s must be at least step_s={step_s:g} s")
+    overlap_s = window_s - step_s + 2 * context_s
+    label, stem, duration_s, raw, blocks = _open(source, fs, block_s, max(overlap_s, 0.0))
+    n = int(round(duration_s * fs))
+    if n < win:
+        raise HMSError(f"{label}: the recording lasts {duration_s:g} s, shorter than one "
+                       f"{window_s:g} s window")
+    starts = np.arange((n - win) // step + 1) * (step / fs)
+
+    def gen():
+        for start, eeg in blocks:
+            lo = 0.0 if start == 0 else start + context_s
+            hi = start + block_s + context_s
+            pos = np.flatnonzero((starts >= lo - 1e-9) & (starts < hi - 1e-9))
+            if len(pos):
+                yield start, eeg, pos, starts[pos] - start
+
+    return label, stem, duration_s, raw, starts, gen()
+
+
+def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, step_s=10.0,
+            fs=FS, preprocess_kwargs=None, spectrogram=None, block_s=600.0, batch_size=64,
+            progress=False):
+    """Features (or window-callable probabilities) of every sliding window, block by block.
+
+    Returns ``dict(label, stem, duration_s, raw, starts, table, rms)``: ``table`` the feature
+    table (or the (n, 6) probabilities of ``predict_windows``), ``rms`` (n, 18) the RMS of the
+    preprocessed bipolar derivations in each window's central 10 s, µV.
+    """
+    from tqdm.auto import tqdm
+
+    from ._build.chunks import recording_windows, table
+    from ._build.plan import span_names
+    from .features.base import FAMILIES
+    from .features.registry import compute_features, feature_names, resolve_families
+    from .signal import bipolar, eeg_to_spectrogram
+
+    prep = dict(preprocess_kwargs or {})
+    label, stem, duration_s, raw, starts, blocks = _window_blocks(
+        source, window_s=window_s, step_s=step_s, fs=fs, block_s=block_s)
+    families = resolve_families(feature_set) if predict_windows is None else []
+    spec_fams = [f for f in families if FAMILIES[f].needs_spectrogram]
+    if spectrogram is None:
+        spectrogram = bool(spec_fams)
+    eeg_fams = [f for f in families if not FAMILIES[f].needs_spectrogram]
+    names = feature_names(eeg_fams, spectrogram=False, fs=fs) if eeg_fams else []
+    n = len(starts)
+    out = (np.empty((n, len(names)), np.float32) if predict_windows is None
+           else np.empty((n, len(CLASSES)), np.float64))
+    rms = np.empty((n, 18), np.float32)
+    spec_t, spec_v = [], []
+    half = int(round(5 * fs))
+    nfft = 1024  # samples of one Kaggle-style spectrogram row (signal._SPEC_NFFT)
+    bar = tqdm(total=n, disable=not progress, unit="win", desc="scan", smoothing=0.1)
+    try:
+        for b0, eeg, pos, offsets in blocks:
+            for a, w, q, psd in recording_windows(eeg, offsets, fs, prep, batch_size, window_s):
+                rows = pos[a:a + len(w)]
+                c = w.shape[-1] // 2
+                rms[rows] = np.sqrt(np.mean(np.square(bipolar(w[..., c - half:c + half]),
+                                                      dtype=np.float64), axis=-1))
+                if predict_windows is not None:
+                    out[rows] = _checked_proba(predict_windows(w), len(w), starts[rows[0]])
+                elif eeg_fams:
+                    feats = compute_features(w, fs, feature_set=eeg_fams, quality=q, psd=psd)
+                    out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
+                bar.update(len(w))
+            if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds
+                lo = 1.0 if b0 == 0 else b0 + CONTEXT_S
+                t = np.arange(np.ceil((lo - 1) / 2) * 2 + 1, b0 + block_s + CONTEXT_S, 2.0)
+                c = np.rint((t - b0) * fs).astype(np.int64)
+                inside = (c >= nfft // 2) & (c + nfft // 2 <= eeg.shape[1])
+                t, c = t[inside], c[inside]
+                if len(t):
+                    spec_t.append(t)
+                    spec_v.append(eeg_to_spectrogram(eeg.T, c, fs))
+    finally:
+        bar.close()
+    if predict_windows is None:
+        tab = pd.DataFrame(out, columns=names)
+        if spec_fams:
+            time_s = np.concatenate(spec_t) if spec_t else np.zeros(0)
+            values = np.concatenate(spec_v) if spec_v else np.zeros((0, 400), np.float32)
+            tab = _spectrogram_features(tab, families, spec_fams, (time_s, values),
+                                        starts + window_s / 2, fs, batch_size)
+        tab.columns = span_names(list(tab.columns), window_s)
+        tab.index = pd.Index(starts, name="start_s")
+        tab.attrs["preprocess"] = {"clip_uv": prep.get("clip_uv", _clip_default()), **prep}
+        tab.attrs["window_s"] = float(window_s)
+        tab.attrs["step_s"] = float(step_s)
+        tab.attrs["duration_s"] = float(duration_s)
+        tab.attrs["source"] = label
+        out = tab
+    return dict(label=label, stem=stem, duration_s=duration_s, raw=raw, starts=starts,
+                table=out, rms=rms)
+
+
+def _clip_default():
+    import inspect
+
+    from .signal import preprocess
+
+    return inspect.signature(preprocess).parameters["clip_uv"].default
+
+
+def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, batch):
+    """Append the spectrogram families' columns (computed from Kaggle-style spectrogram windows
+    of the whole recording) and order the columns as :func:`feature_names` does."""
+    from .features.registry import compute_features, feature_names
+
+    parts = []
+    dummy = np.zeros((batch, 20, int(round(10 * fs))), np.float32)  # these families read no EEG
+    for a in range(0, len(centres), batch):
+        c = centres[a:a + batch]
+        feats = compute_features(dummy[:len(c)], fs, feature_set=spec_fams,
+                                 spectrogram=_spectrogram_windows(spectrogram, c))
+        parts.append(pd.DataFrame(feats))
+    spec = pd.concat(parts, ignore_index=True)
+    full = pd.concat([tab, spec], axis=1)
+    return full[feature_names(families, spectrogram=True, fs=fs)].astype(np.float32)
+
+
+def _checked_proba(p, n, start_s):
+    p = np.asarray(p, dtype=np.float64)
+    if p.shape != (n, len(CLASSES)):
+        raise ValueError(f"scan: predict_proba returned shape {p.shape} for {n} windows; "
+                         f"expected ({n}, {len(CLASSES)})")
+    if not np.isfinite(p).all():
+        raise ValueError(f"scan: predict_proba returned NaN/inf for the window starting at "
+                         f"{start_s:g} s or a later one of its batch")
+    return p
+
+
+def recording_features(source, feature_set="fast", *, window_s: float = 50.0,
+                       step_s: float = 10.0, preprocess_kwargs: dict | None = None,
+                       spectrogram: bool | None = None, block_s: float = 600.0,
+                       batch_size: int = 64, progress: bool = False) -> pd.DataFrame:
+    """Feature table of the sliding windows of a whole recording, streamed block by block.
+
+    The recording is read once, ``block_s`` seconds at a time (with
+    :func:`hms_features.montage.iter_montage`; a 24 h file is never in memory at once), brought
+    to 200 Hz (:func:`hms_features.montage.resample`), preprocessed per block with
+    ``CONTEXT_S`` = 10 s of context around its windows, and the windows of each block share
+    their filtering and their Welch segment spectra
+    (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
+    :func:`~hms_features.build.build_features`).
+
+    Parameters
+    ----------
+    source : path-like or mne.io.Raw
+        A Kaggle-style EEG parquet or a recording MNE reads (EDF/BDF/BrainVision/FIF), or a Raw.
+        The 19 scalp channels must be present (matched by :func:`match_channels`).
+    feature_set : {"default", "fast"} or list of str
+        Families (see :func:`~hms_features.features.registry.resolve_families`). Families that
+        need the Kaggle spectrogram get one computed from the EEG (:func:`recording_spectrogram`
+        rows, the 600 s around each window's centre).
+    window_s, step_s : float
+        Window length and the step between window starts, s. Column names end in the window
+        length (``_50s`` for the default; ``_30s`` for ``window_s=30``) and ``_10s`` for the
+        central 10 s.
+    preprocess_kwargs : dict, optional
+        Passed to :func:`hms_features.signal.preprocess` (e.g. ``{"clip_uv": 2000}``).
+    spectrogram : bool, optional
+        Compute spectrogram rows (default: when a family needs them).
+    block_s : float
+        Seconds read per block (memory: about ``block_s * 200 * 20 * 4`` bytes of signal plus a
+        batch of windows).
+    batch_size : int
+        Windows featurised together.
+    progress : bool
+        A tqdm bar counting windows.
+
+    Returns
+    -------
+    DataFrame, float32
+        One row per window, index ``start_s`` (s from the start); ``attrs``: ``preprocess``
+        (the settings, with ``clip_uv``), ``window_s``, ``step_s``, ``duration_s``, ``source``.
+    """
+    return _stream(source, feature_set=feature_set, window_s=window_s, step_s=step_s,
+                   preprocess_kwargs=preprocess_kwargs, spectrogram=spectrogram,
+                   block_s=block_s, batch_size=batch_size, progress=progress)["table"]
+
+
+def plot_scan(df: pd.DataFrame, path, *, title: str | None = None, stacked: bool = True,
+              events: pd.DataFrame | None = None, reference: pd.DataFrame | None = None,
+              rms: np.ndarray | None = None):
+    """Plot class probabilities over a recording, under the EEG, with events.
 
     Parameters
     ----------
     df : DataFrame
-        Output of :func:`scan_recording` (``centre_s`` and the six class columns).
+        Output of :func:`scan_recording` / :attr:`ScanResult.proba` (``centre_s`` and the six
+        class columns).
     path : path-like
         PNG file to write.
     title : str, optional
         Figure title.
     stacked : bool
         Stacked areas (they fill [0, 1] when rows sum to 1) if True, one line per class if False.
+    events, reference : DataFrame, optional
+        Detected and reference events (``onset``, ``duration``, ``trial_type``), drawn as bars
+        under the probabilities, one row each.
+    rms : array, shape (n_windows, 18), optional
+        RMS of each bipolar derivation in each window (µV), drawn above the probabilities as
+        an image (log scale): the EEG of a long recording at a glance.
 
     Returns
     -------
     Path
         ``path``.
     """
-    from .report import CLASS_COLORS, new_figure, save_figure
+    from .report.figures import CLASS_COLORS, new_figure, save_figure
+    from .signal import BIPOLAR_NAMES
 
     missing = [c for c in ("centre_s",) + CLASSES if c not in df.columns]
     if missing:
         raise ValueError(f"plot_scan: df lacks column(s) {missing}; expected the output of "
                          "scan_recording")
     t = df["centre_s"].to_numpy(dtype=float)
-    minutes = len(t) > 0 and t.max() > 600
-    x = t / 60 if minutes else t
+    span = t.max() if len(t) else 0.0
+    unit, scale = (("h", 3600.0) if span > 3 * 3600 else ("min", 60.0) if span > 600
+                   else ("s", 1.0))
+    x = t / scale
     p = df[list(CLASSES)].to_numpy(dtype=float)
-    fig = new_figure(figsize=(12, 4.5))
-    ax = fig.add_subplot(1, 1, 1)
+    strips = [("detected", events), ("reference", reference)]
+    strips = [(n, e) for n, e in strips if e is not None]
+    heights = ([2.2] if rms is not None else []) + [2.6] + [0.5] * len(strips)
+    fig = new_figure(figsize=(13, 1.2 + sum(heights)))
+    grid = fig.add_gridspec(len(heights), 1, height_ratios=heights, hspace=0.08)
+    axes = [fig.add_subplot(grid[i, 0]) for i in range(len(heights))]
+    for ax in axes[1:]:
+        ax.sharex(axes[0])
+    k = 0
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 10.0
+    extent_x = ((t.min() - step / 2) / scale, (t.max() + step / 2) / scale) if len(t) else (0, 1)
+    if rms is not None:
+        ax = axes[0]
+        img = np.log10(np.maximum(np.asarray(rms, float).T, 1e-3))
+        ax.imshow(img, aspect="auto", interpolation="nearest", cmap="magma",
+                  extent=(*extent_x, len(BIPOLAR_NAMES) - 0.5, -0.5))
+        ax.set_yticks(range(0, len(BIPOLAR_NAMES), 2))
+        ax.set_yticklabels(BIPOLAR_NAMES[::2], fontsize=7)
+        ax.set_ylabel("EEG RMS\n(log µV)")
+        k = 1
+    ax = axes[k]
     colors = [CLASS_COLORS[c] for c in CLASSES]
     if stacked:
         ax.stackplot(x, p.T, labels=CLASSES, colors=colors, alpha=0.85, linewidth=0)
     else:
         for j, c in enumerate(CLASSES):
             ax.plot(x, p[:, j], color=colors[j], label=c, lw=1.5)
-    if len(x) > 1:
-        ax.set_xlim(x.min(), x.max())
+    ax.set_xlim(*extent_x)
     ax.set_ylim(0, 1)
-    ax.set_xlabel(f"window centre ({'min' if minutes else 's'} from start of recording)")
     ax.set_ylabel("probability")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
-    ax.set_title(title or "class probabilities over the recording (50 s windows)")
+    for (name, ev), ax in zip(strips, axes[k + 1:]):
+        for _, e in pd.DataFrame(ev).iterrows():
+            ax.axvspan(e["onset"] / scale, (e["onset"] + e["duration"]) / scale,
+                       color=CLASS_COLORS.get(str(e["trial_type"]), "0.4"), alpha=0.9)
+        ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    axes[-1].set_xlabel(f"time ({unit} from the start of the recording)")
+    axes[0].set_title(title or "class probabilities over the recording")
     return save_figure(fig, path)
 
 
-def scan_file(path, predict_proba, out_csv=None, *, step_s: float = 10.0,
-              window_s: float = 50.0, spectrogram=None, batch_size: int = 32,
-              progress: bool = False, plot: bool = True) -> pd.DataFrame:
-    """Read a recording, scan it and write the probabilities over time (the ``scan`` command).
+@dataclass
+class ScanResult:
+    """What :func:`scan_file` found and wrote.
+
+    Attributes
+    ----------
+    proba : DataFrame
+        One row per window: ``start_s``, ``centre_s`` (s) and the six class probabilities.
+    events : DataFrame
+        Detected events (:func:`hms_features.events.detect_events`: ``onset``, ``duration``,
+        ``trial_type``, ``peak_probability``, ``peak_s``).
+    duration_s : float
+        Length of the recording, s.
+    source : str
+        The recording's name.
+    files : dict
+        Kind -> path of every file written (``csv``, ``events_tsv``, ``szcore_tsv``,
+        ``annotations``, ``png``, ``html``, ``fif``).
+    rms : ndarray, shape (n_windows, 18)
+        RMS of the preprocessed bipolar derivations in each window's central 10 s, µV.
+    """
+
+    proba: pd.DataFrame
+    events: pd.DataFrame
+    duration_s: float
+    source: str
+    files: dict = field(default_factory=dict)
+    rms: np.ndarray | None = None
+
+
+def _output_paths(out, stem: str) -> dict:
+    out = Path(out)
+    if out.suffix.lower() == ".csv":  # a CSV path: the other files beside it, same stem
+        base = out.with_suffix("")
+        csv = out
+    else:
+        base = out / f"{stem}_scan"
+        csv = base.with_name(base.name + ".csv")
+    name = base.name
+    return {"csv": csv, "png": base.with_name(name + ".png"),
+            "html": base.with_name(name + ".html"),
+            "events_tsv": base.with_name(name + "_events.tsv"),
+            "szcore_tsv": base.with_name(name + "_sz.tsv"),
+            "annotations": base.with_name(name + "_annot.txt"),
+            "fif": base.with_name(name + "_raw.fif")}
+
+
+def scan_file(source, model, out=None, *, step_s: float = 10.0, window_s: float = 50.0,
+              clip_uv: float | None = 1024.0, on: float = 0.5, off: float = 0.3,
+              min_duration_s: float = 0.0, min_gap_s: float = 0.0, reference=None,
+              fif: bool = False, plot: bool = True, html: bool = True, block_s: float = 600.0,
+              batch_size: int = 64, progress: bool = False) -> ScanResult:
+    """Scan a whole recording: probabilities per window, events, annotation files, pictures.
+
+    The ``scan`` command. The recording is read once, in blocks (:func:`recording_features`);
+    events come from :func:`hms_features.events.detect_events` with the thresholds given.
 
     Parameters
     ----------
-    path : path-like
-        A Kaggle-style EEG parquet or an EDF/BDF file (see :func:`read_recording`).
-    predict_proba : callable
-        As in :func:`scan_recording`, e.g. for a fitted model on the feature table::
-
-            lambda w: model.predict_proba(build_features(w, progress=False, n_jobs=1))
-
-    out_csv : path-like, optional
-        Write the table here (``start_s, centre_s, seizure, ..., other``); with ``plot`` also the
-        picture of :func:`plot_scan` next to it, same name with ``.png``.
-    step_s, window_s, spectrogram, batch_size, progress
-        As in :func:`scan_recording` (the recording is brought to 200 Hz first).
-    plot : bool
-        Write the PNG next to ``out_csv``.
+    source : path-like or mne.io.Raw
+        A Kaggle-style EEG parquet, a recording MNE reads (EDF/BDF/BrainVision/FIF) or a Raw.
+    model : fitted HMSPipeline or callable
+        A model with ``input_spec()`` and ``predict_proba(feature_table)`` (a saved
+        :class:`~hms_features.models.HMSPipeline`: its feature set is recomputed from the
+        recording), or a callable ``predict_proba(windows (n, 20, window_s * 200) float32 µV)
+        -> (n, 6)`` on preprocessed windows.
+    out : path-like, optional
+        A folder (files ``{stem}_scan.csv``, ``_scan.png``, ``_scan.html``,
+        ``_scan_events.tsv``, ``_scan_sz.tsv``, ``_scan_annot.txt``, ``_scan_raw.fif``) or a
+        ``.csv`` path (the other files beside it with its stem). None writes nothing.
+    step_s, window_s : float
+        Step between window starts and window length, s. A model trained on the HMS 50 s
+        windows (columns ``*_50s``) only takes ``window_s=50``.
+    clip_uv : float or None
+        Clipping level of :func:`hms_features.signal.preprocess`, µV.
+    on, off, min_duration_s, min_gap_s
+        Event detection, see :func:`hms_features.events.detect_events`.
+    reference : path-like or DataFrame, optional
+        Reference events (any format :func:`hms_features.events.read_events` reads), drawn
+        under the detected ones.
+    fif : bool
+        Also write the recording with the detected events as annotations (FIF).
+    plot, html : bool
+        Write the PNG, and an HTML page with the PNG and the events table.
+    block_s, batch_size, progress
+        See :func:`recording_features`.
 
     Returns
     -------
-    DataFrame
-        The output of :func:`scan_recording`.
+    ScanResult
     """
+    from .events import detect_events, read_events
+
+    if reference is not None and not isinstance(reference, pd.DataFrame):
+        reference = read_events(reference)  # bad reference files fail before the long scan
+    prep = {"clip_uv": clip_uv}
+    if callable(model) and not hasattr(model, "predict_proba"):
+        res = _stream(source, predict_windows=model, window_s=window_s, step_s=step_s,
+                      preprocess_kwargs=prep, block_s=block_s, batch_size=batch_size,
+                      progress=progress)
+        proba = res["table"]
+    else:
+        spec = model.input_spec() if hasattr(model, "input_spec") else None
+        if spec is None:
+            raise ValueError("scan_file: the model was not fitted on a feature table of "
+                             "build_features, so its input cannot be recomputed")
+        if not np.isclose(window_s, 50.0):
+            raise HMSError(f"--window-s {window_s:g}: the model was trained on 50 s windows "
+                           "(its columns end in _50s); scan it with --window-s 50")
+        res = _stream(source, feature_set=spec["feature_set"], window_s=window_s,
+                      step_s=step_s, preprocess_kwargs=prep, spectrogram=spec["spectrogram"],
+                      block_s=block_s, batch_size=batch_size, progress=progress)
+        proba = np.asarray(model.predict_proba(res["table"]), dtype=np.float64)
+    starts = res["starts"]
+    df = pd.DataFrame(proba, columns=list(CLASSES))
+    df.insert(0, "centre_s", starts + window_s / 2)
+    df.insert(0, "start_s", starts)
+    events = detect_events(df, on=on, off=off, min_duration_s=min_duration_s,
+                           min_gap_s=min_gap_s, segment_s=step_s)
+    result = ScanResult(df, events, float(res["duration_s"]), res["label"], {}, res["rms"])
+    if out is not None:
+        _write_outputs(result, res, _output_paths(out, res["stem"]), reference=reference,
+                       fif=fif, plot=plot, html=html, title=f"{Path(res['label']).name}: "
+                       f"{window_s:g} s windows every {step_s:g} s")
+    return result
+
+
+def _write_outputs(result, res, paths, *, reference, fif, plot, html, title):
+    from .events import write_annotated_fif, write_annotations, write_bids_events, write_szcore_tsv
+
+    paths["csv"].parent.mkdir(parents=True, exist_ok=True)
+    result.proba.to_csv(paths["csv"], index=False, float_format="%.6g")
+    files = {"csv": paths["csv"]}
+    files["events_tsv"] = write_bids_events(result.events, paths["events_tsv"])
+    files["szcore_tsv"] = write_szcore_tsv(result.events, paths["szcore_tsv"],
+                                           duration_s=result.duration_s)
+    files["annotations"] = write_annotations(result.events, paths["annotations"])
+    if fif:
+        raw = res["raw"]
+        if raw is None:  # a parquet file: the 20 channels at 200 Hz
+            import mne
+
+            eeg, fs = read_recording(res["label"])
+            info = mne.create_info(list(EEG_COLUMNS), fs,
+                                   ["eeg"] * (len(EEG_COLUMNS) - 1) + ["ecg"])
+            raw = mne.io.RawArray(np.nan_to_num(eeg.astype(np.float64)) * 1e-6, info,
+                                  verbose="error")
+        files["fif"] = write_annotated_fif(raw, result.events, paths["fif"])
+    if plot:
+        files["png"] = plot_scan(result.proba, paths["png"], title=title, events=result.events,
+                                 reference=reference, rms=result.rms)
+        if html:
+            files["html"] = _write_html(result, files, paths["html"], title, reference)
+    result.files = files
+
+
+def _write_html(result, files, path, title, reference) -> Path:
+    import base64
+    import html as _html
+
+    png = base64.b64encode(Path(files["png"]).read_bytes()).decode()
+
+    def table(ev):
+        if ev is None:
+            return ""
+        cols = [c for c in ("onset", "duration", "trial_type", "peak_probability")
+                if c in ev.columns]
+        return ev[cols].to_html(index=False, float_format=lambda v: f"{v:.1f}"
+                                if abs(v) >= 1 else f"{v:.3f}", border=0)
+
+    links = "".join(f"<li><a href='{Path(p).name}'>{Path(p).name}</a></li>"
+                    for k, p in files.items() if k != "html")
+    body = (f"<h1>{_html.escape(title)}</h1><p>{_html.escape(result.source)}: "
+            f"{result.duration_s / 3600:.2f} h, {len(result.proba)} windows, "
+            f"{len(result.events)} detected events.</p>"
+            f"<img src='data:image/png;base64,{png}' style='max-width:100%'>"
+            f"<h2>Detected events</h2>{table(result.events)}"
+            + (f"<h2>Reference events</h2>{table(reference)}" if reference is not None else "")
+            + f"<h2>Files</h2><ul>{links}</ul>")
     path = Path(path)
-    eeg, fs = read_recording(path)
-    if eeg.shape[1] < window_s * fs:
-        raise HMSError(f"{path}: the recording lasts {eeg.shape[1] / fs:g} s, shorter than one "
-                       f"{window_s:g} s window")
-    df = scan_recording(predict_proba, eeg, fs=fs, step_s=step_s, spectrogram=spectrogram,
-                        window_s=window_s, batch_size=batch_size, progress=progress)
-    if out_csv is not None:
-        out_csv = Path(out_csv)
-        out_csv.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(out_csv, index=False, float_format="%.6g")
-        if plot:
-            plot_scan(df, out_csv.with_suffix(".png"),
-                      title=f"{path.name}: class probabilities ({window_s:g} s windows, "
-                            f"step {step_s:g} s)")
-    return df
+    path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>"
+                    f"{_html.escape(title)}</title><style>body{{font-family:sans-serif;"
+                    f"margin:2em}} td,th{{padding:0 .8em;text-align:right}}</style></head>"
+                    f"<body>{body}</body></html>", encoding="utf-8")
+    return path
 
 
 def recording_spectrogram(eeg: np.ndarray, fs: float = FS) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hms_features.data import HMSError, read_eeg_file
+from hms_features.data import HMSError, read_eeg_parquet
 from hms_features.event_scoring import SCORE_COLUMNS, evaluate
 from hms_features.events import (
     EVENT_COLUMNS,
@@ -129,7 +129,7 @@ def test_write_annotations_rejects_csv(events, tmp_path):
 def test_annotated_fif_of_a_real_recording(events, tmp_path, hms_mini):
     import mne
 
-    eeg = read_eeg_file(hms_mini / "train_eegs" / "1628180742.parquet").T
+    eeg = read_eeg_parquet(hms_mini / "train_eegs" / "1628180742.parquet").T
     info = mne.create_info(list(EEG_COLUMNS), 200.0, ["eeg"] * 19 + ["ecg"])
     raw = mne.io.RawArray(eeg * 1e-6, info, verbose="error")
     raw.set_meas_date(1_700_000_000)

@@ -13,7 +13,6 @@ from hms_features.recording import (
     normalize_channel_name,
     plot_scan,
     read_recording,
-    resample,
     scan_file,
     scan_recording,
     sliding_windows,
@@ -200,17 +199,29 @@ def test_read_recording_bad_inputs(tmp_path):
         read_recording(bad)
     fake = tmp_path / "fake.edf"
     fake.write_bytes(b"this is not an EDF header" * 4)
-    with pytest.raises(HMSError, match=r"fake\.edf: not a readable EDF file"):
+    with pytest.raises(HMSError, match=r"fake\.edf: not a recording MNE can read"):
         read_recording(fake)
 
 
-def test_resample_ratio_and_identity():
-    x = np.random.default_rng(0).normal(size=(2, 5120)).astype(np.float32)
-    assert resample(x, 256.0).shape == (2, 4000)
-    assert resample(x, 500.0).shape == (2, 2048)
-    assert resample(x, 200.0) is x
-    with pytest.raises(ValueError, match="fs_in"):
-        resample(x, 0.0)
+def test_read_recording_resamples_with_the_one_resampler(tmp_path):
+    # a 256 Hz EDF comes back exactly as montage.resample brings the file's samples to 200 Hz
+    # (mean removed, edge padding), not with a second resampler of its own
+    import mne
+
+    from hms_features.montage import resample
+
+    path = _edf_recording(tmp_path, fs=256, seconds=10, name="r256.edf")
+    eeg, fs = read_recording(path)
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error")
+    expected = resample((raw.get_data() * 1e6).astype(np.float32), 256.0, 200.0)
+    index, _ = match_channels(raw.ch_names)
+    np.testing.assert_array_equal(eeg, expected[index])
+
+
+def test_read_recording_below_100_hz_is_an_error(tmp_path):
+    path = _edf_recording(tmp_path, fs=64, seconds=4, name="slow.edf")
+    with pytest.raises(HMSError, match=r"slow\.edf: sampling rate 64 Hz is below 100 Hz"):
+        read_recording(path)
 
 
 # ------------------------------------------------------------------ windows
@@ -333,7 +344,8 @@ def test_scan_file_reads_an_edf_at_256_hz_and_writes_csv_and_png(tmp_path):
         signals.append(x)
     path = tmp_path / "long.edf"
     write_edf(path, signals, [EDF_LABELS[c] for c in EEG_COLUMNS], fs)
-    df = scan_file(path, _rhythmic_delta_detector(), tmp_path / "out" / "scan.csv", step_s=10)
+    res = scan_file(path, _rhythmic_delta_detector(), tmp_path / "out" / "scan.csv", step_s=10)
+    df = res.proba
     np.testing.assert_array_equal(df["centre_s"], np.arange(25, 96, 10.0))
     hot = df.loc[df["seizure"] > 0.5, "centre_s"].tolist()
     assert hot == [65.0, 75.0, 85.0]
@@ -341,6 +353,10 @@ def test_scan_file_reads_an_edf_at_256_hz_and_writes_csv_and_png(tmp_path):
     assert list(back.columns) == ["start_s", "centre_s", *CLASSES]
     np.testing.assert_allclose(back[list(CLASSES)], df[list(CLASSES)], atol=1e-5)
     assert (tmp_path / "out" / "scan.png").read_bytes()[:8] == PNG_SIGNATURE
+    # one seizure event from 60 to 90 s (windows centred 65..85 s stand for 10 s each)
+    assert res.events[["onset", "duration"]].values.tolist() == [[60.0, 30.0]]
+    assert res.events["trial_type"].tolist() == ["seizure"]
+    assert res.duration_s == 120.0
     short = tmp_path / "short.edf"
     write_edf(short, [s[: fs * 30] for s in signals], [EDF_LABELS[c] for c in EEG_COLUMNS], fs)
     with pytest.raises(HMSError, match=r"short\.edf: the recording lasts 30 s, shorter than one"):

@@ -42,7 +42,8 @@ def array_chunk(eeg, spec, fs, families, names, prep, index) -> pd.DataFrame:
     return table(feats, names, index)
 
 
-def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict, batch: int):
+def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict, batch: int,
+                      window_s: float = EEG_WINDOW_S):
     """Preprocess one recording once and cut its windows, ``batch`` label rows at a time.
 
     Parameters
@@ -58,6 +59,8 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
         Keyword arguments of :func:`hms_features.signal.preprocess`.
     batch : int
         Rows per yielded batch.
+    window_s : float
+        Window length, s (the HMS 50 s by default; a scan may use others).
 
     Yields
     ------
@@ -76,7 +79,7 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     """
     rec = check_eeg(rec, name="rec", caller="recording_windows", layout="recording",
                     fs=fs, order=None, allow_empty=True)
-    starts, n_win = window_samples(offsets, EEG_WINDOW_S, fs)
+    starts, n_win = window_samples(offsets, window_s, fs)
     if (starts < 0).any():
         raise ValueError(f"negative eeg_label_offset_seconds {offsets[starts < 0][0]}")
     need = int(starts.max()) + n_win
@@ -97,9 +100,9 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     spans = span_slices(n_win, fs)
     for a in range(0, len(starts), batch):
         st = starts[a:a + batch]
-        windows = np.ascontiguousarray(cut_windows(clean, offsets[a:a + batch], EEG_WINDOW_S,
+        windows = np.ascontiguousarray(cut_windows(clean, offsets[a:a + batch], window_s,
                                                    fs))  # (k, 20, n_win)
-        quality = window_quality(cut_windows(raw, offsets[a:a + batch], EEG_WINDOW_S, fs),
+        quality = window_quality(cut_windows(raw, offsets[a:a + batch], window_s, fs),
                                  windows, clip)
         psd = {}
         for span, sl in spans.items():

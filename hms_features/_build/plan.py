@@ -24,7 +24,17 @@ from ..signal import EEG_COLUMNS
 from ..validation import check_eeg
 from .chunks import array_chunk, dataset_chunk
 
-__all__ = ["Chunk", "Plan", "make_plan"]
+__all__ = ["Chunk", "Plan", "make_plan", "span_names"]
+
+
+def span_names(names: list, window_s: float) -> list:
+    """Feature names for windows of ``window_s`` seconds: the whole-window span suffix
+    ``_50s`` (how the families name it) becomes the real length, e.g. ``_30s``; unchanged for
+    50 s windows."""
+    if np.isclose(window_s, 50.0):
+        return list(names)
+    tag = f"_{window_s:g}s".replace(".", "p")
+    return [n[:-4] + tag if n.endswith("_50s") else n for n in names]
 
 
 @dataclass(frozen=True)
