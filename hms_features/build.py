@@ -26,12 +26,15 @@ ARCHITECTURE.md at the root of the repository).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._build.cache import ChunkCache
-from ._build.plan import make_plan
+from ._build.chunks import _CLIP_UV
+from ._build.plan import make_plan, span_names
 from ._build.run import BACKENDS, run_plan
 from .features.registry import feature_names, resolve_families
 from .signal import FS
@@ -58,6 +61,14 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         * ``{"eeg": (n, 20, n_samples), "spectrogram": (n, 300, 400) optional}`` or a bare
           ``(n, 20, n_samples)`` array: referential EEG in µV, ``EEG_COLUMNS`` order; without a
           spectrogram the families needing one are left out.
+        * any recording, brought to the 20 channels at 200 Hz by
+          :func:`hms_features.montage.load_montage` (channels matched by name, 10-20 aliases,
+          resampled without edge steps): an ``mne.io.Raw`` or a recording file (EDF, BDF,
+          BrainVision ``.vhdr``, FIF, EEGLAB ``.set``; one row, the whole recording), an
+          ``mne.Epochs`` (one row per epoch), or ``{"eeg": array, "ch_names": [...], "sfreq":
+          Hz}`` with a ``(n_channels, n_samples)`` (one row) or ``(n_windows, n_channels,
+          n_samples)`` array in µV. Windows need at least 10 s. For sliding windows along a long
+          recording use :func:`hms_features.recording.recording_features`.
     feature_set : {"default", "fast"} or list of str
         Families to compute, see :mod:`hms_features.features.registry`.
     n_jobs : int
@@ -93,9 +104,12 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     DataFrame, float32
         One row per window, indexed by ``label_id`` (dataset; ``eeg_id`` when the rows have no
         ``label_id``) in the order of ``labels``, or a RangeIndex (arrays); columns in the stable
-        order of :func:`~hms_features.features.registry.feature_names`. Never NaN or inf: the
-        families' documented fill values stand in for undefined measures. ``df.attrs`` holds
-        ``chunks_total`` and ``chunks_computed`` (chunks not taken from the cache).
+        order of :func:`~hms_features.features.registry.feature_names`, the whole-window span
+        named by the real window length (``_50s`` for the HMS windows, ``_30s`` for 30 s
+        windows, ...). Never NaN or inf: the families' documented fill values stand in for
+        undefined measures. ``df.attrs`` holds ``chunks_total``, ``chunks_computed`` (chunks not
+        taken from the cache) and ``preprocess`` (the preprocessing settings, with the
+        clipping level ``clip_uv`` in µV).
     """
     plan = make_plan(data, feature_set, int(chunk_size or DEFAULT_CHUNK_SIZE), labels=labels,
                      fs=fs, preprocess_kwargs=preprocess_kwargs)
@@ -110,6 +124,8 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         table = pd.DataFrame(columns=plan.names, dtype=np.float32)
     table = table.astype(np.float32)
     table.index = plan.index
+    table.columns = span_names(list(table.columns), plan.window_s)
+    table.attrs["preprocess"] = {"clip_uv": _CLIP_UV, **plan.prep}
     table.attrs["chunks_total"] = len(plan.chunks)
     table.attrs["chunks_computed"] = n_computed
     return table
@@ -174,8 +190,29 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
             raise ValueError(f"HMSFeatureExtractor: X lacks the label column(s) {missing}")
         return X
 
+    def _recording_table(self, X) -> pd.DataFrame:
+        """Features of a recording input (Raw, Epochs, recording file, dict with ch_names)."""
+        return build_features(X, self.feature_set, n_jobs=self.n_jobs, chunk_size=self.chunk_size,
+                              cache_dir=self.cache_dir, progress=self.progress,
+                              backend=self.backend, preprocess_kwargs=self.preprocess_kwargs)
+
+    @staticmethod
+    def _is_recording(X) -> bool:
+        from ._build.plan import RECORDING_SUFFIXES, _is_mne
+
+        return (_is_mne(X) or (isinstance(X, dict) and "ch_names" in X)
+                or (isinstance(X, (str, Path)) and Path(X).suffix.lower() in RECORDING_SUFFIXES))
+
     def fit(self, X, y=None):
-        """Check the label rows and fix the output columns; nothing is learned. Returns self."""
+        """Check the label rows and fix the output columns; nothing is learned. Returns self.
+
+        ``X`` may also be a recording (``mne.io.Raw``, ``mne.Epochs``, a recording file, or
+        ``{"eeg", "ch_names", "sfreq"}``; see :func:`build_features`): the output columns are
+        then those its windows give.
+        """
+        if self._is_recording(X):
+            self.feature_names_out_ = np.asarray(self._recording_table(X).columns, dtype=object)
+            return self
         X = self._check_rows(X)
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         self.n_features_in_ = len(X.columns)
@@ -194,6 +231,8 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
         from .data import HMSDataset
 
         check_is_fitted(self, "feature_names_out_")
+        if self._is_recording(X):
+            return self._recording_table(X).to_numpy(dtype=np.float32)
         X = self._check_rows(X)
         if self.root is None:
             raise ValueError("HMSFeatureExtractor: set root= to the folder of the Kaggle HMS "

@@ -58,8 +58,11 @@ def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
 def _build_kwargs(args) -> dict:
     """``build_features`` arguments from ``--n-jobs``, ``--cache-dir``, ``--quiet``,
     ``--scheduler``."""
-    return dict(n_jobs=args.n_jobs, cache_dir=args.cache_dir or None, progress=not args.quiet,
-                backend="dask" if getattr(args, "scheduler", None) else "loky")
+    kwargs = dict(n_jobs=args.n_jobs, cache_dir=args.cache_dir or None, progress=not args.quiet,
+                  backend="dask" if getattr(args, "scheduler", None) else "loky")
+    if getattr(args, "clip_uv", 1024.0) != 1024.0:  # --clip-uv: preprocess's clipping level
+        kwargs["preprocess_kwargs"] = {"clip_uv": args.clip_uv}
+    return kwargs
 
 
 def _on_cluster(args, fn):
@@ -458,6 +461,9 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                        help="resumable feature cache ('' for none; default %(default)s)")
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="compute features on this Dask scheduler (needs the dask extra)")
+        p.add_argument("--clip-uv", type=_clip, default=1024.0,
+                       help="clip the filtered EEG to +-this many µV ('none': no clipping; "
+                            "default %(default)s); use the same value to train and predict")
     if model:
         p.add_argument("--features", default=None, metavar="PARQUET",
                        help="precomputed feature table from 'hms-features features'")

@@ -379,7 +379,8 @@ def read_any(path, *, start_s: float | None = None, stop_s: float | None = None)
 
 def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float = 200.0,
                  require_chains=(), start_s: float | None = None,
-                 stop_s: float | None = None, min_sfreq: float = 100.0) -> tuple:
+                 stop_s: float | None = None, min_sfreq: float = 100.0,
+                 layout: str = "bipolar") -> tuple:
     """Any recording -> its double-banana derivations at ``fs`` (one call for every input).
 
     Parameters
@@ -402,11 +403,15 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     min_sfreq : float
         Lowest sampling rate accepted, Hz: the features use frequencies up to 50 Hz, so a
         recording sampled below 100 Hz cannot give them.
+    layout : {"bipolar", "referential"}
+        Return the double-banana :class:`Montage`, or the ``(…, 20, n)`` referential array of
+        :func:`referential` (the models' window layout; its notes, e.g. a missing EKG, are
+        warned once).
 
     Returns
     -------
-    montage : Montage
-        The derivations at ``fs``.
+    montage : Montage or ndarray of float32
+        The derivations (or, with ``layout="referential"``, the 20 channels) at ``fs``.
     fs : float
         The sampling rate of ``montage.data``, Hz.
 
@@ -431,6 +436,14 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     if not rate >= min_sfreq:
         raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {min_sfreq:g} Hz (the "
                        "features use frequencies up to 50 Hz)")
+    if layout == "referential":
+        x, notes = referential(data, names, source=label)
+        for note in notes:
+            warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)
+        return (x if np.isclose(rate, fs) else resample(x, rate, fs)), float(fs)
+    if layout != "bipolar":
+        raise ValueError(f"load_montage: layout must be 'bipolar' or 'referential', got "
+                         f"{layout!r}")
     m = double_banana(data, names, require_chains=require_chains, source=label)
     if not np.isclose(rate, fs):
         m = replace(m, data=resample(m.data, rate, fs))

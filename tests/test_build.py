@@ -140,7 +140,8 @@ def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
     monkeypatch.setattr(plan_mod, "array_chunk", real)
     again = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
                            progress=False)
-    assert again.attrs == {"chunks_total": 3, "chunks_computed": 1}
+    assert again.attrs == {"chunks_total": 3, "chunks_computed": 1,
+                           "preprocess": {"clip_uv": 1024.0}}
     pd.testing.assert_frame_equal(again, full)
     third = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
                            progress=False)

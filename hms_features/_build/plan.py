@@ -89,6 +89,7 @@ class Plan:
     chunks: list
     index: pd.Index
     ident: tuple
+    window_s: float = 50.0
 
     @property
     def n_windows(self) -> int:
@@ -96,10 +97,47 @@ class Plan:
         return int(sum(c.size for c in self.chunks))
 
 
+#: File extensions of single recordings (read with MNE) that build_features accepts.
+RECORDING_SUFFIXES = (".edf", ".bdf", ".vhdr", ".fif", ".set")
+
+
+def _is_mne(data) -> bool:
+    return type(data).__module__.split(".")[0] == "mne"
+
+
+def recording_windows_input(data, fs: float = 200.0):
+    """A recording in any form -> its referential windows ``(n, 20, n_samples)`` at ``fs``.
+
+    ``mne.io.Raw`` and recording files (EDF/BDF/BrainVision/FIF/EEGLAB) give one window, the
+    whole recording; ``mne.Epochs`` one window per epoch; ``{"eeg": array, "ch_names": [...],
+    "sfreq": Hz}`` one window per ``(n_channels, n_samples)`` slice of a 2-D or 3-D array.
+    Channels are matched by name and resampled with :func:`hms_features.montage.load_montage`
+    (``layout="referential"``); returns None for the other inputs of build_features.
+    """
+    from ..montage import load_montage
+
+    if isinstance(data, dict) and ("ch_names" in data or "sfreq" in data):
+        if "eeg" not in data or "ch_names" not in data or "sfreq" not in data:
+            raise ValueError("build_features: a dict with channel names needs 'eeg' "
+                             "((n_channels, n_samples) or (n_windows, n_channels, n_samples), "
+                             "µV), 'ch_names' and 'sfreq' (Hz)")
+        x, _ = load_montage(np.asarray(data["eeg"]), ch_names=data["ch_names"],
+                            sfreq=float(data["sfreq"]), fs=fs, layout="referential")
+    elif _is_mne(data) or (isinstance(data, (str, os.PathLike))
+                           and Path(data).suffix.lower() in RECORDING_SUFFIXES):
+        x, _ = load_montage(data, fs=fs, layout="referential")
+    else:
+        return None
+    return x[None] if x.ndim == 2 else x
+
+
 def _as_inputs(data):
     """Normalise the accepted inputs to ('arrays', eeg, spec) or ('dataset', ds, None)."""
     if isinstance(data, HMSDataset):
         return "dataset", data, None
+    rec = recording_windows_input(data)
+    if rec is not None:
+        return "arrays", rec, None
     if isinstance(data, (str, os.PathLike)):
         return "dataset", HMSDataset(data), None
     if isinstance(data, dict):
@@ -138,7 +176,7 @@ def _plan_arrays(eeg, spec, families, fs, prep, chunk_size) -> Plan:
         chunks.append(Chunk(array_chunk, (eeg[a:b], sp, fs, families, names, prep,
                                           pd.RangeIndex(a, b)), b - a, h.hexdigest()[:16]))
     return Plan("arrays", families, names, fs, prep, chunks, pd.RangeIndex(n),
-                ("arrays", eeg.shape, str(eeg.dtype), with_spec))
+                ("arrays", eeg.shape, str(eeg.dtype), with_spec), eeg.shape[-1] / fs)
 
 
 def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
