@@ -389,8 +389,9 @@ CONTEXT_S = 10.0
 
 
 def _open(source, fs: float, block_s: float, overlap_s: float):
-    """``(label, stem, duration_s, raw or None, blocks)`` of a recording; ``blocks`` yields
-    ``(start_s, eeg (20, n) float32 at fs)``; each file is read once, block by block."""
+    """``(label, stem, duration_s, raw, blocks)`` of a recording; ``blocks`` yields
+    ``(start_s, eeg (20, n) float32 at fs)``; each file is read once, block by block. ``raw``
+    is the mne Raw, or for a parquet file (read whole) the pair ``(eeg, fs)``."""
     import mne
 
     from .montage import _open_raw, iter_montage
@@ -405,7 +406,7 @@ def _open(source, fs: float, block_s: float, overlap_s: float):
             step = int(round(block_s * fs))
             span = step + int(round(overlap_s * fs))
             blocks = ((i / fs, eeg[:, i:i + span]) for i in range(0, eeg.shape[1], step))
-            return str(path), path.stem, eeg.shape[1] / fs, None, blocks
+            return str(path), path.stem, eeg.shape[1] / fs, (eeg, fs), blocks
         if path.suffix.lower() not in MNE_SUFFIXES:
             raise HMSError(f"{path}: unsupported file type {path.suffix!r}; expected a "
                            "Kaggle-style .parquet or a recording MNE reads (.edf, .bdf, .vhdr, "
@@ -846,10 +847,10 @@ def _write_outputs(result, res, paths, *, reference, fif, plot, html, title):
     files["annotations"] = write_annotations(result.events, paths["annotations"])
     if fif:
         raw = res["raw"]
-        if raw is None:  # a parquet file: the 20 channels at 200 Hz
+        if isinstance(raw, tuple):  # a parquet file, already in memory: 20 channels at 200 Hz
             import mne
 
-            eeg, fs = read_recording(res["label"])
+            eeg, fs = raw
             info = mne.create_info(list(EEG_COLUMNS), fs,
                                    ["eeg"] * (len(EEG_COLUMNS) - 1) + ["ecg"])
             raw = mne.io.RawArray(np.nan_to_num(eeg.astype(np.float64)) * 1e-6, info,

@@ -266,3 +266,25 @@ def test_build_features_edf_at_another_rate(real, tmp_path):
     with pytest.raises(HMSError, match="below 100 Hz"):
         build_features({"eeg": real[:, :2000], "ch_names": EEG_COLUMNS, "sfreq": 50.0},
                        FAST, n_jobs=1, progress=False)
+
+
+def test_scan_kaggle_parquet_writes_the_annotated_fif(hms_mini, tmp_path):
+    import mne
+
+    path = hms_mini / "train_eegs" / "1628180742.parquet"
+    n = len(read_eeg_parquet(path))
+
+    def predict(windows):
+        p = np.zeros((len(windows), len(CLASSES)))
+        p[:, 2] = 1.0  # gpd everywhere: one event over the whole scan
+        return p
+
+    res = scan_file(path, predict, tmp_path, step_s=5.0, plot=False)
+    assert len(res.proba) == (n // 200 - 50) // 5 + 1
+    assert res.events[["onset", "trial_type"]].values.tolist() == [[22.5, "gpd"]]
+    res = scan_file(path, predict, tmp_path, step_s=5.0, plot=False, fif=True)
+    raw = mne.io.read_raw_fif(res.files["fif"], preload=True, verbose="error")
+    assert raw.ch_names == list(EEG_COLUMNS) and raw.n_times == n
+    np.testing.assert_allclose(raw.get_data()[0] * 1e6, read_eeg_parquet(path)[:, 0],
+                               rtol=1e-5, atol=1e-3)
+    assert list(raw.annotations.description) == ["gpd"]
