@@ -450,12 +450,32 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     return m, float(fs)
 
 
+#: Incidence matrix of the double banana: ``derivations = _INCIDENCE @ electrodes``, shape
+#: (18, 19) over :data:`SCALP_CHANNELS` (+1 anode, -1 cathode).
+_INCIDENCE = np.zeros((len(BIPOLAR_PAIRS), len(SCALP_CHANNELS)))
+for _k, (_, _a, _b) in enumerate(BIPOLAR_PAIRS):
+    _INCIDENCE[_k, SCALP_CHANNELS.index(_a)] = 1.0
+    _INCIDENCE[_k, SCALP_CHANNELS.index(_b)] = -1.0
+#: Its pseudo-inverse: electrodes (mean zero over each connected part) from derivations.
+_RECONSTRUCT = np.linalg.pinv(_INCIDENCE)
+
+
 def referential(data, ch_names, *, source: str = "recording") -> tuple:
     """The 20 referential channels of :data:`~hms_features.signal.EEG_COLUMNS` of a recording.
 
     The models' windows are referential (19 scalp electrodes and the EKG): this picks them out
     of a recording's channels by name (:func:`~hms_features.recording.match_channels`: case,
     ``EEG``/``POL`` prefixes, reference suffixes and the 10-20 aliases T7/T8/P7/P8 ignored).
+
+    A recording that arrives **bipolar** (all 18 double-banana derivations, e.g. the CHB-MIT
+    labels ``FP1-F7`` ... ``CZ-PZ``) has no referential electrodes; they are reconstructed as
+    the least-squares solution of minimum norm, ``E = pinv(B) D`` for the (18, 19) incidence
+    matrix ``B`` of the montage. The double banana of the result is the recording's own
+    derivations (exactly, when they are consistent: the two left chains, and the two right
+    ones, both run from Fp to O, so their sums agree), and every feature of the library reads
+    the derivations only (and the EKG), so these features are those of the derivations as
+    recorded. The electrodes themselves are known only up to a constant per connected part of
+    the montage (left, right, central): do not read them as referential signals.
 
     Parameters
     ----------
@@ -477,15 +497,48 @@ def referential(data, ch_names, *, source: str = "recording") -> tuple:
     Raises
     ------
     HMSError
-        If any of the 19 scalp channels is missing (the message names them and ``source``).
+        If scalp electrodes are missing and the 18 derivations cannot all be built either (the
+        message names the missing electrodes, the derivations that could be built and
+        ``source``).
     """
     data = np.asarray(data)
     names = [str(c) for c in ch_names]
     if data.ndim not in (2, 3) or data.shape[-2] != len(names):
         raise ValueError(f"{source}: data of shape {data.shape} does not match {len(names)} "
                          "channel names")
-    index, notes = match_channels(names, source)
     out = np.zeros(data.shape[:-2] + (len(EEG_COLUMNS), data.shape[-1]), np.float32)
+    try:
+        index, notes = match_channels(names, source)
+    except HMSError as err:
+        if not any(parse_channel(n)[0] == "bipolar" for n in names):
+            raise
+        try:
+            m = double_banana(data, names, source=source)
+        except MontageError:
+            raise err from None
+        if not m.present.all():
+            raise HMSError(
+                f"{source}: the double-banana derivation(s) {', '.join(m.dropped)} cannot be "
+                f"built (missing electrode(s) {', '.join(m.missing_electrodes) or 'none'}); "
+                "the models need all 18 (or the 19 referential scalp channels); channels "
+                f"found: {', '.join(names)}") from None
+        d = m.data.astype(np.float64)
+        e = np.einsum("ek,...kn->...en", _RECONSTRUCT, d)
+        out[..., :len(SCALP_CHANNELS), :] = e
+        resid = np.einsum("ke,...en->...kn", _INCIDENCE, e) - d
+        scale = float(np.sqrt(np.mean(d ** 2))) or 1.0
+        notes = ["bipolar montage (scalp electrodes reconstructed from the 18 derivations; the "
+                 "features read the derivations)"]
+        if np.sqrt(np.mean(resid ** 2)) > 0.01 * scale:
+            notes.append(f"the derivations are not consistent (left or right chains do not sum "
+                         f"to the same Fp-O signal: {np.sqrt(np.mean(resid ** 2)):.3g} µV RMS "
+                         "apart) (their least-squares consistent part is used)")
+        ekg = [i for i, n in enumerate(names) if normalize_channel_name(n) == "EKG"]
+        if ekg:
+            out[..., -1, :] = data[..., ekg[0], :]
+        else:
+            notes.append("no EKG/ECG channel (EKG set to zeros)")
+        return out, notes
     rows = [k for k, i in enumerate(index) if i is not None]
     out[..., rows, :] = data[..., [index[k] for k in rows], :]
     return out, notes
