@@ -437,7 +437,7 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
         raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {min_sfreq:g} Hz (the "
                        "features use frequencies up to 50 Hz)")
     if layout == "referential":
-        x, notes = referential(data, names, source=label)
+        x, notes, _ = referential(data, names, source=label)
         for note in notes:
             warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)
         return (x if np.isclose(rate, fs) else resample(x, rate, fs)), float(fs)
@@ -456,26 +456,25 @@ _INCIDENCE = np.zeros((len(BIPOLAR_PAIRS), len(SCALP_CHANNELS)))
 for _k, (_, _a, _b) in enumerate(BIPOLAR_PAIRS):
     _INCIDENCE[_k, SCALP_CHANNELS.index(_a)] = 1.0
     _INCIDENCE[_k, SCALP_CHANNELS.index(_b)] = -1.0
-#: Its pseudo-inverse: electrodes (mean zero over each connected part) from derivations.
-_RECONSTRUCT = np.linalg.pinv(_INCIDENCE)
 
 
-def referential(data, ch_names, *, source: str = "recording") -> tuple:
+def referential(data, ch_names, *, source: str = "recording",
+                allow_missing: bool = False) -> tuple:
     """The 20 referential channels of :data:`~hms_features.signal.EEG_COLUMNS` of a recording.
 
     The models' windows are referential (19 scalp electrodes and the EKG): this picks them out
     of a recording's channels by name (:func:`~hms_features.recording.match_channels`: case,
     ``EEG``/``POL`` prefixes, reference suffixes and the 10-20 aliases T7/T8/P7/P8 ignored).
 
-    A recording that arrives **bipolar** (all 18 double-banana derivations, e.g. the CHB-MIT
-    labels ``FP1-F7`` ... ``CZ-PZ``) has no referential electrodes; they are reconstructed as
-    the least-squares solution of minimum norm, ``E = pinv(B) D`` for the (18, 19) incidence
-    matrix ``B`` of the montage. The double banana of the result is the recording's own
-    derivations (exactly, when they are consistent: the two left chains, and the two right
-    ones, both run from Fp to O, so their sums agree), and every feature of the library reads
-    the derivations only (and the EKG), so these features are those of the derivations as
-    recorded. The electrodes themselves are known only up to a constant per connected part of
-    the montage (left, right, central): do not read them as referential signals.
+    A recording that arrives **bipolar** (double-banana derivations, e.g. the CHB-MIT labels
+    ``FP1-F7`` ... ``CZ-PZ``) has no referential electrodes; they are reconstructed as the
+    least-squares solution of minimum norm, ``E = pinv(B) D`` for the incidence matrix ``B``
+    (+1 anode, -1 cathode) of the derivations present. The double banana of the result is the
+    recording's own derivations (exactly, when they are consistent: the two left chains, and
+    the two right ones, both run from Fp to O, so their sums agree), and every feature of the
+    library reads the derivations only (and the EKG), so these features are those of the
+    derivations as recorded. The electrodes themselves are known only up to a constant per
+    connected part of the montage: do not read them as referential signals.
 
     Parameters
     ----------
@@ -485,6 +484,11 @@ def referential(data, ch_names, *, source: str = "recording") -> tuple:
         Channel labels.
     source : str
         File or object name for messages.
+    allow_missing : bool
+        Accept a recording from which only some derivations can be built: the electrodes it
+        lacks are rows of zeros, and ``present`` says which derivations are real (the features
+        must read only those: ``build_features`` passes the mask on). Otherwise such a
+        recording is an error.
 
     Returns
     -------
@@ -493,13 +497,14 @@ def referential(data, ch_names, *, source: str = "recording") -> tuple:
     notes : list of str
         What was done that the user should hear about, each ``"<what> (<what was done>)"``
         (e.g. ``"no EKG/ECG channel (EKG set to zeros)"``).
+    present : ndarray of bool, shape (18,)
+        Which derivations of :data:`BIPOLAR_NAMES` the recording provides.
 
     Raises
     ------
     HMSError
-        If scalp electrodes are missing and the 18 derivations cannot all be built either (the
-        message names the missing electrodes, the derivations that could be built and
-        ``source``).
+        If scalp electrodes are missing (and not ``allow_missing``) or no derivation can be
+        built (the message names the missing electrodes and ``source``).
     """
     data = np.asarray(data)
     names = [str(c) for c in ch_names]
@@ -507,41 +512,45 @@ def referential(data, ch_names, *, source: str = "recording") -> tuple:
         raise ValueError(f"{source}: data of shape {data.shape} does not match {len(names)} "
                          "channel names")
     out = np.zeros(data.shape[:-2] + (len(EEG_COLUMNS), data.shape[-1]), np.float32)
-    try:
-        index, notes = match_channels(names, source)
-    except HMSError as err:
-        if not any(parse_channel(n)[0] == "bipolar" for n in names):
-            raise
-        try:
-            m = double_banana(data, names, source=source)
-        except MontageError:
-            raise err from None
-        if not m.present.all():
+    index, notes = match_channels(names, source, allow_missing=True)
+    n_scalp = len(SCALP_CHANNELS)
+    present = np.ones(len(BIPOLAR_NAMES), bool)
+    if any(i is None for i in index[:n_scalp]):
+        bipolar_input = any(parse_channel(n)[0] == "bipolar" for n in names)
+        if not bipolar_input and not allow_missing:
+            match_channels(names, source)  # raises, naming the missing channels
+        m = double_banana(data, names, source=source)  # MontageError when nothing is left
+        present = m.present
+        if not present.all() and not allow_missing:
             raise HMSError(
                 f"{source}: the double-banana derivation(s) {', '.join(m.dropped)} cannot be "
                 f"built (missing electrode(s) {', '.join(m.missing_electrodes) or 'none'}); "
                 "the models need all 18 (or the 19 referential scalp channels); channels "
-                f"found: {', '.join(names)}") from None
-        d = m.data.astype(np.float64)
-        e = np.einsum("ek,...kn->...en", _RECONSTRUCT, d)
-        out[..., :len(SCALP_CHANNELS), :] = e
-        resid = np.einsum("ke,...en->...kn", _INCIDENCE, e) - d
-        scale = float(np.sqrt(np.mean(d ** 2))) or 1.0
-        notes = ["bipolar montage (scalp electrodes reconstructed from the 18 derivations; the "
-                 "features read the derivations)"]
-        if np.sqrt(np.mean(resid ** 2)) > 0.01 * scale:
-            notes.append(f"the derivations are not consistent (left or right chains do not sum "
-                         f"to the same Fp-O signal: {np.sqrt(np.mean(resid ** 2)):.3g} µV RMS "
-                         "apart) (their least-squares consistent part is used)")
-        ekg = [i for i, n in enumerate(names) if normalize_channel_name(n) == "EKG"]
-        if ekg:
-            out[..., -1, :] = data[..., ekg[0], :]
-        else:
-            notes.append("no EKG/ECG channel (EKG set to zeros)")
-        return out, notes
+                f"found: {', '.join(names)}")
+        if bipolar_input:
+            b = _INCIDENCE[present]
+            d = m.data.astype(np.float64)
+            e = np.einsum("ek,...kn->...en", np.linalg.pinv(b), d)
+            out[..., :n_scalp, :] = e
+            resid = np.einsum("ke,...en->...kn", b, e) - d
+            scale = float(np.sqrt(np.mean(d ** 2))) or 1.0
+            notes = [n for n in notes if "EKG" in n]
+            notes.insert(0, "bipolar montage (scalp electrodes reconstructed from the "
+                            "derivations; the features read the derivations)")
+            rms = float(np.sqrt(np.mean(resid ** 2)))
+            if rms > 0.01 * scale:
+                notes.insert(1, f"the derivations are not consistent (left or right chains do "
+                                f"not sum to the same Fp-O signal: {rms:.3g} µV RMS apart) "
+                                "(their least-squares consistent part is used)")
+            index = [None] * n_scalp + index[n_scalp:]
+        if not present.all():
+            notes.append(f"derivation(s) {', '.join(m.dropped)} cannot be built (missing "
+                         f"electrode(s) {', '.join(m.missing_electrodes) or 'none'}) (dropped: "
+                         "chain and hemisphere features average the derivations present, NaN "
+                         "where a group has none)")
     rows = [k for k, i in enumerate(index) if i is not None]
     out[..., rows, :] = data[..., [index[k] for k in rows], :]
-    return out, notes
+    return out, notes, present
 
 
 def _open_raw(source):
@@ -634,7 +643,7 @@ def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs:
             block = double_banana(data, names, require_chains=require_chains, source=label)
             x = block.data
         else:
-            x, notes = referential(data, names, source=label)
+            x, notes, _ = referential(data, names, source=label)
             if first:
                 for note in notes:
                     warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)

@@ -96,7 +96,8 @@ def normalize_channel_name(name: str) -> str:
     return n
 
 
-def match_channels(names, source: str = "recording") -> tuple[list[int | None], list[str]]:
+def match_channels(names, source: str = "recording", *,
+                   allow_missing: bool = False) -> tuple[list[int | None], list[str]]:
     """Map the channel labels of a file onto :data:`EEG_COLUMNS`.
 
     Parameters
@@ -105,13 +106,16 @@ def match_channels(names, source: str = "recording") -> tuple[list[int | None], 
         Channel labels in file order.
     source : str
         The file name, used in error messages.
+    allow_missing : bool
+        Return ``None`` for missing scalp channels instead of raising.
 
     Returns
     -------
     index : list of (int or None), length 20
-        For each of ``EEG_COLUMNS``, the position of its channel in ``names``; ``None`` only for a
-        missing EKG. When several labels map to one column (``"T3"`` and ``"T7"``, or ``"EKG1"``
-        and ``"EKG2"``) the first in file order wins.
+        For each of ``EEG_COLUMNS``, the position of its channel in ``names``; ``None`` for a
+        missing EKG (and, with ``allow_missing``, a missing scalp channel). When several labels
+        map to one column (``"T3"`` and ``"T7"``, or ``"EKG1"`` and ``"EKG2"``) the first in
+        file order wins.
     notes : list of str
         Human-readable remarks (ambiguous names, missing EKG) for a warning.
 
@@ -133,7 +137,7 @@ def match_channels(names, source: str = "recording") -> tuple[list[int | None], 
             )
         index.append(hits[0] if hits else None)
     missing = [c for c, i in zip(SCALP_CHANNELS, index) if i is None]
-    if missing:
+    if missing and not allow_missing:
         raise HMSError(
             f"{source}: missing EEG channel(s) {', '.join(missing)}; expected the 19 channels "
             f"{', '.join(SCALP_CHANNELS)} (10-20 aliases T7/T8/P7/P8 accepted, case and "
@@ -149,7 +153,7 @@ def _read_mne(path: Path) -> tuple[np.ndarray, float]:
     from .montage import read_any, referential
 
     data, names, fs = read_any(path)
-    eeg, notes = referential(data, names, source=str(path))
+    eeg, notes, _ = referential(data, names, source=str(path))
     for note in notes:
         warnings.warn(f"{path}: {note}", UserWarning, stacklevel=3)
     return eeg, fs

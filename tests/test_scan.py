@@ -314,13 +314,14 @@ def test_bipolar_edf_gives_the_features_of_the_referential_recording(real, tmp_p
     assert rel[~counts].max() < 0.015 and rel[counts].max() < 0.03
     # the reconstruction's double banana is the recorded one
     d = bipolar(real.astype(np.float64))
-    eeg, notes = referential(np.vstack([d, real[-1:]]), CHB_LABELS + ["ECG"])
+    eeg, notes, present = referential(np.vstack([d, real[-1:]]), CHB_LABELS + ["ECG"])
+    assert present.all()
     np.testing.assert_allclose(bipolar(eeg.astype(np.float64)), d, atol=1e-3)
     np.testing.assert_array_equal(eeg[-1], real[-1])
-    assert notes == ["bipolar montage (scalp electrodes reconstructed from the 18 derivations; "
+    assert notes == ["bipolar montage (scalp electrodes reconstructed from the derivations; "
                      "the features read the derivations)"]
     # an inconsistent montage is said so
     d2 = d.copy()
     d2[0] += 100.0 * np.sin(np.arange(d.shape[1]) / 7)
-    _, notes = referential(d2, CHB_LABELS)
+    _, notes, _ = referential(d2, CHB_LABELS)
     assert any("not consistent" in n for n in notes) and any("no EKG" in n for n in notes)
