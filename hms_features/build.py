@@ -126,6 +126,8 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     table.index = plan.index
     table.columns = span_names(list(table.columns), plan.window_s)
     table.attrs["preprocess"] = {"clip_uv": _CLIP_UV, **plan.prep}
+    if plan.dropped:
+        table.attrs["dropped_derivations"] = list(plan.dropped)
     table.attrs["chunks_total"] = len(plan.chunks)
     table.attrs["chunks_computed"] = n_computed
     return table

@@ -50,6 +50,7 @@ __all__ = [
     "from_mne",
     "read_any",
     "load_montage",
+    "load_referential",
     "referential",
     "iter_montage",
 ]
@@ -379,8 +380,7 @@ def read_any(path, *, start_s: float | None = None, stop_s: float | None = None)
 
 def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float = 200.0,
                  require_chains=(), start_s: float | None = None,
-                 stop_s: float | None = None, min_sfreq: float = 100.0,
-                 layout: str = "bipolar") -> tuple:
+                 stop_s: float | None = None, min_sfreq: float = 100.0) -> tuple:
     """Any recording -> its double-banana derivations at ``fs`` (one call for every input).
 
     Parameters
@@ -403,15 +403,11 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     min_sfreq : float
         Lowest sampling rate accepted, Hz: the features use frequencies up to 50 Hz, so a
         recording sampled below 100 Hz cannot give them.
-    layout : {"bipolar", "referential"}
-        Return the double-banana :class:`Montage`, or the ``(…, 20, n)`` referential array of
-        :func:`referential` (the models' window layout; its notes, e.g. a missing EKG, are
-        warned once).
 
     Returns
     -------
-    montage : Montage or ndarray of float32
-        The derivations (or, with ``layout="referential"``, the 20 channels) at ``fs``.
+    montage : Montage
+        The derivations at ``fs``.
     fs : float
         The sampling rate of ``montage.data``, Hz.
 
@@ -421,6 +417,16 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
         On unusable channels, a sampling rate below ``min_sfreq`` or unreadable files
         (messages name the source).
     """
+    data, names, rate, label = _source_data(source, ch_names, sfreq, start_s, stop_s,
+                                            min_sfreq)
+    m = double_banana(data, names, require_chains=require_chains, source=label)
+    if not np.isclose(rate, fs):
+        m = replace(m, data=resample(m.data, rate, fs))
+    return m, float(fs)
+
+
+def _source_data(source, ch_names, sfreq, start_s, stop_s, min_sfreq):
+    """``(data µV, ch_names, sfreq, label)`` of a file, an MNE object or an array."""
     import mne
 
     if isinstance(source, (mne.io.BaseRaw, mne.BaseEpochs)):
@@ -436,18 +442,35 @@ def load_montage(source, *, ch_names=None, sfreq: float | None = None, fs: float
     if not rate >= min_sfreq:
         raise HMSError(f"{label}: sampling rate {rate:g} Hz is below {min_sfreq:g} Hz (the "
                        "features use frequencies up to 50 Hz)")
-    if layout == "referential":
-        x, notes, _ = referential(data, names, source=label)
-        for note in notes:
-            warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)
-        return (x if np.isclose(rate, fs) else resample(x, rate, fs)), float(fs)
-    if layout != "bipolar":
-        raise ValueError(f"load_montage: layout must be 'bipolar' or 'referential', got "
-                         f"{layout!r}")
-    m = double_banana(data, names, require_chains=require_chains, source=label)
-    if not np.isclose(rate, fs):
-        m = replace(m, data=resample(m.data, rate, fs))
-    return m, float(fs)
+    return data, names, rate, label
+
+
+def load_referential(source, *, ch_names=None, sfreq: float | None = None, fs: float = 200.0,
+                     allow_missing: bool = False, min_sfreq: float = 100.0) -> tuple:
+    """Any recording -> the 20 referential channels of the models' windows at ``fs``.
+
+    Parameters
+    ----------
+    source, ch_names, sfreq, fs, min_sfreq
+        As in :func:`load_montage`.
+    allow_missing : bool
+        As in :func:`referential`.
+
+    Returns
+    -------
+    eeg : ndarray of float32, shape (20, n) or (n_epochs, 20, n)
+        :func:`referential` of the recording, resampled to ``fs`` with :func:`resample`; its
+        notes (a missing EKG, a bipolar montage, dropped derivations) are warned once.
+    fs : float
+        Hz.
+    present : ndarray of bool, shape (18,)
+        The derivations the recording provides.
+    """
+    data, names, rate, label = _source_data(source, ch_names, sfreq, None, None, min_sfreq)
+    x, notes, present = referential(data, names, source=label, allow_missing=allow_missing)
+    for note in notes:
+        warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)
+    return (x if np.isclose(rate, fs) else resample(x, rate, fs)), float(fs), present
 
 
 #: Incidence matrix of the double banana: ``derivations = _INCIDENCE @ electrodes``, shape

@@ -35,10 +35,13 @@ def table(feats: dict, names: list[str], index) -> pd.DataFrame:
     return pd.DataFrame(values, index=index, columns=names)
 
 
-def array_chunk(eeg, spec, fs, families, names, prep, index) -> pd.DataFrame:
-    """Features of raw windows ``eeg`` (n, 20, n_samples) µV: preprocess, then compute."""
+def array_chunk(eeg, spec, fs, families, names, prep, index, present=None) -> pd.DataFrame:
+    """Features of raw windows ``eeg`` (n, 20, n_samples) µV: preprocess, then compute
+    (``present``: the derivations a partial recording provides, None for all)."""
     clean, quality = preprocess(eeg, fs, **prep)
-    feats = compute_features(clean, fs, feature_set=families, spectrogram=spec, quality=quality)
+    extra = {} if present is None else {"present": present}
+    feats = compute_features(clean, fs, feature_set=families, spectrogram=spec, quality=quality,
+                             **extra)
     return table(feats, names, index)
 
 

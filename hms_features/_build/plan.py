@@ -20,7 +20,7 @@ import pandas as pd
 from ..data import HMSDataset
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
-from ..signal import EEG_COLUMNS
+from ..signal import BIPOLAR_NAMES, EEG_COLUMNS
 from ..validation import check_eeg
 from .chunks import array_chunk, dataset_chunk
 
@@ -79,6 +79,10 @@ class Plan:
         Index of the final table (``label_id``/``eeg_id`` for a dataset, a RangeIndex for arrays).
     ident : tuple
         Identity of the whole input (part of the cache key).
+    window_s : float
+        Window length, s (the output columns say it: :func:`span_names`).
+    dropped : tuple of str
+        Derivations a recording input lacks (its features use the others).
     """
 
     kind: str
@@ -90,6 +94,7 @@ class Plan:
     index: pd.Index
     ident: tuple
     window_s: float = 50.0
+    dropped: tuple = ()
 
     @property
     def n_windows(self) -> int:
@@ -111,35 +116,38 @@ def recording_windows_input(data, fs: float = 200.0):
     ``mne.io.Raw`` and recording files (EDF/BDF/BrainVision/FIF/EEGLAB) give one window, the
     whole recording; ``mne.Epochs`` one window per epoch; ``{"eeg": array, "ch_names": [...],
     "sfreq": Hz}`` one window per ``(n_channels, n_samples)`` slice of a 2-D or 3-D array.
-    Channels are matched by name and resampled with :func:`hms_features.montage.load_montage`
-    (``layout="referential"``); returns None for the other inputs of build_features.
+    Channels are matched by name and resampled with
+    :func:`hms_features.montage.load_referential` (missing channels allowed: the derivations
+    they feed are dropped). Returns ``(windows, present (18,) bool)``, or None for the other
+    inputs of build_features.
     """
-    from ..montage import load_montage
+    from ..montage import load_referential
 
     if isinstance(data, dict) and ("ch_names" in data or "sfreq" in data):
         if "eeg" not in data or "ch_names" not in data or "sfreq" not in data:
             raise ValueError("build_features: a dict with channel names needs 'eeg' "
                              "((n_channels, n_samples) or (n_windows, n_channels, n_samples), "
                              "µV), 'ch_names' and 'sfreq' (Hz)")
-        x, _ = load_montage(np.asarray(data["eeg"]), ch_names=data["ch_names"],
-                            sfreq=float(data["sfreq"]), fs=fs, layout="referential")
+        x, _, present = load_referential(np.asarray(data["eeg"]), ch_names=data["ch_names"],
+                                         sfreq=float(data["sfreq"]), fs=fs, allow_missing=True)
     elif _is_mne(data) or (isinstance(data, (str, os.PathLike))
                            and Path(data).suffix.lower() in RECORDING_SUFFIXES):
-        x, _ = load_montage(data, fs=fs, layout="referential")
+        x, _, present = load_referential(data, fs=fs, allow_missing=True)
     else:
         return None
-    return x[None] if x.ndim == 2 else x
+    return (x[None] if x.ndim == 2 else x), present
 
 
 def _as_inputs(data):
-    """Normalise the accepted inputs to ('arrays', eeg, spec) or ('dataset', ds, None)."""
+    """Normalise the accepted inputs to ('arrays', eeg, spec, present) or ('dataset', ds, None,
+    None); ``present`` (18,) bool marks the derivations of a recording input, else None."""
     if isinstance(data, HMSDataset):
-        return "dataset", data, None
+        return "dataset", data, None, None
     rec = recording_windows_input(data)
     if rec is not None:
-        return "arrays", rec, None
+        return "arrays", rec[0], None, rec[1]
     if isinstance(data, (str, os.PathLike)):
-        return "dataset", HMSDataset(data), None
+        return "dataset", HMSDataset(data), None, None
     if isinstance(data, dict):
         if "eeg" not in data:
             raise ValueError("build_features: a dict input needs an 'eeg' array "
@@ -154,18 +162,19 @@ def _as_inputs(data):
         if spec.ndim != 3 or spec.shape[0] != eeg.shape[0] or spec.shape[2] != 400:
             raise ValueError(f"build_features: spectrogram must have shape ({eeg.shape[0]}, "
                              f"n_rows, 400), got {spec.shape}")
-    return "arrays", eeg, spec
+    return "arrays", eeg, spec, None
 
 
 def _index_column(rows: pd.DataFrame) -> str:
     return "label_id" if "label_id" in rows.columns else "eeg_id"
 
 
-def _plan_arrays(eeg, spec, families, fs, prep, chunk_size) -> Plan:
+def _plan_arrays(eeg, spec, families, fs, prep, chunk_size, present=None) -> Plan:
     fs = float(fs)
     with_spec = spec is not None
     names = feature_names(families, spectrogram=with_spec, fs=fs)
     n = eeg.shape[0]
+    partial = present is not None and not np.all(present)
     chunks = []
     for a in range(0, n, chunk_size):
         b = min(a + chunk_size, n)
@@ -173,10 +182,15 @@ def _plan_arrays(eeg, spec, families, fs, prep, chunk_size) -> Plan:
         h = hashlib.sha1(np.ascontiguousarray(eeg[a:b]).view(np.uint8).data)
         if with_spec:
             h.update(np.ascontiguousarray(sp).view(np.uint8).data)
+        if partial:
+            h.update(present.tobytes())
         chunks.append(Chunk(array_chunk, (eeg[a:b], sp, fs, families, names, prep,
-                                          pd.RangeIndex(a, b)), b - a, h.hexdigest()[:16]))
+                                          pd.RangeIndex(a, b), present if partial else None),
+                            b - a, h.hexdigest()[:16]))
+    dropped = tuple(n for n, ok in zip(BIPOLAR_NAMES, present) if not ok) if partial else ()
     return Plan("arrays", families, names, fs, prep, chunks, pd.RangeIndex(n),
-                ("arrays", eeg.shape, str(eeg.dtype), with_spec), eeg.shape[-1] / fs)
+                ("arrays", eeg.shape, str(eeg.dtype), with_spec, dropped), eeg.shape[-1] / fs,
+                dropped)
 
 
 def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
@@ -220,12 +234,14 @@ def _plan_dataset(ds, labels, families, prep, chunk_size) -> Plan:
 def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0,
               preprocess_kwargs: dict | None = None) -> Plan:
     """The plan of ``build_features(data, feature_set, ...)`` (same parameters, see there)."""
-    kind, src, spec = _as_inputs(data)
+    kind, src, spec, present = _as_inputs(data)
+    if present is not None:  # a recording: brought to 200 Hz by load_referential
+        fs = 200.0
     families = resolve_families(feature_set)
     prep = dict(preprocess_kwargs or {})
     chunk_size = int(chunk_size)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if kind == "arrays":
-        return _plan_arrays(src, spec, families, fs, prep, chunk_size)
+        return _plan_arrays(src, spec, families, fs, prep, chunk_size, present)
     return _plan_dataset(src, labels, families, prep, chunk_size)
