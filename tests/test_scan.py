@@ -325,3 +325,39 @@ def test_bipolar_edf_gives_the_features_of_the_referential_recording(real, tmp_p
     d2[0] += 100.0 * np.sin(np.arange(d.shape[1]) / 7)
     _, notes, _ = referential(d2, CHB_LABELS)
     assert any("not consistent" in n for n in notes) and any("no EKG" in n for n in notes)
+
+
+def _chain_copies(real, derivations):
+    """A full 20-channel recording whose LL chain repeats ``derivations`` (Fp1-F7, F7-T3, ...
+    in turn), the other channels as in ``real``: its LL and L features average exactly the
+    derivations given, the independent reference of a recording that has only those."""
+    x = real.astype(np.float64).copy()
+    chain = [EEG_COLUMNS.index(c) for c in ("Fp1", "F7", "T3", "T5", "O1")]
+    for k in range(4):
+        x[chain[k + 1]] = x[chain[k]] - derivations[k % len(derivations)]
+    return x.astype(np.float32)
+
+
+def test_partial_recordings_report_dropped_derivations_and_average_what_exists(real):
+    fp1, f7, t3 = (real[EEG_COLUMNS.index(c)].astype(np.float64) for c in ("Fp1", "F7", "T3"))
+    three = {"eeg": np.stack([fp1, f7, t3]), "ch_names": ["Fp1", "F7", "T7"], "sfreq": 200.0}
+    with pytest.warns(UserWarning, match=r"array: derivation\(s\) T3-T5, .* cannot be built"):
+        got = build_features(three, FAST, n_jobs=1, progress=False)
+    assert got.attrs["dropped_derivations"] == [n for n in BIPOLAR_NAMES
+                                                if n not in ("Fp1-F7", "F7-T3")]
+    ref = build_features(_chain_copies(real, [fp1 - f7, f7 - t3])[None], FAST, n_jobs=1,
+                         progress=False)
+    ll = [c for c in got.columns if "_LL_" in c]
+    np.testing.assert_allclose(got[ll], ref[ll], rtol=1e-4, atol=1e-4)
+    left = [c.replace("_LL_", "_L_") for c in ll]  # the left hemisphere has only LL's two
+    np.testing.assert_array_equal(got[left].to_numpy(), got[ll].to_numpy())
+    empty = [c for c in got.columns if any(f"_{g}_" in c for g in ("LP", "RP", "RL", "C", "R"))]
+    assert empty and got[empty].isna().all().all()  # no derivation: missing, never zeros
+    # one bipolar channel: the per-derivation features of that derivation
+    one = {"eeg": (fp1 - f7)[None], "ch_names": ["EEG FP1-F7"], "sfreq": 200.0}
+    with pytest.warns(UserWarning, match="cannot be built"):
+        got = build_features(one, FAST, n_jobs=1, progress=False)
+    assert len(got.attrs["dropped_derivations"]) == 17
+    ref = build_features(_chain_copies(real, [fp1 - f7])[None], FAST, n_jobs=1, progress=False)
+    np.testing.assert_allclose(got[ll], ref[ll], rtol=1e-4, atol=1e-4)
+    assert got[empty].isna().all().all()
