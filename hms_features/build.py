@@ -106,9 +106,13 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         ``label_id``) in the order of ``labels``, or a RangeIndex (arrays); columns in the stable
         order of :func:`~hms_features.features.registry.feature_names`, the whole-window span
         named by the real window length (``_50s`` for the HMS windows, ``_30s`` for 30 s
-        windows, ...). Never NaN or inf: the families' documented fill values stand in for
-        undefined measures. ``df.attrs`` holds ``chunks_total``, ``chunks_computed`` (chunks not
-        taken from the cache) and ``preprocess`` (the preprocessing settings, with the
+        windows, ...). Never NaN or inf (the families' documented fill values stand in for
+        undefined measures), except for a recording that lacks channels: the derivations
+        they feed are dropped (``df.attrs["dropped_derivations"]``, and a warning), chain and
+        hemisphere summaries average the derivations present, and a column whose group has
+        none is NaN (see :func:`~hms_features.features.registry.compute_features`).
+        ``df.attrs`` holds ``chunks_total``, ``chunks_computed`` (chunks not taken from the
+        cache) and ``preprocess`` (the preprocessing settings, with the
         clipping level ``clip_uv`` in µV).
     """
     plan = make_plan(data, feature_set, int(chunk_size or DEFAULT_CHUNK_SIZE), labels=labels,

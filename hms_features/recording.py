@@ -495,7 +495,7 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
     rms = np.empty((n, 18), np.float32)
     spec_t, spec_v = [], []
     half = int(round(5 * fs))
-    nfft = 1024  # samples of one Kaggle-style spectrogram row (signal._SPEC_NFFT)
+    from .signal import SPEC_NFFT as nfft  # samples of one Kaggle-style spectrogram row
     bar = tqdm(total=n, disable=not progress, unit="win", desc="scan", smoothing=0.1)
     try:
         for b0, eeg, pos, offsets in blocks:

@@ -11,6 +11,8 @@ Feature names follow ``{family}_{measure}_{band?}_{channel|chain}_{span}``, e.g.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Callable
@@ -35,8 +37,38 @@ from ..validation import check_eeg
 __all__ = [
     "FeatureContext", "Family", "FAMILIES", "register", "welch_psd", "segment_spectra",
     "chain_groups", "aggregate", "GROUPS", "EPS", "rowwise", "BANDS", "BROADBAND", "select_bands",
-    "log_power", "WELCH_SEGMENT_S",
+    "log_power", "WELCH_SEGMENT_S", "present_derivations",
 ]
+
+#: The derivations present in the windows being featurised (bool (18,)), None for all. Set by
+#: :func:`present_derivations` (``compute_features(present=...)`` does); read by
+#: :func:`chain_groups` and :func:`aggregate`, so that every chain and hemisphere summary of a
+#: partial recording averages the derivations that exist.
+_PRESENT: ContextVar = ContextVar("hms_features_present_derivations", default=None)
+
+
+@contextmanager
+def present_derivations(present):
+    """Within the block, chain and hemisphere summaries use only the ``present`` derivations.
+
+    Parameters
+    ----------
+    present : array of bool, shape (18,), or None
+        Which derivations of :data:`~hms_features.signal.BIPOLAR_NAMES` exist; None (or all
+        True) restores the full montage.
+    """
+    mask = None
+    if present is not None:
+        mask = np.asarray(present, dtype=bool).reshape(-1)
+        if mask.shape != (len(BIPOLAR_PAIRS),):
+            raise ValueError(f"present must have {len(BIPOLAR_PAIRS)} booleans (one per "
+                             f"derivation), got shape {np.shape(present)}")
+        mask = None if mask.all() else tuple(mask.tolist())
+    token = _PRESENT.set(mask)
+    try:
+        yield
+    finally:
+        _PRESENT.reset(token)
 
 #: Groups every per-derivation feature is averaged over, in column order: the five chains of
 #: :data:`~hms_features.signal.CHAINS`, then the hemispheres of
@@ -136,8 +168,14 @@ def rowwise(fn: Callable, x: np.ndarray, rows: int = 16, **kwargs) -> np.ndarray
     return out.reshape(x.shape[:-1])
 
 
-def chain_groups() -> dict[str, np.ndarray]:
+def chain_groups(present=None) -> dict[str, np.ndarray]:
     """Indices of the 18 bipolar derivations making up each aggregation group.
+
+    Parameters
+    ----------
+    present : array of bool, shape (18,), optional
+        Keep only these derivations (a group may then be empty). Default: the mask set by
+        :func:`present_derivations`, else all 18.
 
     Returns
     -------
@@ -157,10 +195,14 @@ def chain_groups() -> dict[str, np.ndarray]:
     for h, members in HEMISPHERES.items():
         groups[h] = np.concatenate([groups[c] for c in members])
     groups["all"] = np.arange(len(BIPOLAR_PAIRS))
+    mask = _PRESENT.get() if present is None else tuple(np.asarray(present, bool).tolist())
+    if mask is not None:
+        keep = np.asarray(mask, bool)
+        groups = {g: idx[keep[idx]] for g, idx in groups.items()}
     return groups
 
 
-_GROUP_INDEX = chain_groups()
+_GROUP_INDEX = chain_groups(np.ones(len(BIPOLAR_PAIRS), bool))
 
 
 def aggregate(family: str, measure: str, values: np.ndarray, span: str,
@@ -183,7 +225,8 @@ def aggregate(family: str, measure: str, values: np.ndarray, span: str,
     dict
         ``{family}_{measure}_{group}_{span}`` -> mean over the group's derivations, float32,
         shape (n_windows,). Non-finite values are replaced by 0 before averaging (callers define
-        their own fills; this is a last guard).
+        their own fills; this is a last guard). Within :func:`present_derivations` the mean is
+        over the group's present derivations only, and NaN for a group with none.
 
     Examples
     --------
@@ -196,15 +239,20 @@ def aggregate(family: str, measure: str, values: np.ndarray, span: str,
     if not np.isfinite(values).all():
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     # every group mean in one product with a (18, groups) averaging matrix
-    means = (values @ _group_matrix(tuple(groups))).astype(np.float32)
+    means = (values @ _group_matrix(tuple(groups), _PRESENT.get())).astype(np.float32)
     return {f"{family}_{measure}_{g}_{span}": means[:, i] for i, g in enumerate(groups)}
 
 
 @lru_cache(maxsize=None)
-def _group_matrix(groups: tuple[str, ...]) -> np.ndarray:
+def _group_matrix(groups: tuple[str, ...], present: tuple | None = None) -> np.ndarray:
+    """(18, groups) averaging weights; a column of NaN for a group without present members."""
+    index = _GROUP_INDEX if present is None else chain_groups(present)
     w = np.zeros((len(_GROUP_INDEX["all"]), len(groups)))
     for i, g in enumerate(groups):
-        w[_GROUP_INDEX[g], i] = 1.0 / len(_GROUP_INDEX[g])
+        if len(index[g]):
+            w[index[g], i] = 1.0 / len(index[g])
+        else:
+            w[:, i] = np.nan
     return w
 
 

@@ -23,13 +23,14 @@ registration order), spans in registration order, and each family's own dict ord
 from __future__ import annotations
 
 import importlib
+import warnings
 from functools import lru_cache
 
 import numpy as np
 
 from ..signal import EEG_COLUMNS, FS
 from ..validation import check_eeg
-from .base import FAMILIES, FeatureContext, register
+from .base import FAMILIES, FeatureContext, chain_groups, present_derivations, register
 
 __all__ = [
     "FAMILY_ORDER", "FEATURE_SETS", "resolve_families", "feature_names", "compute_features",
@@ -128,7 +129,8 @@ BLOCK = 32
 
 def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                      spectrogram: np.ndarray | None = None, quality: dict | None = None,
-                     psd: dict | None = None, block: int = BLOCK) -> dict[str, np.ndarray]:
+                     psd: dict | None = None, block: int = BLOCK,
+                     present=None) -> dict[str, np.ndarray]:
     """Compute every family of a feature set on one chunk of preprocessed windows.
 
     Parameters
@@ -149,11 +151,19 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     block : int
         Windows processed together (a loop over blocks, each vectorised); results do not
         depend on it.
+    present : array of bool, shape (18,), optional
+        The derivations that exist (a partial recording: the others are not real signals).
+        Chain and hemisphere summaries then average the present derivations only
+        (:func:`~hms_features.features.base.present_derivations`), and a column whose group
+        has no present derivation is NaN (missing, never a value computed from an absent
+        channel); so is a ``spatial`` column whose groups are not complete (its pair and
+        synchrony measures need every member).
 
     Returns
     -------
     dict
-        name -> float32 array (n_windows,), finite (non-finite values become 0 as a last guard).
+        name -> float32 array (n_windows,), finite (non-finite values become 0 as a last guard)
+        except the NaN of absent groups with ``present``.
     """
     eeg = check_eeg(eeg, caller="compute_features", n_channels=len(EEG_COLUMNS),
                     dtype=None, order=None)
@@ -166,13 +176,31 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                 eeg[sl], fs, feature_set=feature_set,
                 spectrogram=None if spectrogram is None else spectrogram[sl],
                 quality={k: np.asarray(v)[sl] for k, v in (quality or {}).items()},
-                psd={k: (f, p[sl]) for k, (f, p) in (psd or {}).items()}, block=block))
+                psd={k: (f, p[sl]) for k, (f, p) in (psd or {}).items()}, block=block,
+                present=present))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     families = [FAMILIES[f] for f in resolve_families(feature_set)]
     slices = span_slices(eeg.shape[-1], fs)
     psd = psd or {}
     contexts = {}
     out: dict[str, np.ndarray] = {}
+    with present_derivations(present), warnings.catch_warnings():
+        if present is not None:  # means over empty groups: NaN, set below, no warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+        _compute(families, eeg, fs, slices, spectrogram, quality, psd, contexts, out)
+    if out:
+        # one finiteness guard over the whole (features, windows) table, not one per column
+        table = np.stack(list(out.values()))
+        if not np.isfinite(table).all():
+            np.nan_to_num(table, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        if present is not None:
+            table[_absent(tuple(out), tuple(np.asarray(present, bool).tolist()))] = np.nan
+        out = dict(zip(out, table))
+    return out
+
+
+def _compute(families, eeg, fs, slices, spectrogram, quality, psd, contexts, out):
+    """Run each family on its spans, filling ``out`` (name -> float32 (n,))."""
     for fam in families:
         if fam.needs_spectrogram and spectrogram is None:
             continue
@@ -188,12 +216,37 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                     raise ValueError(f"family {fam.name!r}: feature {k!r} has {v.shape[0]} "
                                      f"values for {eeg.shape[0]} windows")
                 out[k] = v
-    if out:
-        # one finiteness guard over the whole (features, windows) table, not one per column
-        table = np.stack(list(out.values()))
-        if not np.isfinite(table).all():
-            np.nan_to_num(table, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-        out = dict(zip(out, table))
+
+
+def _groups_of(token: str, index: dict) -> list:
+    """The groups a column's group token names: ``"LL"`` -> [LL], ``"LLRL"`` -> [LL, RL]."""
+    if token in index:
+        return [token]
+    for k in range(1, len(token)):
+        if token[:k] in index and token[k:] in index:
+            return [token[:k], token[k:]]
+    return []
+
+
+@lru_cache(maxsize=64)
+def _absent(names: tuple, present: tuple) -> np.ndarray:
+    """Rows (columns of the table) to set to NaN for a partial montage ``present``.
+
+    The group of a column is the part before its span (``..._LL_50s`` -> ``LL``); a pair such
+    as ``LLRL`` or ``LR`` names two groups. A column is absent when one of its groups has no
+    present derivation; a ``spatial`` column already when one of them is incomplete.
+    """
+    index = chain_groups(present)
+    full = chain_groups(np.ones(len(present), bool))
+    out = np.zeros(len(names), bool)
+    for i, name in enumerate(names):
+        groups = _groups_of(name.rsplit("_", 2)[-2] if name.count("_") >= 2 else "", index)
+        strict = name.startswith("spatial_")
+        for g in groups:
+            if len(index[g]) == 0 or (strict and len(index[g]) < len(full[g])):
+                out[i] = True
+        if strict and not groups and not all(present):  # montage-wide measures (maxpair, ...)
+            out[i] = True
     return out
 
 
