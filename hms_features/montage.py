@@ -594,7 +594,7 @@ def _open_raw(source):
 
 def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs: float = 200.0,
                  require_chains=(), min_sfreq: float = 100.0, margin_s: float = 2.0,
-                 layout: str = "bipolar"):
+                 layout: str = "bipolar", allow_missing: bool = False):
     """Stream a long recording as double-banana blocks at ``fs``, with bounded memory.
 
     Block ``k`` holds ``[k * block_s, k * block_s + block_s + overlap_s)`` seconds (cut at the
@@ -624,6 +624,9 @@ def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs:
     layout : {"bipolar", "referential"}
         What each block is: the double-banana :class:`Montage`, or the ``(20, n)`` referential
         array of :func:`referential` (the layout of the models' windows).
+    allow_missing : bool
+        With ``layout="referential"``: as in :func:`referential` (the mask of the derivations
+        present is that of :func:`referential` on the channel names).
 
     Yields
     ------
@@ -666,7 +669,7 @@ def iter_montage(source, *, block_s: float = 600.0, overlap_s: float = 40.0, fs:
             block = double_banana(data, names, require_chains=require_chains, source=label)
             x = block.data
         else:
-            x, notes, _ = referential(data, names, source=label)
+            x, notes, _ = referential(data, names, source=label, allow_missing=allow_missing)
             if first:
                 for note in notes:
                     warnings.warn(f"{label}: {note}", UserWarning, stacklevel=2)

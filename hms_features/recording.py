@@ -32,7 +32,7 @@ import pandas as pd
 
 from .data import HMSError, read_eeg_parquet
 from .metrics import CLASSES
-from .signal import EEG_COLUMNS, EKG_CHANNEL, FS, SCALP_CHANNELS
+from .signal import BIPOLAR_NAMES, EEG_COLUMNS, EKG_CHANNEL, FS, SCALP_CHANNELS
 from .validation import check_eeg
 from .windows import cut_windows
 
@@ -393,9 +393,10 @@ CONTEXT_S = 10.0
 
 
 def _open(source, fs: float, block_s: float, overlap_s: float):
-    """``(label, stem, duration_s, raw, blocks)`` of a recording; ``blocks`` yields
+    """``(label, stem, duration_s, raw, blocks, present)`` of a recording; ``blocks`` yields
     ``(start_s, eeg (20, n) float32 at fs)``; each file is read once, block by block. ``raw``
-    is the mne Raw, or for a parquet file (read whole) the pair ``(eeg, fs)``."""
+    is the mne Raw, or for a parquet file (read whole) the pair ``(eeg, fs)``; ``present`` the
+    derivations the channels give ((18,) bool, None for a Kaggle parquet)."""
     import mne
 
     from .montage import _open_raw, iter_montage
@@ -410,7 +411,7 @@ def _open(source, fs: float, block_s: float, overlap_s: float):
             step = int(round(block_s * fs))
             span = step + int(round(overlap_s * fs))
             blocks = ((i / fs, eeg[:, i:i + span]) for i in range(0, eeg.shape[1], step))
-            return str(path), path.stem, eeg.shape[1] / fs, (eeg, fs), blocks
+            return str(path), path.stem, eeg.shape[1] / fs, (eeg, fs), blocks, None
         if path.suffix.lower() not in MNE_SUFFIXES:
             raise HMSError(f"{path}: unsupported file type {path.suffix!r}; expected a "
                            "Kaggle-style .parquet or a recording MNE reads (.edf, .bdf, .vhdr, "
@@ -418,14 +419,20 @@ def _open(source, fs: float, block_s: float, overlap_s: float):
     elif not isinstance(source, mne.io.BaseRaw):
         raise TypeError(f"expected a recording file or an mne.io.Raw, got "
                         f"{type(source).__name__}")
+    from .montage import referential
+
     raw, label = _open_raw(source)
     _check_rate(float(raw.info["sfreq"]), label)
+    names = [n for n, t in zip(raw.ch_names, raw.get_channel_types()) if t != "stim"]
+    # the derivations the channels give (names only: one sample of zeros)
+    present = referential(np.zeros((len(names), 1)), names, source=label,
+                          allow_missing=True)[2]
     stem = Path(label).stem if label != type(raw).__name__ else "recording"
     if stem.endswith(".edf") or stem.endswith(".fif"):  # .edf.gz, .fif.gz
         stem = Path(stem).stem
     blocks = iter_montage(raw, block_s=block_s, overlap_s=overlap_s, fs=fs,
-                          layout="referential", min_sfreq=MIN_SFREQ)
-    return label, stem, raw.n_times / float(raw.info["sfreq"]), raw, blocks
+                          layout="referential", min_sfreq=MIN_SFREQ, allow_missing=True)
+    return label, stem, raw.n_times / float(raw.info["sfreq"]), raw, blocks, present
 
 
 def _window_blocks(source, *, window_s, step_s, fs, block_s, context_s=CONTEXT_S):
@@ -437,7 +444,7 @@ def _window_blocks(source, *, window_s, step_s, fs, block_s, context_s=CONTEXT_S
     least ``context_s`` of signal around every window but the recording's first and last.
 
     Returns ``(label, stem, duration_s, raw, starts_s (all windows), generator of (start_s,
-    eeg, positions, offsets_s))``.
+    eeg, positions, offsets_s), present)``.
     """
     win = _samples(window_s, fs, "window_s")
     step = _samples(step_s, fs, "step_s")
@@ -445,7 +452,8 @@ def _window_blocks(source, *, window_s, step_s, fs, block_s, context_s=CONTEXT_S
     if block_s < step_s:
         raise ValueError(f"block_s={block_s:g} s must be at least step_s={step_s:g} s")
     overlap_s = window_s - step_s + 2 * context_s
-    label, stem, duration_s, raw, blocks = _open(source, fs, block_s, max(overlap_s, 0.0))
+    label, stem, duration_s, raw, blocks, present = _open(source, fs, block_s,
+                                                          max(overlap_s, 0.0))
     n = int(round(duration_s * fs))
     if n < win:
         raise HMSError(f"{label}: the recording lasts {duration_s:g} s, shorter than one "
@@ -460,7 +468,7 @@ def _window_blocks(source, *, window_s, step_s, fs, block_s, context_s=CONTEXT_S
             if len(pos):
                 yield start, eeg, pos, starts[pos] - start
 
-    return label, stem, duration_s, raw, starts, gen()
+    return label, stem, duration_s, raw, starts, gen(), present
 
 
 def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, step_s=10.0,
@@ -481,8 +489,9 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
     from .signal import bipolar, eeg_to_spectrogram
 
     prep = dict(preprocess_kwargs or {})
-    label, stem, duration_s, raw, starts, blocks = _window_blocks(
+    label, stem, duration_s, raw, starts, blocks, present = _window_blocks(
         source, window_s=window_s, step_s=step_s, fs=fs, block_s=block_s)
+    partial = {} if present is None or present.all() else {"present": present}
     families = resolve_families(feature_set) if predict_windows is None else []
     spec_fams = [f for f in families if FAMILIES[f].needs_spectrogram]
     if spectrogram is None:
@@ -507,7 +516,8 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                 if predict_windows is not None:
                     out[rows] = _checked_proba(predict_windows(w), len(w), starts[rows[0]])
                 elif eeg_fams:
-                    feats = compute_features(w, fs, feature_set=eeg_fams, quality=q, psd=psd)
+                    feats = compute_features(w, fs, feature_set=eeg_fams, quality=q, psd=psd,
+                                             **partial)
                     out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
                 bar.update(len(w))
             if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds
@@ -535,6 +545,9 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
         tab.attrs["step_s"] = float(step_s)
         tab.attrs["duration_s"] = float(duration_s)
         tab.attrs["source"] = label
+        if partial:
+            tab.attrs["dropped_derivations"] = [n for n, ok in zip(BIPOLAR_NAMES, present)
+                                                if not ok]
         out = tab
     return dict(label=label, stem=stem, duration_s=duration_s, raw=raw, starts=starts,
                 table=out, rms=rms)

@@ -176,8 +176,29 @@ def test_scan_warns_once_per_problem_in_one_line(model_dir, tmp_path, capsys):
     assert err == [f"hms-features: {edf}: no EKG/ECG channel (EKG set to zeros)"]
 
 
+def test_scan_of_a_partial_recording_reports_what_is_dropped(model_dir, tmp_path, capsys):
+    left = [lab for lab in LONG_LABELS if any(f" {c}-" in lab for c in
+                                              ("Fp1", "F7", "T3", "T5", "O1", "F3", "C3", "P3"))]
+    edf = _short_edf(tmp_path, "left.edf", labels=left)
+    out = tmp_path / "scan.csv"
+    assert main(["scan", str(model_dir), str(edf), "--out", str(out), "--quiet",
+                 "--no-plot"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "no EKG/ECG channel" in err[0]
+    assert err[1].startswith(f"hms-features: {edf}: derivation(s) Fp2-F4, ")
+    assert "missing electrode(s) Fp2, F4, C4, P4, O2, F8, T4, T6, Fz, Cz, Pz)" in err[1]
+    df = pd.read_csv(out)
+    assert len(df) == (120 - 50) // 10 + 1
+    np.testing.assert_allclose(df[list(CLASSES)].sum(axis=1), 1.0, atol=1e-5)
+    feats = recording_features(edf, FAST)
+    assert feats.attrs["dropped_derivations"] == list(BIPOLAR_NAMES[8:])
+    assert feats.filter(like="_RP_").isna().all().all()
+    assert np.isfinite(feats.filter(like="_LP_").to_numpy()).all()
+
+
 @pytest.mark.parametrize("case, expected", [
-    ("names", "no_names.edf: missing EEG channel(s) Fp1"),
+    ("names", "no_names.edf: no double-banana derivation can be built; missing electrode(s) "
+              "Fp1"),
     ("short", "short.edf: the recording lasts 30 s, shorter than one 50 s window"),
     ("slow", "slow.edf: sampling rate 64 Hz is below 100 Hz"),
     ("window", "--window-s 30: the model was trained on 50 s windows"),
