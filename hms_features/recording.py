@@ -22,7 +22,6 @@ ones the Kaggle files use (:data:`CHANNEL_ALIASES`: T7 = T3, T8 = T4, P7 = T5, P
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,13 @@ import pandas as pd
 
 from .data import HMSError, read_eeg_parquet
 from .metrics import CLASSES
-from .signal import BIPOLAR_NAMES, EEG_COLUMNS, EKG_CHANNEL, FS, SCALP_CHANNELS
+from .montage import (  # noqa: F401 - channel matching is montage's; re-exported here
+    CHANNEL_ALIASES,
+    REFERENCE_SUFFIXES,
+    match_channels,
+    normalize_channel_name,
+)
+from .signal import BIPOLAR_NAMES, EEG_COLUMNS, FS
 from .validation import check_eeg
 from .windows import cut_windows
 
@@ -50,103 +55,6 @@ __all__ = [
     "plot_scan",
     "recording_spectrogram",
 ]
-
-#: Modern 10-20 names (and spelling variants) -> the names of :data:`EEG_COLUMNS`, upper case.
-CHANNEL_ALIASES = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
-#: Reference suffixes removed before matching (upper case): common reference, linked or left
-#: ear, average reference, mastoids.
-REFERENCE_SUFFIXES = ("-REF", "-LE", "-RE", "-AR", "-AVG", "-AV", "-A1A2", "-A1", "-A2",
-                      "-M1M2", "-M1", "-M2")
-#: Prefixes naming the signal type in EDF labels (``"EEG Fp1"``, ``"POL Fp1"``), removed first.
-_PREFIXES = ("EEG", "POL")
-#: A name that is an electrocardiogram lead once normalised: EKG, EKG1, ECG, ECG2, ECGL, ...
-_EKG_PATTERN = re.compile(r"^(EKG|ECG)[0-9LR]*$")
-
-_CANONICAL = {c.upper(): c for c in EEG_COLUMNS}
-
-
-def normalize_channel_name(name: str) -> str:
-    """Normalise a channel label for matching.
-
-    Upper-cases, removes spaces, a leading ``"EEG"``/``"POL"`` type prefix and one trailing
-    reference suffix of :data:`REFERENCE_SUFFIXES`, then applies :data:`CHANNEL_ALIASES`.
-
-    Parameters
-    ----------
-    name : str
-        A channel label as stored in the file, e.g. ``"EEG T7-REF"``.
-
-    Returns
-    -------
-    str
-        The normalised label, e.g. ``"T3"``; electrocardiogram leads normalise to ``"EKG"``.
-    """
-    n = "".join(str(name).split()).upper()
-    for prefix in _PREFIXES:
-        if n.startswith(prefix) and len(n) > len(prefix):
-            n = n[len(prefix):]
-            break
-    for suffix in REFERENCE_SUFFIXES:
-        if n.endswith(suffix) and len(n) > len(suffix):
-            n = n[: -len(suffix)]
-            break
-    n = CHANNEL_ALIASES.get(n, n)
-    if _EKG_PATTERN.match(n):
-        return EKG_CHANNEL.upper()
-    return n
-
-
-def match_channels(names, source: str = "recording", *,
-                   allow_missing: bool = False) -> tuple[list[int | None], list[str]]:
-    """Map the channel labels of a file onto :data:`EEG_COLUMNS`.
-
-    Parameters
-    ----------
-    names : sequence of str
-        Channel labels in file order.
-    source : str
-        The file name, used in error messages.
-    allow_missing : bool
-        Return ``None`` for missing scalp channels instead of raising.
-
-    Returns
-    -------
-    index : list of (int or None), length 20
-        For each of ``EEG_COLUMNS``, the position of its channel in ``names``; ``None`` for a
-        missing EKG (and, with ``allow_missing``, a missing scalp channel). When several labels
-        map to one column (``"T3"`` and ``"T7"``, or ``"EKG1"`` and ``"EKG2"``) the first in
-        file order wins.
-    notes : list of str
-        Human-readable remarks (ambiguous names, missing EKG) for a warning.
-
-    Raises
-    ------
-    HMSError
-        If any of the 19 scalp channels is missing; the message lists them, the file and the
-        labels found.
-    """
-    normalised = [normalize_channel_name(n) for n in names]
-    index: list[int | None] = []
-    notes: list[str] = []
-    for column in EEG_COLUMNS:
-        hits = [i for i, n in enumerate(normalised) if n == column.upper()]
-        if len(hits) > 1:
-            notes.append(
-                f"{column}: several channels match ({', '.join(repr(names[i]) for i in hits)}) "
-                f"(using {names[hits[0]]!r})"
-            )
-        index.append(hits[0] if hits else None)
-    missing = [c for c, i in zip(SCALP_CHANNELS, index) if i is None]
-    if missing and not allow_missing:
-        raise HMSError(
-            f"{source}: missing EEG channel(s) {', '.join(missing)}; expected the 19 channels "
-            f"{', '.join(SCALP_CHANNELS)} (10-20 aliases T7/T8/P7/P8 accepted, case and "
-            f"'EEG '/'-REF'/'-LE' ignored); channels in the file: {', '.join(map(str, names))}"
-        )
-    if index[-1] is None:
-        notes.append("no EKG/ECG channel (EKG set to zeros)")
-    return index, notes
-
 
 def _read_mne(path: Path) -> tuple[np.ndarray, float]:
     """A file MNE reads -> (20, n) float32 µV at the file's rate (one read, notes warned once)."""
