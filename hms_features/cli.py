@@ -355,6 +355,8 @@ def cmd_evaluate(args):
         ref, hyp = read_events(ref_path), read_events(hyp_path)
         if durations:
             dur = durations[0] if len(durations) == 1 else durations[k]
+            if not dur > 0:
+                raise UsageError(f"--duration must be > 0 s, got {dur}")
         else:
             known = [d for d in (ref.attrs.get("recording_duration_s"),
                                  hyp.attrs.get("recording_duration_s"))
@@ -363,8 +365,6 @@ def cmd_evaluate(args):
                 raise UsageError(f"{ref_path}: the recording's duration is unknown (only SzCORE "
                                  "TSV files carry it); give --duration SECONDS")
             dur = known[0]
-        if not dur > 0:
-            raise UsageError(f"--duration must be > 0 s, got {dur}")
         refs.append(ref)
         hyps.append(hyp)
         durs.append(float(dur))

@@ -25,6 +25,8 @@ References
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -81,7 +83,28 @@ def _score_one(ref, hyp, duration_s, trial_type, sample_fs, event_params):
             "sample": (int(sa.tp), int(sa.fp), int(sa.refTrue))}
 
 
-def evaluate(reference_events, detected_events, duration_s, *, recordings=None,
+def _read(events):
+    """A path -> :func:`~hms_features.events.read_events`; anything else as it is."""
+    if isinstance(events, (str, os.PathLike)):
+        from .events import read_events
+
+        return read_events(events)
+    return events
+
+
+def _duration(duration, ref, hyp):
+    """The given duration, else the one an SzCORE file carries."""
+    if duration is not None:
+        return duration
+    for ev in (ref, hyp):
+        d = getattr(ev, "attrs", {}).get("recording_duration_s")
+        if d is not None and np.isfinite(d):
+            return d
+    raise ValueError("evaluate: the recording's duration is unknown (only SzCORE TSV files "
+                     "carry it); pass duration_s")
+
+
+def evaluate(reference_events, detected_events, duration_s=None, *, recordings=None,
              trial_type: str | None = "seizure", sample_fs: float = 1.0,
              event_params: dict | None = None) -> pd.DataFrame:
     """Score detected events against reference events, per recording and pooled.
@@ -91,10 +114,12 @@ def evaluate(reference_events, detected_events, duration_s, *, recordings=None,
     reference_events, detected_events : events, or a list of events (one per recording)
         Events of one recording: a DataFrame with ``onset`` and ``duration`` (s) and optionally
         ``trial_type`` (as returned by :func:`~hms_features.events.detect_events` and
-        :func:`~hms_features.events.read_events`), or a sequence of ``(start, end)`` pairs in s.
-        For several recordings, lists of those, one per recording, with ``duration_s`` a list.
-    duration_s : float or sequence of float
-        Length of each recording, s. Events are clipped to ``[0, duration_s]``.
+        :func:`~hms_features.events.read_events`), a sequence of ``(start, end)`` pairs in s,
+        or a file :func:`~hms_features.events.read_events` reads (BIDS events.tsv, SzCORE TSV,
+        MNE annotations, EDF+). For several recordings, lists of those, one per recording.
+    duration_s : float or sequence of float, optional
+        Length of each recording, s. Events are clipped to ``[0, duration_s]``. Default (or
+        None in the list): the ``recordingDuration`` of an SzCORE TSV among the two.
     recordings : sequence of str, optional
         Recording names for the ``recording`` column (default ``"0"``, ``"1"``, ...).
     trial_type : str or None
@@ -115,10 +140,17 @@ def evaluate(reference_events, detected_events, duration_s, *, recordings=None,
         ``event_*`` counts are events; ``sample_*`` counts are samples at ``sample_fs`` (so
         ``sample_fp_per_24h`` is false-positive samples per 24 h, as ``timescoring`` reports).
     """
-    single = np.ndim(duration_s) == 0
+    single = isinstance(reference_events, (pd.DataFrame, str, os.PathLike)) or (
+        duration_s is not None and np.ndim(duration_s) == 0)
     if single:
-        reference_events, detected_events, duration_s = ([reference_events], [detected_events],
-                                                         [duration_s])
+        reference_events, detected_events = [reference_events], [detected_events]
+        duration_s = [duration_s]
+    reference_events = [_read(e) for e in reference_events]
+    detected_events = [_read(e) for e in detected_events]
+    if duration_s is None:
+        duration_s = [None] * len(reference_events)
+    duration_s = [_duration(d, r, h) for d, r, h in zip(duration_s, reference_events,
+                                                         detected_events)]
     durations = [float(d) for d in duration_s]
     if not (len(reference_events) == len(detected_events) == len(durations)):
         raise ValueError(f"evaluate: {len(reference_events)} reference, {len(detected_events)} "

@@ -382,3 +382,16 @@ def test_partial_recordings_report_dropped_derivations_and_average_what_exists(r
     ref = build_features(_chain_copies(real, [fp1 - f7])[None], FAST, n_jobs=1, progress=False)
     np.testing.assert_allclose(got[ll], ref[ll], rtol=1e-4, atol=1e-4)
     assert got[empty].isna().all().all()
+
+
+def test_evaluate_reads_files_and_takes_the_szcore_duration(long_rec):
+    by_files = evaluate(long_rec["szcore_tsv"], long_rec["events_tsv"])
+    by_frames = evaluate(read_events(long_rec["szcore_tsv"]), long_rec["events"], 900.0)
+    pd.testing.assert_frame_equal(by_files, by_frames)
+    assert by_files["event_sensitivity"].iloc[0] == 1.0 and by_files["event_fp"].iloc[0] == 0
+    pooled = evaluate([long_rec["szcore_tsv"]] * 2, [long_rec["events_tsv"]] * 2,
+                      recordings=["a", "b"])
+    assert pooled["recording"].tolist() == ["a", "b", "pooled"]
+    assert pooled["duration_s"].tolist() == [900.0, 900.0, 1800.0]
+    with pytest.raises(ValueError, match="duration is unknown"):
+        evaluate(long_rec["events_tsv"], long_rec["events_tsv"])
