@@ -395,3 +395,21 @@ def test_evaluate_reads_files_and_takes_the_szcore_duration(long_rec):
     assert pooled["duration_s"].tolist() == [900.0, 900.0, 1800.0]
     with pytest.raises(ValueError, match="duration is unknown"):
         evaluate(long_rec["events_tsv"], long_rec["events_tsv"])
+
+
+def test_streaming_memory_is_bounded_by_the_block_not_the_recording(long_rec):
+    import tracemalloc
+
+    def peak(block_s):
+        tracemalloc.start()
+        try:
+            recording_features(long_rec["edf"], ["quality", "spectral"], block_s=block_s,
+                               batch_size=8)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    whole, blocks = peak(1000.0), peak(100.0)  # the 900 s file at once / in 100 s blocks
+    # the whole recording as float64 (20 x 180,000 samples) is 29 MB; its filtering several
+    # times that. Blocks hold 160 s at a time.
+    assert whole > 100e6 and blocks < 0.4 * whole, (whole, blocks)
