@@ -3,6 +3,12 @@
 Public API only; see README.md.
 """
 
+import os
+
+# Before anything loads libgomp (scikit-learn, LightGBM): OpenMP threads sleep instead of
+# spinning while they wait, so a busy machine slows training down gently (see parallel.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from .build import HMSFeatureExtractor, build_features
 from .data import HMSDataset, HMSError, patient_folds
 from .metrics import CLASSES, kl_divergence, kl_report
