@@ -3,12 +3,9 @@
 Public API only; see README.md.
 """
 
-import os
-
-# Before anything loads libgomp (scikit-learn, LightGBM): OpenMP threads sleep instead of
-# spinning while they wait, so a busy machine slows training down gently (see parallel.py).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
+# First, before anything loads libgomp (scikit-learn, LightGBM): sets OMP_WAIT_POLICY=PASSIVE
+# so that OpenMP threads sleep instead of spinning while they wait (see parallel.py).
+from . import parallel  # noqa: F401  isort: skip
 from .build import HMSFeatureExtractor, build_features
 from .data import HMSDataset, HMSError, patient_folds
 from .metrics import CLASSES, kl_divergence, kl_report

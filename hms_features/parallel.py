@@ -10,12 +10,14 @@ programs share the cores:
   or LightGBM load libgomp, unless the user already chose a policy. libgomp reads the variable
   once, when it is loaded: importing LightGBM *before* ``hms_features`` keeps its default.
   LightGBM has no parameter for it.
-* **Thread count.** Passive threads still pay a wake-up per parallel region and share the cores
-  with the competitors, so on a busy machine one thread is often faster than all of them, while
-  on idle cores all threads are faster. :func:`lightgbm_threads` therefore asks the kernel how
-  many of this process's CPUs are idle right now (``/proc/stat``, over 0.1 s) and uses no more
-  threads than that; small tables always get one thread (the per-round overhead of waking
-  threads outweighs the split search on a few hundred rows).
+* **Thread count.** Passive threads waste no CPU while they wait, and the kernel shares a busy
+  core per thread, so with passive waiting all threads stayed as fast as or faster than one
+  thread in ``benchmarks/bench_contention.py``, idle or with a competing process per core.
+  :func:`lightgbm_threads` therefore gives LightGBM all the CPUs asked for when waiting is
+  passive. When it is not (libgomp was loaded before ``hms_features`` and spins, or the user
+  chose ``ACTIVE``), it uses no more threads than CPUs are idle right now (``/proc/stat``, over
+  0.1 s). Small tables always get one thread (waking threads costs more than the split search
+  on a few hundred rows).
 
 Feature workers are separate processes (joblib loky) that never spin, so :func:`feature_workers`
 only resolves negative counts against the CPUs this process may use (``os.sched_getaffinity``,
@@ -33,6 +35,7 @@ __all__ = [
     "feature_workers",
     "idle_cpus",
     "lightgbm_threads",
+    "openmp_passive",
 ]
 
 #: Tables with fewer cells (rows x features) than this train LightGBM on one thread whatever
@@ -42,6 +45,35 @@ SMALL_TABLE_CELLS = 1_000_000
 
 #: How long :func:`idle_cpus` watches the CPUs, seconds.
 IDLE_SAMPLE_S = 0.1
+
+
+def _libgomp_loaded() -> bool | None:
+    """Whether a libgomp is mapped into this process already (None: cannot tell)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            return "libgomp" in fh.read()
+    except OSError:
+        return None
+
+
+# hms_features/__init__.py imports this module first, before scikit-learn or LightGBM load
+# libgomp, which reads OMP_WAIT_POLICY once, when it is loaded.
+_USER_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
+_LIBGOMP_BEFORE_US = _libgomp_loaded()
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def openmp_passive() -> bool:
+    """Whether LightGBM's OpenMP threads sleep (rather than spin) while they wait.
+
+    True when the user set ``OMP_WAIT_POLICY=PASSIVE``, or left it unset and no libgomp was
+    loaded before ``hms_features`` was imported (which then set it); False when the user chose
+    another policy, when LightGBM or scikit-learn was imported first, or where it cannot be told
+    (no ``/proc/self/maps``).
+    """
+    if _USER_WAIT_POLICY is not None:
+        return _USER_WAIT_POLICY.strip().upper() == "PASSIVE"
+    return _LIBGOMP_BEFORE_US is False
 
 
 def available_cpus() -> int:
@@ -128,15 +160,18 @@ def feature_workers(n_jobs: int | None) -> int:
 
 
 def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
-                     idle: float | None = None, cpus: int | None = None) -> int:
+                     idle: float | None = None, cpus: int | None = None,
+                     passive: bool | None = None) -> int:
     """LightGBM ``num_threads`` for a training table: the safe rule.
 
     * ``None`` (scikit-learn's convention): 1.
     * A positive count: that many threads, at most :func:`available_cpus` (the user asked).
     * A negative count (-1: "all cores", the command line's default): one thread when the
-      table has fewer than :data:`SMALL_TABLE_CELLS` cells; otherwise as many threads as CPUs
-      are idle right now (:func:`idle_cpus`, rounded to the nearest whole CPU), at least 1 and at
-      most the count ``n_jobs`` asks for; 1 where the idle CPUs cannot be measured.
+      table has fewer than :data:`SMALL_TABLE_CELLS` cells; otherwise, when OpenMP waits
+      passively (:func:`openmp_passive`), the count ``n_jobs`` asks for (-1: all CPUs); when it
+      spins, as many threads as CPUs are idle right now (:func:`idle_cpus`, rounded to the
+      nearest whole CPU), at least 1 and at most that count, and 1 where the idle CPUs cannot be
+      measured.
 
     Parameters
     ----------
@@ -148,6 +183,8 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
         Idle CPUs, when already measured (default: measure with :func:`idle_cpus`, 0.1 s).
     cpus : int, optional
         CPUs this process may use (default :func:`available_cpus`).
+    passive : bool, optional
+        Whether OpenMP waits passively (default :func:`openmp_passive`).
 
     Returns
     -------
@@ -166,6 +203,8 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
     wanted = max(1, cpus + 1 + n_jobs)
     if int(n_rows) * int(n_features) < SMALL_TABLE_CELLS or wanted == 1:
         return 1
+    if openmp_passive() if passive is None else passive:
+        return wanted
     if idle is None:
         idle = idle_cpus()
     if idle is None:

@@ -46,11 +46,34 @@ def test_feature_workers(monkeypatch, n_jobs, expected):
         (-1, BIG, 2.0, 1, 1),
     ],
 )
-def test_lightgbm_threads_rule(n_jobs, shape, idle, cpus, expected, monkeypatch):
+def test_lightgbm_threads_when_openmp_spins(n_jobs, shape, idle, cpus, expected, monkeypatch):
     monkeypatch.setattr(P, "idle_cpus", lambda *a, **k: idle)
-    assert P.lightgbm_threads(n_jobs, *shape, cpus=cpus) == expected
+    assert P.lightgbm_threads(n_jobs, *shape, cpus=cpus, passive=False) == expected
     if idle is not None:
-        assert P.lightgbm_threads(n_jobs, *shape, idle=idle, cpus=cpus) == expected
+        assert P.lightgbm_threads(n_jobs, *shape, idle=idle, cpus=cpus, passive=False) == expected
+
+
+@pytest.mark.parametrize(
+    ("n_jobs", "shape", "cpus", "expected"),
+    [
+        (None, BIG, 4, 1),
+        (1, BIG, 4, 1),
+        (3, BIG, 2, 2),
+        (-1, BIG, 2, 2),  # passive threads cost nothing while they wait: all CPUs
+        (-1, BIG, 8, 8),
+        (-2, BIG, 8, 7),
+        (-1, SMALL, 8, 1),  # small tables: still one thread
+    ],
+)
+def test_lightgbm_threads_when_openmp_waits_passively(n_jobs, shape, cpus, expected,
+                                                      monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("idle_cpus needs not be sampled when threads wait passively")
+
+    monkeypatch.setattr(P, "idle_cpus", boom)
+    assert P.lightgbm_threads(n_jobs, *shape, cpus=cpus, passive=True) == expected
+    monkeypatch.setattr(P, "openmp_passive", lambda: True)
+    assert P.lightgbm_threads(n_jobs, *shape, cpus=cpus) == expected
 
 
 def test_lightgbm_threads_small_table_does_not_sample_the_cpus(monkeypatch):
@@ -123,3 +146,23 @@ def test_a_users_own_wait_policy_is_kept():
     code = "import os, hms_features, lightgbm; assert os.environ['OMP_WAIT_POLICY'] == 'ACTIVE'"
     counts = _gomp_spincounts(code, OMP_WAIT_POLICY="ACTIVE")
     assert counts and all(c != "0" for c in counts), counts
+
+
+@pytest.mark.parametrize(
+    ("code", "policy", "expected"),
+    [
+        ("import hms_features", None, True),
+        ("import lightgbm, hms_features", None, False),  # libgomp loaded first: it spins
+        ("import hms_features", "ACTIVE", False),
+        ("import lightgbm, hms_features", "passive", True),
+    ],
+)
+def test_openmp_passive_knows_whether_the_policy_reached_libgomp(code, policy, expected):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMP_", "GOMP_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    if policy is not None:
+        env["OMP_WAIT_POLICY"] = policy
+    code += "; from hms_features.parallel import openmp_passive; print(openmp_passive())"
+    r = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, check=True)
+    assert r.stdout.strip() == str(expected)
