@@ -12,12 +12,12 @@ programs share the cores:
   LightGBM has no parameter for it.
 * **Thread count.** Passive threads waste no CPU while they wait, and the kernel shares a busy
   core per thread, so with passive waiting all threads stayed as fast as or faster than one
-  thread in ``benchmarks/bench_contention.py``, idle or with a competing process per core.
+  thread in ``benchmarks/bench_contention.py`` (``cv`` on the demo's 600 x 3,274 table and on an
+  8-patient 175 x 3,274 table), idle or with a competing process per core.
   :func:`lightgbm_threads` therefore gives LightGBM all the CPUs asked for when waiting is
   passive. When it is not (libgomp was loaded before ``hms_features`` and spins, or the user
-  chose ``ACTIVE``), it uses no more threads than CPUs are idle right now (``/proc/stat``, over
-  0.1 s). Small tables always get one thread (waking threads costs more than the split search
-  on a few hundred rows).
+  chose ``ACTIVE``), small tables get one thread and larger ones no more threads than CPUs are
+  idle right now (``/proc/stat``, over 0.1 s).
 
 Feature workers are separate processes (joblib loky) that never spin, so :func:`feature_workers`
 only resolves negative counts against the CPUs this process may use (``os.sched_getaffinity``,
@@ -38,9 +38,9 @@ __all__ = [
     "openmp_passive",
 ]
 
-#: Tables with fewer cells (rows x features) than this train LightGBM on one thread whatever
-#: the load (an 8-patient table of the default set, ~160 x 3,274 = 0.5 M cells, gains nothing
-#: from a second thread and loses a lot when that thread has to wait for a busy core).
+#: When OpenMP spins, tables with fewer cells (rows x features) than this train LightGBM on one
+#: thread whatever the load (an 8-patient table of the default set, 175 x 3,274 = 0.6 M cells,
+#: gains nothing from a second thread, and a spinning one stalls it on a busy core).
 SMALL_TABLE_CELLS = 1_000_000
 
 #: How long :func:`idle_cpus` watches the CPUs, seconds.
@@ -166,12 +166,12 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
 
     * ``None`` (scikit-learn's convention): 1.
     * A positive count: that many threads, at most :func:`available_cpus` (the user asked).
-    * A negative count (-1: "all cores", the command line's default): one thread when the
-      table has fewer than :data:`SMALL_TABLE_CELLS` cells; otherwise, when OpenMP waits
-      passively (:func:`openmp_passive`), the count ``n_jobs`` asks for (-1: all CPUs); when it
-      spins, as many threads as CPUs are idle right now (:func:`idle_cpus`, rounded to the
-      nearest whole CPU), at least 1 and at most that count, and 1 where the idle CPUs cannot be
-      measured.
+    * A negative count (-1: "all cores", the command line's default), when OpenMP waits
+      passively (:func:`openmp_passive`): the count it asks for (-1: all CPUs).
+    * A negative count when OpenMP spins: one thread when the table has fewer than
+      :data:`SMALL_TABLE_CELLS` cells; otherwise as many threads as CPUs are idle right now
+      (:func:`idle_cpus`, rounded to the nearest whole CPU), at least 1 and at most that count,
+      and 1 where the idle CPUs cannot be measured.
 
     Parameters
     ----------
@@ -201,10 +201,10 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
     if n_jobs > 0:
         return min(n_jobs, cpus)
     wanted = max(1, cpus + 1 + n_jobs)
-    if int(n_rows) * int(n_features) < SMALL_TABLE_CELLS or wanted == 1:
-        return 1
     if openmp_passive() if passive is None else passive:
         return wanted
+    if int(n_rows) * int(n_features) < SMALL_TABLE_CELLS or wanted == 1:
+        return 1
     if idle is None:
         idle = idle_cpus()
     if idle is None:
