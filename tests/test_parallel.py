@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hms_features import parallel as P
@@ -166,3 +167,37 @@ def test_openmp_passive_knows_whether_the_policy_reached_libgomp(code, policy, e
     r = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
                        text=True, timeout=120, check=True)
     assert r.stdout.strip() == str(expected)
+
+
+# ------------------------------------------------------- the command line's default is the safe one
+def _recorded_threads(monkeypatch, n_jobs, shape=(60, 5)):
+    """num_threads LightGBM receives when the classifier is fitted with ``n_jobs``."""
+    import lightgbm
+
+    from hms_features.models import SoftLabelLGBMClassifier
+
+    seen, real_train = [], lightgbm.train
+
+    def spy(params, *a, **k):
+        seen.append(params["num_threads"])
+        return real_train(params, *a, **k)
+
+    monkeypatch.setattr(lightgbm, "train", spy)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=shape)
+    votes = rng.integers(0, 4, size=(shape[0], 6)) + np.eye(6, dtype=int)[np.arange(shape[0]) % 6]
+    SoftLabelLGBMClassifier(n_estimators=2, n_jobs=n_jobs).fit(X, votes)
+    return seen
+
+
+def test_cli_default_threads_follow_the_safe_rule(monkeypatch):
+    from hms_features import parallel
+    from hms_features.cli import build_parser
+
+    default = build_parser().parse_args(["cv", "DATA"]).n_jobs
+    seen = _recorded_threads(monkeypatch, default)
+    assert seen and max(seen) <= parallel.lightgbm_threads(default, 60, 5)
+    # where OpenMP spins and no CPU is idle, the default must fall back to one thread
+    monkeypatch.setattr(parallel, "openmp_passive", lambda: False)
+    monkeypatch.setattr(parallel, "idle_cpus", lambda *a, **k: 0.0)
+    assert set(_recorded_threads(monkeypatch, default)) == {1}
