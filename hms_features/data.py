@@ -86,6 +86,7 @@ EEG_WINDOW_S = 50
 SPEC_WINDOW_S = 600
 #: Time step between spectrogram rows, seconds.
 SPEC_STEP_S = 2
+_F32_MAX = float(np.finfo(np.float32).max)
 #: Largest label offset accepted, seconds (ten years: any larger value is a typo, and keeping
 #: offsets below it keeps every sample index exact and far from int64 overflow).
 _MAX_OFFSET_S = 3.2e8
@@ -232,9 +233,10 @@ def read_eeg_parquet(path) -> np.ndarray:
     """
     path = Path(path)
     table = _read_table(path, EEG_COLUMNS, "EEG")
-    return np.column_stack(
-        [table.column(c).to_numpy().astype(np.float32, copy=False) for c in EEG_COLUMNS]
-    ) if table.num_rows else np.empty((0, len(EEG_COLUMNS)), np.float32)
+    values = np.empty((table.num_rows, len(EEG_COLUMNS)), np.float32)
+    for j, c in enumerate(EEG_COLUMNS):
+        values[:, j] = _finite_or_nan(path, c, table.column(c).to_numpy(zero_copy_only=False))
+    return values
 
 
 def read_eeg_file(path) -> np.ndarray:
@@ -267,8 +269,20 @@ def read_spectrogram_file(path) -> tuple[np.ndarray, np.ndarray]:
     _check_time(path, time)
     values = np.empty((table.num_rows, len(SPEC_COLUMNS)), np.float32)
     for j, c in enumerate(SPEC_COLUMNS):
-        values[:, j] = table.column(c).to_numpy(zero_copy_only=False)
+        values[:, j] = _finite_or_nan(path, c, table.column(c).to_numpy(zero_copy_only=False))
     return time, values
+
+
+def _finite_or_nan(path: Path, column: str, x: np.ndarray) -> np.ndarray:
+    """A column's values, refused if infinite or beyond the float32 range (NaN = missing)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        big = np.isinf(x) if x.dtype == np.float32 else np.abs(x) > _F32_MAX
+    if big.any():
+        i = int(np.argmax(big))
+        raise HMSError(f"{path}: column {column!r}, row {i}: value {float(x[i]):g} is infinite "
+                       f"or beyond the float32 range ({int(big.sum())} such value(s); missing "
+                       "samples must be NaN)")
+    return x
 
 
 #: Largest id accepted in a label table: ids are file names, and a float id (``1e20``) is exact

@@ -21,7 +21,7 @@ from ..data import HMSDataset
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..signal import EEG_COLUMNS
-from ..validation import check_eeg
+from ..validation import check_eeg, check_spectrogram
 from .chunks import array_chunk, dataset_chunk
 
 __all__ = ["Chunk", "Plan", "make_plan"]
@@ -93,7 +93,7 @@ class Plan:
         return int(sum(c.size for c in self.chunks))
 
 
-def _as_inputs(data):
+def _as_inputs(data, fs):
     """Normalise the accepted inputs to ('arrays', eeg, spec) or ('dataset', ds, None)."""
     if isinstance(data, HMSDataset):
         return "dataset", data, None
@@ -107,12 +107,9 @@ def _as_inputs(data):
     else:
         eeg, spec = data, None
     eeg = check_eeg(eeg, caller="build_features", n_channels=len(EEG_COLUMNS), dtype=None,
-                    order=None)
+                    order=None, fs=fs)
     if spec is not None:
-        spec = np.asarray(spec)
-        if spec.ndim != 3 or spec.shape[0] != eeg.shape[0] or spec.shape[2] != 400:
-            raise ValueError(f"build_features: spectrogram must have shape ({eeg.shape[0]}, "
-                             f"n_rows, 400), got {spec.shape}")
+        spec = check_spectrogram(spec, eeg.shape[0], "build_features")
     return "arrays", eeg, spec
 
 
@@ -193,7 +190,7 @@ def _plan_dataset(ds, labels, families, prep, chunk_size, pad) -> Plan:
 def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0,
               preprocess_kwargs: dict | None = None, pad: bool = False) -> Plan:
     """The plan of ``build_features(data, feature_set, ...)`` (same parameters, see there)."""
-    kind, src, spec = _as_inputs(data)
+    kind, src, spec = _as_inputs(data, fs)
     families = resolve_families(feature_set)
     prep = dict(preprocess_kwargs or {})
     chunk_size = int(chunk_size)
