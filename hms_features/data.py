@@ -590,7 +590,9 @@ class HMSDataset:
                 what = f"is not an offset in [0, {_MAX_OFFSET_S:g}] s"
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])
-                raise HMSError(f"label rows: column {c!r}, row {i}: {labels[c].iloc[i]!r} {what}")
+                v = labels[c].iloc[i]
+                v = repr(v) if isinstance(v, str) else f"{v}"
+                raise HMSError(f"label rows: column {c!r}, row {i}: {v} {what}")
         return labels
 
     def rows_outside(self, labels: pd.DataFrame | None = None, *,
@@ -703,8 +705,8 @@ class HMSDataset:
         for r in outside.itertuples():
             what = "eeg_id" if r.kind == "EEG" else "spectrogram_id"
             problems.append(
-                f"{self.split}.csv: label_id {r.label_id}: {r.kind} window [{r.offset_s:g} s, "
-                f"{r.offset_s + r.window_s:g} s) reaches outside the recording ({what} "
+                f"{self.split}.csv: label_id {r.label_id}: {r.kind} window [{r.offset_s:.10g} s, "
+                f"{r.offset_s + r.window_s:.10g} s) reaches outside the recording ({what} "
                 f"{r.file_id}, {r.length_s:g} s)")
         if problems and strict:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -717,8 +719,8 @@ class HMSDataset:
         what = "eeg_id" if r["kind"] == "EEG" else "spectrogram_id"
         n = outside["position"].nunique()
         return HMSError(
-            f"label_id {r['label_id']}: {r['kind']} window [{r['offset_s']:g} s, "
-            f"{r['offset_s'] + r['window_s']:g} s) reaches outside the recording ({what} "
+            f"label_id {r['label_id']}: {r['kind']} window [{r['offset_s']:.10g} s, "
+            f"{r['offset_s'] + r['window_s']:.10g} s) reaches outside the recording ({what} "
             f"{r['file_id']}, {r['length_s']:g} s); {n} row(s) outside in all (see "
             "HMSDataset.rows_outside); pass pad=True (--pad-outside) to pad them with NaN")
 
