@@ -13,6 +13,17 @@ Each train label row points at a 50 s EEG window starting at ``eeg_label_offset_
 central 10 s, and the centre of the EEG window (offset + 25 s) is the centre of the spectrogram
 window (offset + 300 s).
 
+Rows outside their recording, the one rule (:meth:`HMSDataset.rows_outside`, applied by
+:meth:`HMSDataset.eeg_windows`, :meth:`HMSDataset.spectrogram_windows`,
+:meth:`HMSDataset.validate` and :func:`hms_features.build.build_features`): a row's EEG window
+covers the samples ``[round(offset * 200), round(offset * 200) + 10,000)`` and must lie inside
+the file's rows; its spectrogram window is the 300 rows from the first with ``time >= offset``,
+all with ``time < offset + 600``. Lengths are read from the parquet footers (and the
+spectrogram's ``time`` column), never from the values, so memory does not depend on an
+offset. Outside rows are an :class:`HMSError` unless ``pad=True`` asks for NaN padding (then
+counted and reported). Offsets that are NaN, infinite, negative or beyond 3.2e8 s are refused
+when the label table is read (or, for rows passed in, by :meth:`HMSDataset.check_rows`).
+
 Array conventions (ARCHITECTURE.md at the root of the repository): the file-layout readers
 :func:`read_eeg_parquet` and :meth:`HMSDataset.read_eeg_parquet` return a file as stored,
 ``(n_samples, 20)``; everything else is in the library's layout: a recording
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -90,6 +102,10 @@ _F32_MAX = float(np.finfo(np.float32).max)
 #: Largest label offset accepted, seconds (ten years: any larger value is a typo, and keeping
 #: offsets below it keeps every sample index exact and far from int64 overflow).
 _MAX_OFFSET_S = 3.2e8
+
+
+#: ``(path, kind)`` -> (stat stamp, file_info result) of the parquet files seen in this process.
+_FILE_INFO: dict = {}
 
 
 class HMSError(ValueError):
@@ -165,7 +181,7 @@ def _check_schema(path: Path, schema: pa.Schema, expected: tuple[str, ...], kind
     a spectrogram file also has an integer ``time`` column, an EEG file has none.
     """
     names = schema.names
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted(n for n, k in Counter(names).items() if k > 1)
     if dup:
         raise HMSError(f"{path}: column(s) {dup[:5]} appear more than once")
     have, want = set(names), set(expected)
@@ -413,7 +429,6 @@ class HMSDataset:
                 spectrogram_label_offset_seconds=0.0, label_id=labels["eeg_id"],
             )
         self.labels = labels
-        self._lengths: dict = {}
         if check_files:
             self._check_files_exist()
             if split == "test" and (self.root / "sample_submission.csv").exists():
@@ -513,12 +528,17 @@ class HMSDataset:
         import hashlib
 
         path = Path(path)
-        key = (str(path), kind)
-        if key in self._lengths:
-            return self._lengths[key]
         _check_is_file(path, kind)
+        st = path.stat()
+        # remembered per process while the file's stat is unchanged (its ctime cannot be set
+        # back by a user), so planning a build over 28,000 files twice reads the footers once
+        key, stamp = (str(path.resolve()), kind), (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                                   st.st_ino)
+        hit = _FILE_INFO.get(key)
+        if hit is not None and hit[0] == stamp:
+            ident, n, time = hit[1]
+            return ident, n, (np.arange(*time) if isinstance(time, tuple) else time)
         try:
-            st = path.stat()
             with open(path, "rb") as f:
                 f.seek(max(st.st_size - 8, 0))
                 tail = f.read(8)
@@ -527,12 +547,13 @@ class HMSDataset:
                     raise HMSError(f"{path}: not a parquet file (no parquet footer)")
                 f.seek(st.st_size - 8 - n_footer)
                 footer = f.read(n_footer)
-            meta = pq.read_metadata(path)
+            pf = pq.ParquetFile(path)  # one footer parse (pq.read_table(columns=) is 5x slower)
+            meta = pf.metadata
             expected = EEG_COLUMNS if kind == "EEG" else SPEC_COLUMNS
-            _check_schema(path, meta.schema.to_arrow_schema(), expected, kind)
+            _check_schema(path, pf.schema_arrow, expected, kind)
             time = None
             if kind == "spectrogram":
-                time = pq.read_table(path, columns=["time"], use_threads=False).column(
+                time = pf.read(columns=["time"], use_threads=False).column(
                     "time").to_numpy(zero_copy_only=False)
                 if time.dtype.kind != "i":
                     raise HMSError(f"{path}: column 'time' has missing values")
@@ -543,8 +564,13 @@ class HMSDataset:
         except (pa.ArrowException, OSError, ValueError) as err:
             raise HMSError(f"{path}: not a readable parquet file ({_one_line(err)})") from None
         ident = f"{st.st_size}:{st.st_mtime_ns}:{hashlib.sha1(footer).hexdigest()[:16]}"
-        self._lengths[key] = out = (ident, int(meta.num_rows), time)
-        return out
+        small = time  # a regular time column is remembered as its range
+        if time is not None and len(time) > 1 and (np.diff(time) == time[1] - time[0]).all():
+            small = (int(time[0]), int(time[-1]) + 1, int(time[1] - time[0]))
+        if len(_FILE_INFO) > 100_000:
+            _FILE_INFO.clear()
+        _FILE_INFO[key] = (stamp, (ident, int(meta.num_rows), small))
+        return ident, int(meta.num_rows), time
 
     def check_rows(self, labels: pd.DataFrame, *, eeg: bool = True,
                    spectrogram: bool = True) -> pd.DataFrame:
@@ -623,7 +649,6 @@ class HMSDataset:
             ``offset_s``, ``window_s`` and ``length_s`` (the recording's length, seconds).
         """
         rows = self.check_rows(self._rows(labels), spectrogram=spectrogram)
-        self._lengths.clear()  # files may have changed since the last call: read the footers
         lab = rows["label_id"] if "label_id" in rows else rows["eeg_id"]
         out = []
         eeg_off = rows["eeg_label_offset_seconds"].to_numpy(np.float64)
@@ -681,7 +706,6 @@ class HMSDataset:
         from tqdm.auto import tqdm
 
         problems = []
-        self._lengths.clear()
         jobs = [(self.eeg_path(i), "EEG") for i in self.labels["eeg_id"].unique()]
         jobs += [(self.spectrogram_path(i), "spectrogram")
                  for i in self.labels["spectrogram_id"].unique()]

@@ -181,7 +181,6 @@ def _plan_dataset(ds, labels, families, prep, chunk_size, pad) -> Plan:
         chunks.append(Chunk(dataset_chunk, (ds, sub, families, names, prep, with_spec,
                                             chunk_size), len(sub), h.hexdigest()[:16],
                             sub.index))
-    ds._lengths.clear()  # the footers read for the plan need not travel to the workers
     return Plan("dataset", families, names, fs, prep, chunks, index,
                 ("dataset", str(Path(ds.root).resolve()), ds.split),
                 int(outside["position"].nunique()))
