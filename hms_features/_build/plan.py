@@ -21,7 +21,7 @@ from ..data import HMSDataset
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..signal import EEG_COLUMNS
-from ..validation import check_eeg
+from ..validation import check_eeg, check_spectrogram
 from .chunks import array_chunk, dataset_chunk
 
 __all__ = ["Chunk", "Plan", "make_plan"]
@@ -40,13 +40,17 @@ class Chunk:
     size : int
         Windows (rows of the result) in the chunk.
     ident : str
-        Hash of the chunk's inputs (part of its cache file name).
+        Hash of the chunk's inputs (part of its cache file name): the windows' bytes, or the
+        label rows and the identity of every parquet file the chunk reads.
+    index : pandas.Index
+        Index of the chunk's table (window numbers, or row positions in the label table).
     """
 
     fn: Callable
     args: tuple
     size: int
     ident: str
+    index: pd.Index
 
 
 @dataclass
@@ -69,6 +73,8 @@ class Plan:
         Index of the final table (``label_id``/``eeg_id`` for a dataset, a RangeIndex for arrays).
     ident : tuple
         Identity of the whole input (part of the cache key).
+    n_padded : int
+        Label rows whose window reaches outside their recording, NaN-padded (``pad=True``).
     """
 
     kind: str
@@ -79,6 +85,7 @@ class Plan:
     chunks: list
     index: pd.Index
     ident: tuple
+    n_padded: int = 0
 
     @property
     def n_windows(self) -> int:
@@ -86,7 +93,7 @@ class Plan:
         return int(sum(c.size for c in self.chunks))
 
 
-def _as_inputs(data):
+def _as_inputs(data, fs):
     """Normalise the accepted inputs to ('arrays', eeg, spec) or ('dataset', ds, None)."""
     if isinstance(data, HMSDataset):
         return "dataset", data, None
@@ -100,12 +107,9 @@ def _as_inputs(data):
     else:
         eeg, spec = data, None
     eeg = check_eeg(eeg, caller="build_features", n_channels=len(EEG_COLUMNS), dtype=None,
-                    order=None)
+                    order=None, fs=fs)
     if spec is not None:
-        spec = np.asarray(spec)
-        if spec.ndim != 3 or spec.shape[0] != eeg.shape[0] or spec.shape[2] != 400:
-            raise ValueError(f"build_features: spectrogram must have shape ({eeg.shape[0]}, "
-                             f"n_rows, 400), got {spec.shape}")
+        spec = check_spectrogram(spec, eeg.shape[0], "build_features")
     return "arrays", eeg, spec
 
 
@@ -126,7 +130,8 @@ def _plan_arrays(eeg, spec, families, fs, prep, chunk_size) -> Plan:
         if with_spec:
             h.update(np.ascontiguousarray(sp).view(np.uint8).data)
         chunks.append(Chunk(array_chunk, (eeg[a:b], sp, fs, families, names, prep,
-                                          pd.RangeIndex(a, b)), b - a, h.hexdigest()[:16]))
+                                          pd.RangeIndex(a, b)), b - a, h.hexdigest()[:16],
+                            pd.RangeIndex(a, b)))
     return Plan("arrays", families, names, fs, prep, chunks, pd.RangeIndex(n),
                 ("arrays", eeg.shape, str(eeg.dtype), with_spec))
 
@@ -147,32 +152,44 @@ def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
     return chunks
 
 
-def _plan_dataset(ds, labels, families, prep, chunk_size) -> Plan:
+def _plan_dataset(ds, labels, families, prep, chunk_size, pad) -> Plan:
     fs = float(ds.fs)
     rows = ds.labels if labels is None else labels
     with_spec = any(FAMILIES[f].needs_spectrogram for f in families)
     names = feature_names(families, spectrogram=with_spec, fs=fs)
+    ds.check_rows(rows, spectrogram=with_spec)
     rows = rows.reset_index(drop=True)
+    # the one offset rule (HMSDataset.rows_outside), from the parquet footers: refused unless
+    # pad, before anything is read or allocated
+    outside = ds.rows_outside(rows, spectrogram=with_spec)
+    if len(outside) and not pad:
+        raise ds.outside_error(outside)
     col = _index_column(rows)
     index = pd.Index(rows[col].to_numpy(), name=col)
     chunks = []
     for pos in _group_recordings(rows, chunk_size):
         sub = rows.iloc[np.sort(pos)]
         key = sub.reset_index()[["index", col, "eeg_id", "eeg_label_offset_seconds"]]
+        files = [ds.file_info(ds.eeg_path(i), "EEG")[0] for i in sub["eeg_id"].unique()]
         if with_spec:
             key = key.join(sub.reset_index()[["spectrogram_id",
                                               "spectrogram_label_offset_seconds"]])
-        ident = hashlib.sha1(key.to_numpy(np.float64).tobytes()).hexdigest()[:16]
+            files += [ds.file_info(ds.spectrogram_path(i), "spectrogram")[0]
+                      for i in sub["spectrogram_id"].unique()]
+        h = hashlib.sha1(key.to_numpy(np.float64).tobytes())
+        h.update("|".join(files).encode())  # an edited recording changes its chunks' ident
         chunks.append(Chunk(dataset_chunk, (ds, sub, families, names, prep, with_spec,
-                                            chunk_size), len(sub), ident))
+                                            chunk_size), len(sub), h.hexdigest()[:16],
+                            sub.index))
     return Plan("dataset", families, names, fs, prep, chunks, index,
-                ("dataset", str(Path(ds.root).resolve()), ds.split))
+                ("dataset", str(Path(ds.root).resolve()), ds.split),
+                int(outside["position"].nunique()))
 
 
 def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0,
-              preprocess_kwargs: dict | None = None) -> Plan:
+              preprocess_kwargs: dict | None = None, pad: bool = False) -> Plan:
     """The plan of ``build_features(data, feature_set, ...)`` (same parameters, see there)."""
-    kind, src, spec = _as_inputs(data)
+    kind, src, spec = _as_inputs(data, fs)
     families = resolve_families(feature_set)
     prep = dict(preprocess_kwargs or {})
     chunk_size = int(chunk_size)
@@ -180,4 +197,4 @@ def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if kind == "arrays":
         return _plan_arrays(src, spec, families, fs, prep, chunk_size)
-    return _plan_dataset(src, labels, families, prep, chunk_size)
+    return _plan_dataset(src, labels, families, prep, chunk_size, pad)

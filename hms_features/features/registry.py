@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..signal import EEG_COLUMNS, FS
-from ..validation import check_eeg
+from ..validation import check_eeg, check_spectrogram
 from .base import FAMILIES, FeatureContext, register
 
 __all__ = [
@@ -156,8 +156,10 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
         name -> float32 array (n_windows,), finite (non-finite values become 0 as a last guard).
     """
     eeg = check_eeg(eeg, caller="compute_features", n_channels=len(EEG_COLUMNS),
-                    dtype=None, order=None)
+                    dtype=None, order=None, fs=fs)
     n = eeg.shape[0]
+    if spectrogram is not None:
+        spectrogram = check_spectrogram(spectrogram, n, "compute_features")
     if n > block:
         parts = []
         for a in range(0, n, block):
