@@ -15,11 +15,21 @@ Measures
    Welch spectra shared by the overlapping label windows), with the projected time for the
    106,800 windows of the real train.csv; peak resident memory.
 2. Single-process windows/s per family.
-3. Overlapping subset vs ``mne_features.feature_extraction.extract_features`` (n_jobs=1,
-   float64) on the same inputs with the same parameters (the template entropies on the 500-sample
-   50 Hz stretch the default set uses): speed ratio.
+3. Overlapping subset vs ``mne_features.feature_extraction.extract_features`` (n_jobs=1) on the
+   same float32 inputs with the same parameters (the template entropies on the 500-sample 50 Hz
+   stretch the default set uses): speed ratio.
 3b. Each measure against antropy / scipy called per window (per channel where they take 1-D
-   input only): speed ratio.
+   input only), on the same float32 inputs: speed ratio.
+3c. Higuchi FD against antropy at 500, 2,000 and 10,000 samples, and what importing antropy
+   costs (its numba kernels compile when it is imported, in every worker process).
+3d. Filtering one 50 s window (20 x 10,000 samples): today's two-stage ``sosfiltfilt`` against
+   a stacked cascade, float32, and zero-phase filtering in the frequency domain, with the largest
+   difference from today's output.
+
+Every speed comparison runs both sides on the same dtype (float32) and the same inputs,
+interleaved (A, B, B, A, ...) in one process, and reports medians of CPU time
+(``time.process_time``, which other jobs on the machine inflate less than the wall clock) with
+the load average printed: a ratio is only meaningful between runs made side by side.
 4. Per overlapping measure, the largest difference from mne-features, antropy and scipy on the
    same data with the same parameters, as ``max |ours - ref| / max |ref|`` over all windows and
    derivations (scale-relative, so measures near 0 such as skewness do not blow up). Where a
@@ -30,8 +40,11 @@ Measures
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +75,23 @@ def _best(fn, repeat=3):
         out = fn()
         times.append(time.perf_counter() - t)
     return min(times), out
+
+
+def _ab(fns, reps=5):
+    """Median CPU seconds of each callable in ``fns`` (dict), run interleaved: A, B, C, then
+    C, B, A, ... so that a change in the machine's load falls on every side alike."""
+    keys = list(fns)
+    times = {k: [] for k in keys}
+    for r in range(reps):
+        for k in keys if r % 2 == 0 else keys[::-1]:
+            t = time.process_time()
+            fns[k]()
+            times[k].append(time.process_time() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def _load():
+    return ", ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def _maxrss_mb(who=resource.RUSAGE_SELF):
@@ -127,6 +157,102 @@ def _per_channel(fn, x, **kw):
     return np.array([[fn(ch, **kw) for ch in w] for w in x])
 
 
+def _higuchi_section(emit, quick):
+    """3c: Higuchi FD, ours against antropy's numba kernel, and the price of importing antropy."""
+    import antropy as ant
+    from threadpoolctl import threadpool_limits
+
+    emit("## 3c. Higuchi FD against antropy (kmax 10)")
+    emit()
+    emit("The same float32 signals (8 windows x 18 derivations, a random walk plus noise) on both "
+         "sides; antropy one channel per call (it takes 1-D input and converts to float64), ours "
+         f"on the block. Medians of interleaved CPU times (load average at start {_load()}). The "
+         "default set computes Higuchi on the central 10 s: 2,000 samples.")
+    emit()
+    emit("| samples | antropy ms / window | ours ms / window | antropy / ours | "
+         "max abs. difference |")
+    emit("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    ant.higuchi_fd(rng.standard_normal(64))
+    for n in (500, 2000, 10000):
+        x = (np.cumsum(rng.standard_normal((8, 18, n)), -1)
+             + 5 * rng.standard_normal((8, 18, n))).astype(np.float32)
+        with threadpool_limits(limits=1, user_api="blas"):
+            t = _ab({"ant": lambda x=x: [[ant.higuchi_fd(c) for c in w] for w in x],
+                     "our": lambda x=x: E.higuchi_fd(x)}, 3 if quick else 9)
+        diff = np.abs(E.higuchi_fd(x) - np.array([[ant.higuchi_fd(c) for c in w] for w in x]))
+        emit(f"| {n:,} | {t['ant'] / 8 * 1e3:.2f} | {t['our'] / 8 * 1e3:.2f} | "
+             f"{t['ant'] / t['our']:.2f} | {diff.max():.1e} |")
+    code = ("import time, numpy, scipy.signal, sklearn; c = time.process_time(); import antropy; "
+            "print(time.process_time() - c)")
+    imp = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                check=True).stdout) for _ in range(1 if quick else 3)]
+    emit()
+    emit(f"Importing antropy (numba, whose kernels compile at import) costs "
+         f"{statistics.median(imp):.1f} CPU s per process (median of {len(imp)} fresh "
+         f"interpreters, numpy / scipy / scikit-learn already loaded; load average {_load()}), "
+         "paid once by the main process and by every feature worker.")
+    emit()
+
+
+def _filter_section(emit, eeg, quick):
+    """3d: filtering one 50 s window, today's two-stage cascade against the cheaper options."""
+    from scipy import fft as sfft
+    from scipy import signal as sps
+
+    from hms_features.signal import filter_design, filter_eeg, repair_nan
+
+    stages = filter_design(FS, 0.5, 40.0, 60.0, 4)
+    sos = np.vstack([s for s, _ in stages])
+    pad = max(p for _, p in stages)
+    x, _, _ = repair_nan(eeg)
+    x -= x.mean(axis=-1, keepdims=True)  # as preprocess hands it to filter_eeg
+    n = x.shape[-1]
+    freqs = np.fft.rfftfreq(sfft.next_fast_len(n + 2 * pad, real=True), 1 / FS)
+    gain = np.abs(sps.sosfreqz(sos, worN=freqs, fs=FS)[1]) ** 2
+
+    def stacked(w, dtype=np.float64):
+        return sps.sosfiltfilt(sos.astype(dtype), w.astype(dtype), axis=-1, padtype="odd",
+                               padlen=pad)
+
+    def two_stage32(w):
+        y = w.astype(np.float32)
+        for s, p in stages:
+            y = sps.sosfiltfilt(s.astype(np.float32), y, axis=-1, padtype="odd", padlen=p)
+        return y
+
+    def frequency_domain(w):
+        ext = np.concatenate([2 * w[..., :1] - w[..., pad:0:-1], w,
+                              2 * w[..., -1:] - w[..., -2:-pad - 2:-1]], axis=-1)
+        y = sfft.irfft(sfft.rfft(ext, len(freqs) * 2 - 2, axis=-1) * gain,
+                       len(freqs) * 2 - 2, axis=-1)
+        return y[..., pad:pad + n]
+
+    options = {"today: band-pass then notch, two `sosfiltfilt` (float64)": filter_eeg,
+               "stacked: one `sosfiltfilt` of both (float64)": stacked,
+               "stacked, float32": lambda w: stacked(w, np.float32),
+               "two stages, float32": two_stage32,
+               "frequency domain: odd padding, FFT x squared gain (float64)": frequency_domain}
+    emit("## 3d. Filtering one 50 s window (20 channels x 10,000 samples, 0.5-40 Hz + 60 Hz notch)")
+    emit()
+    emit(f"{len(x)} windows of the synthetic recordings, NaN-repaired and mean-removed as "
+         "`preprocess` hands them over, filtered one window at a time. Differences are from "
+         "today's output, over the whole window and beyond its first and last 5 s. Medians of "
+         f"interleaved CPU times (load average at start {_load()}).")
+    emit()
+    emit("| option | CPU ms / window | today / option | max abs. difference, µV | "
+         "beyond 5 s, µV |")
+    emit("|---|---|---|---|---|")
+    ref = np.stack([filter_eeg(w) for w in x])
+    t = _ab({k: (lambda f=f: [f(w) for w in x]) for k, f in options.items()}, 3 if quick else 9)
+    today = next(iter(t.values()))
+    for k, f in options.items():
+        d = np.abs(np.stack([f(w) for w in x]) - ref)
+        emit(f"| {k} | {t[k] / len(x) * 1e3:.1f} | {today / t[k]:.2f} | {d.max():.1e} | "
+             f"{d[..., int(5 * FS):-int(5 * FS)].max():.1e} |")
+    emit()
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few windows, for a smoke run")
@@ -156,10 +282,12 @@ def main(argv=None):
     emit("# Feature engine benchmark")
     emit()
     emit(f"Machine: {platform.machine()}, 2 cores shared with other jobs (load average at start "
-         f"{', '.join(f'{v:.1f}' for v in __import__('os').getloadavg())}); Python "
+         f"{_load()}); Python "
          f"{platform.python_version()}, numpy {np.__version__}. Windows: synthetic HMS "
          f"recordings (`make_synthetic_hms`), 20 channels x 10,000 samples (50 s, 200 Hz), "
-         f"18 bipolar derivations. Times are the best of 3 after a warm-up.")
+         f"18 bipolar derivations. Section 1 times are the best of 3 after a warm-up; every "
+         f"comparison (sections 2-3d) is a median of interleaved runs, with the load average "
+         f"printed beside it.")
     emit()
     emit("Feature counts: " + ", ".join(
         f"`{s}` {len(feature_names(s))}" for s in ("default", "fast")) + " (with the "
@@ -207,24 +335,29 @@ def main(argv=None):
     emit()
 
     # ------------------------------------------------------------ 2. per family
-    emit("## 2. Per family, one process (chunk of 16 windows, both spans), CPU time, "
-         "one BLAS thread")
+    emit("## 2. Where the time goes: per family, one process (chunk of 16 windows, both spans), "
+         "CPU time, one BLAS thread")
     emit()
-    emit("| family | CPU ms / window | windows per CPU-second |")
-    emit("|---|---|---|")
+    emit(f"Median of {2 if quick else 5} interleaved runs (load average at start {_load()}).")
+    emit()
+    emit("| step | CPU ms / window | windows per CPU-second | share of the total |")
+    emit("|---|---|---|---|")
     chunk = clean[:16]
     sp16 = spec[:16]
     q16 = {k: v[:16] for k, v in quality.items()}
-    c = _cpu(lambda: preprocess(eeg[:16], FS))
-    emit(f"| preprocess (one 50 s window on its own) | {c / 16 * 1e3:.1f} | {16 / c:.0f} |")
     from threadpoolctl import threadpool_limits
 
+    steps = {"preprocess (one 50 s window on its own)": lambda: preprocess(eeg[:16], FS)}
     for fam in resolve_families("default"):
         compute_features(chunk[:2], FS, feature_set=[fam], spectrogram=sp16[:2])
-        with threadpool_limits(limits=1, user_api="blas"):  # as build_features runs them
-            c = _cpu(lambda fam=fam: compute_features(chunk, FS, feature_set=[fam],
-                                                      spectrogram=sp16, quality=q16))
-        emit(f"| {fam} | {c / 16 * 1e3:.1f} | {16 / max(c, 1e-9):.0f} |")
+        steps[fam] = (lambda fam=fam: compute_features(chunk, FS, feature_set=[fam],
+                                                       spectrogram=sp16, quality=q16))
+    with threadpool_limits(limits=1, user_api="blas"):  # as build_features runs them
+        cpu = _ab(steps, 2 if quick else 5)
+    total = sum(cpu.values())
+    for name, c in cpu.items():
+        emit(f"| {name} | {c / 16 * 1e3:.1f} | {16 / max(c, 1e-9):.0f} | {c / total:.0%} |")
+    emit(f"| all | {total / 16 * 1e3:.1f} | {16 / total:.0f} | 100% |")
     emit()
 
     # ------------------------------------------------------------ 3. vs mne-features
@@ -272,22 +405,25 @@ def main(argv=None):
     d64 = d32.astype(np.float64)
     mnef(bip[:1], funcs10)
     mnef_template(d64[:1])
-    ref10 = mnef(bip[:k_fast], funcs10)
-    t_m10 = _cpu(lambda: mnef(bip[:k_fast], funcs10), 1) / k_fast
-    t_m2 = _cpu(lambda: mnef_template(d64[:k_fast]), 1) / k_fast
-    t_m12 = _cpu(lambda: mnef(bip[:k_full], funcs10 + ["app_entropy", "samp_entropy"]),
-                 1) / k_full
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):  # as build_features runs it
-        t_o10 = _cpu(lambda: ours_overlap(x32[:k_fast]), 3) / k_fast
-        t_o2 = _cpu(lambda: ours_template(d32[:k_fast]), 3) / k_fast
+    ref10 = mnef(bip[:k_fast], funcs10)  # float64: the value reference of section 4
+    mnef(x32[:1], funcs10)
+    mnef_template(d32[:1])
+    load3 = _load()
+    with threadpool_limits(limits=1, user_api="blas"):  # as build_features runs it; both sides
+        t3 = _ab({"m10": lambda: mnef(x32[:k_fast], funcs10),
+                  "o10": lambda: ours_overlap(x32[:k_fast]),
+                  "m2": lambda: mnef_template(d32[:k_fast]),
+                  "o2": lambda: ours_template(d32[:k_fast])}, 2 if quick else 5)
+        t_m12 = _cpu(lambda: mnef(x32[:k_full], funcs10 + ["app_entropy", "samp_entropy"]),
+                     1) / k_full
+    t_m10, t_o10, t_m2, t_o2 = (t3[k] / k_fast for k in ("m10", "o10", "m2", "o2"))
     emit("## 3. Overlapping subset vs mne-features (one process each, CPU time)")
     emit()
-    emit("Both sides get the same windows and parameters: the 10 shared functions on the 50 s, "
-         "200 Hz derivations (mne-features in float64, ours in float32 as the library runs); "
-         "sample and approximate entropy (m = 2, r = 0.2 SD) on the 500-sample stretch the "
-         "default set uses for sample entropy (50 Hz block means, central 10 s).")
+    emit("Both sides get the same float32 windows and parameters: the 10 shared functions on "
+         "the 50 s, 200 Hz derivations; sample and approximate entropy (m = 2, r = 0.2 SD) on "
+         "the 500-sample stretch the default set uses for sample entropy (50 Hz block means, "
+         f"central 10 s). Medians of interleaved runs, one BLAS thread on both sides (load "
+         f"average at start {load3}).")
     emit()
     emit("| what | mne-features ms / window | ours ms / window | ratio ours / mne-features |")
     emit("|---|---|---|---|")
@@ -310,10 +446,10 @@ def main(argv=None):
     from scipy import signal as sps
 
     k_ref = 4 if quick else 8
-    w64 = bip[:k_ref]  # float64, as a per-window user would pass them
-    dec64 = d64[:k_ref]
-    dfa64 = _block_mean(bip[:k_ref])
-    dfa32 = dfa64.astype(np.float32)
+    w64 = x32[:k_ref]  # the same float32 windows on both sides (antropy converts internally)
+    dec64 = d32[:k_ref]
+    dfa32 = _block_mean(x32[:k_ref])
+    dfa64 = dfa32
     band_edges = list(zip(bands[:-1], bands[1:]))
 
     def ref_welch_bands(w):
@@ -360,9 +496,10 @@ def main(argv=None):
     ]
     emit("## 3b. Per measure vs antropy / scipy called per window (CPU time)")
     emit()
-    emit(f"The same {k_ref} windows x 18 derivations. The reference is called once per window "
-         "(or per channel where it takes 1-D input only) on float64, as a loop over windows "
-         "would; ours once on the block of windows, float32, one BLAS thread.")
+    emit(f"The same {k_ref} float32 windows x 18 derivations on both sides. The reference is "
+         "called once per window (or per channel where it takes 1-D input only), as a loop over "
+         "windows would; ours once on the block of windows; one BLAS thread on both sides. "
+         f"Medians of interleaved runs (load average at start {_load()}).")
     emit()
     emit("| measure | reference | reference ms / window | ours ms / window | ratio |")
     emit("|---|---|---|---|---|")
@@ -370,10 +507,12 @@ def main(argv=None):
     for name, ref_fn, ref_in, our_fn, our_in, note in cases:
         for w in ref_in[:1]:  # warm numba / caches
             ref_fn(w)
-        t_ref = _cpu(lambda ref_fn=ref_fn, ref_in=ref_in: [ref_fn(w) for w in ref_in], 2)
         with threadpool_limits(limits=1, user_api="blas"):
             our_fn(our_in[:k_ref])
-            t_our = _cpu(lambda our_fn=our_fn, our_in=our_in: our_fn(our_in[:k_ref]), 3)
+            tt = _ab({"ref": lambda ref_fn=ref_fn, ref_in=ref_in: [ref_fn(w) for w in ref_in],
+                      "our": lambda our_fn=our_fn, our_in=our_in: our_fn(our_in[:k_ref])},
+                     2 if quick else 5)
+        t_ref, t_our = tt["ref"], tt["our"]
         ref_total += t_ref
         ours_total += t_our
         emit(f"| {name} | {note} | {t_ref / k_ref * 1e3:.2f} | {t_our / k_ref * 1e3:.2f} | "
@@ -381,6 +520,8 @@ def main(argv=None):
     emit(f"| all of the above | | {ref_total / k_ref * 1e3:.1f} | {ours_total / k_ref * 1e3:.1f} "
          f"| **{ref_total / ours_total:.1f}x** |")
     emit()
+    _higuchi_section(emit, quick)
+    _filter_section(emit, eeg[:4], quick)
 
     # value agreement
     emit("## 4. Largest difference per overlapping measure (same windows, same parameters)")

@@ -3,6 +3,9 @@
 Public API only; see README.md.
 """
 
+# First, before anything loads libgomp (scikit-learn, LightGBM): sets OMP_WAIT_POLICY=PASSIVE
+# so that OpenMP threads sleep instead of spinning while they wait (see parallel.py).
+from . import parallel  # noqa: F401  isort: skip
 from ._version import __version__
 from .build import HMSFeatureExtractor, build_features
 from .data import HMSDataset, HMSError, patient_folds, vote_weights

@@ -39,7 +39,8 @@ from ._build.run import BACKENDS, run_plan
 from .features.registry import feature_names, resolve_families
 from .signal import FS
 
-__all__ = ["build_features", "HMSFeatureExtractor", "DEFAULT_CHUNK_SIZE", "BACKENDS"]
+__all__ = ["build_features", "HMSFeatureExtractor", "DEFAULT_CHUNK_SIZE", "BACKENDS",
+           "CacheWarning", "PaddingWarning"]
 
 #: Default number of windows per chunk (raw arrays) or label rows per chunk (datasets).
 DEFAULT_CHUNK_SIZE = 64
@@ -48,7 +49,8 @@ DEFAULT_CHUNK_SIZE = 64
 def build_features(data, feature_set="default", n_jobs: int = -1,
                    chunk_size: int | None = None, cache_dir=None, progress: bool = True,
                    labels: pd.DataFrame | None = None, backend: str = "loky",
-                   fs: float = FS, preprocess_kwargs: dict | None = None) -> pd.DataFrame:
+                   fs: float = FS, preprocess_kwargs: dict | None = None,
+                   pad: bool = False) -> pd.DataFrame:
     """Compute a feature table from an HMS dataset or from raw EEG windows.
 
     Parameters
@@ -98,6 +100,15 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         Sampling rate of raw arrays, Hz (a dataset brings its own).
     preprocess_kwargs : dict, optional
         Passed to :func:`hms_features.signal.preprocess` (filter edges, clipping, ...).
+    pad : bool
+        Dataset rows whose EEG (offset + 50 s) or spectrogram (offset + 600 s) window reaches
+        outside its recording (:meth:`~hms_features.data.HMSDataset.rows_outside`, read from
+        the parquet footers before anything is computed): refused with an
+        :class:`~hms_features.data.HMSError` naming the first one by default; with
+        ``pad=True`` their windows are NaN-padded (preprocessing repairs and flags the EEG
+        padding, ``quality_nanfraction_50s`` and ``spectrogram_nanfrac_all_600s`` record it),
+        a warning says how many rows were padded and ``df.attrs["rows_padded"]`` holds the
+        count. Memory never depends on the offsets.
 
     Returns
     -------
@@ -112,11 +123,23 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         hemisphere summaries average the derivations present, and a column whose group has
         none is NaN (see :func:`~hms_features.features.registry.compute_features`).
         ``df.attrs`` holds ``chunks_total``, ``chunks_computed`` (chunks not taken from the
-        cache) and ``preprocess`` (the preprocessing settings, with the
-        clipping level ``clip_uv`` in µV).
+        cache), ``chunks_rejected`` (cached chunk files that did not verify and were
+        recomputed; a warning says so once), ``rows_padded`` and ``preprocess`` (the
+        preprocessing settings, with the clipping level ``clip_uv`` in µV).
+
+    Raises
+    ------
+    HMSError
+        A dataset file that cannot be read, label rows outside their recording (unless
+        ``pad``), offsets that are NaN, infinite or negative.
+    ValueError, TypeError
+        Raw arrays of the wrong shape or dtype, non-finite or beyond float32, or a bad ``fs``
+        (:func:`hms_features.validation.check_eeg`).
     """
+    import warnings
+
     plan = make_plan(data, feature_set, int(chunk_size or DEFAULT_CHUNK_SIZE), labels=labels,
-                     fs=fs, preprocess_kwargs=preprocess_kwargs)
+                     fs=fs, preprocess_kwargs=preprocess_kwargs, pad=pad)
     cache = None if cache_dir is None else ChunkCache(cache_dir, plan)
     tables, n_computed = run_plan(plan, cache, n_jobs=n_jobs, backend=backend,
                                   progress=progress)
@@ -134,7 +157,23 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         table.attrs["dropped_derivations"] = list(plan.dropped)
     table.attrs["chunks_total"] = len(plan.chunks)
     table.attrs["chunks_computed"] = n_computed
+    table.attrs["chunks_rejected"] = 0 if cache is None else sum(cache.rejected.values())
+    table.attrs["rows_padded"] = plan.n_padded
+    if cache is not None and cache.report():
+        warnings.warn(cache.report(), CacheWarning, stacklevel=2)
+    if plan.n_padded:
+        warnings.warn(f"build_features: {plan.n_padded} label row(s) whose window reaches outside "
+                      "the recording were padded with NaN (pad=True)", PaddingWarning,
+                      stacklevel=2)
     return table
+
+
+class CacheWarning(UserWarning):
+    """Cached chunk files did not verify and were recomputed (the result is still exact)."""
+
+
+class PaddingWarning(UserWarning):
+    """Label windows reaching outside their recording were NaN-padded (``pad=True``)."""
 
 
 # ----------------------------------------------------------------------------- sklearn

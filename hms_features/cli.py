@@ -59,7 +59,8 @@ def _build_kwargs(args) -> dict:
     """``build_features`` arguments from ``--n-jobs``, ``--cache-dir``, ``--quiet``,
     ``--scheduler``."""
     kwargs = dict(n_jobs=args.n_jobs, cache_dir=args.cache_dir or None, progress=not args.quiet,
-                  backend="dask" if getattr(args, "scheduler", None) else "loky")
+                  backend="dask" if getattr(args, "scheduler", None) else "loky",
+                  pad=getattr(args, "pad_outside", False))
     if getattr(args, "clip_uv", 1024.0) != 1024.0:  # --clip-uv: preprocess's clipping level
         kwargs["preprocess_kwargs"] = {"clip_uv": args.clip_uv}
     return kwargs
@@ -146,10 +147,20 @@ def cmd_synth(args) -> None:
 
 
 def cmd_validate(args) -> None:
+    """Every problem on its own line, then one summary line per split; exit 2 if any."""
+    found = 0
     for split in args.splits:
         ds = HMSDataset(args.data_dir, split=split)
-        ds.validate(progress=not args.quiet)
-        print(ds)
+        problems = ds.validate(progress=not args.quiet, data=not args.footers_only, strict=False)
+        for p in problems:
+            print(p)
+        found += len(problems)
+        rows = ds.labels
+        print(f"{ds.root / (split + '.csv')}: {len(rows)} rows, {rows['eeg_id'].nunique()} "
+              f"recordings, {rows['patient_id'].nunique()} patients, "
+              f"{len(problems)} problems found")
+    if found:
+        raise HMSError(f"{found} problem(s) found (listed above)")
 
 
 def cmd_features(args) -> None:
@@ -464,6 +475,9 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
         p.add_argument("--clip-uv", type=_clip, default=1024.0,
                        help="clip the filtered EEG to +-this many µV ('none': no clipping; "
                             "default %(default)s); use the same value to train and predict")
+        p.add_argument("--pad-outside", action="store_true",
+                       help="NaN-pad label windows reaching outside their recording (default: "
+                            "refuse them, exit 2; see hms-features validate)")
     if model:
         p.add_argument("--features", default=None, metavar="PARQUET",
                        help="precomputed feature table from 'hms-features features'")
@@ -515,6 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Check train.csv/test.csv and every parquet file they name.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
     p.add_argument("--splits", nargs="+", default=["train"], choices=["train", "test"])
+    p.add_argument("--footers-only", action="store_true",
+                   help="read only the parquet footers (and spectrogram times), not every value")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_validate)
 

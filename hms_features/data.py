@@ -13,6 +13,17 @@ Each train label row points at a 50 s EEG window starting at ``eeg_label_offset_
 central 10 s, and the centre of the EEG window (offset + 25 s) is the centre of the spectrogram
 window (offset + 300 s).
 
+Rows outside their recording, the one rule (:meth:`HMSDataset.rows_outside`, applied by
+:meth:`HMSDataset.eeg_windows`, :meth:`HMSDataset.spectrogram_windows`,
+:meth:`HMSDataset.validate` and :func:`hms_features.build.build_features`): a row's EEG window
+covers the samples ``[round(offset * 200), round(offset * 200) + 10,000)`` and must lie inside
+the file's rows; its spectrogram window is the 300 rows from the first with ``time >= offset``,
+all with ``time < offset + 600``. Lengths are read from the parquet footers (and the
+spectrogram's ``time`` column), never from the values, so memory does not depend on an
+offset. Outside rows are an :class:`HMSError` unless ``pad=True`` asks for NaN padding (then
+counted and reported). Offsets that are NaN, infinite, negative or beyond 3.2e8 s are refused
+when the label table is read (or, for rows passed in, by :meth:`HMSDataset.check_rows`).
+
 Array conventions (ARCHITECTURE.md at the root of the repository): the file-layout readers
 :func:`read_eeg_parquet` and :meth:`HMSDataset.read_eeg_parquet` return a file as stored,
 ``(n_samples, 20)``; everything else is in the library's layout: a recording
@@ -27,6 +38,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +96,14 @@ _OFFSET_COLUMNS = ("eeg_label_offset_seconds", "spectrogram_label_offset_seconds
 
 #: Length of a label's EEG window, seconds.
 EEG_WINDOW_S = 50
+_F32_MAX = float(np.finfo(np.float32).max)
+#: Largest label offset accepted, seconds (ten years: any larger value is a typo, and keeping
+#: offsets below it keeps every sample index exact and far from int64 overflow).
+_MAX_OFFSET_S = 3.2e8
+
+
+#: ``(path, kind)`` -> (stat stamp, file_info result) of the parquet files seen in this process.
+_FILE_INFO: dict = {}
 
 
 class HMSError(ValueError):
@@ -140,17 +160,28 @@ def patient_folds(labels: pd.DataFrame, n_splits: int = 5) -> np.ndarray:
     return folds
 
 
-def _read_table(path: Path, expected: tuple[str, ...], kind: str) -> pa.Table:
-    """Read a parquet file and check its value columns are exactly ``expected``."""
-    try:
-        # one thread: the callers already run one reader per core, and Arrow's own threads only
-        # add CPU time on these small files (measured -25 % CPU per 401-column spectrogram)
-        table = pq.read_table(path, use_threads=False)
-    except FileNotFoundError:
-        raise HMSError(f"{path}: file not found ({kind} listed in the label table)") from None
-    except (pa.ArrowException, OSError) as err:
-        raise HMSError(f"{path}: not a readable parquet file ({err})") from None
-    names = table.schema.names
+def _one_line(err) -> str:
+    """An exception's message on one line (Arrow/thrift messages span several)."""
+    return " ".join(str(err).split())
+
+
+def _check_is_file(path: Path, kind: str) -> None:
+    if path.is_dir():
+        raise HMSError(f"{path}: is a directory, expected a {kind} parquet file")
+    if not path.is_file():
+        raise HMSError(f"{path}: file not found ({kind} listed in the label table)")
+
+
+def _check_schema(path: Path, schema: pa.Schema, expected: tuple[str, ...], kind: str) -> None:
+    """Column names and types of a file against the Kaggle layout (one rule for every path).
+
+    The value columns must be exactly ``expected`` (any order, each once) and floating point;
+    a spectrogram file also has an integer ``time`` column, an EEG file has none.
+    """
+    names = schema.names
+    dup = sorted(n for n, k in Counter(names).items() if k > 1)
+    if dup:
+        raise HMSError(f"{path}: column(s) {dup[:5]} appear more than once")
     have, want = set(names), set(expected)
     missing = [c for c in expected if c not in have]
     extra = [c for c in names if c not in want and c != "time"]
@@ -161,10 +192,39 @@ def _read_table(path: Path, expected: tuple[str, ...], kind: str) -> pa.Table:
             f"unexpected {extra[:5]}{'...' if len(extra) > 5 else ''}"
         )
     for c in expected:
-        t = table.schema.field(c).type
-        if not (pa.types.is_floating(t) or pa.types.is_integer(t)):
-            raise HMSError(f"{path}: column {c!r} has type {t}, expected float")
-    return table
+        t = schema.field(c).type
+        if not pa.types.is_floating(t):
+            raise HMSError(f"{path}: column {c!r} has type {t}, expected float (µV or power)")
+    if kind == "EEG" and "time" in have:
+        raise HMSError(f"{path}: unexpected column 'time' in an EEG file")
+    if kind == "spectrogram":
+        if "time" not in have:
+            raise HMSError(f"{path}: missing column 'time' (integer seconds)")
+        ttype = schema.field("time").type
+        if not pa.types.is_integer(ttype):
+            raise HMSError(f"{path}: column 'time' has type {ttype}, expected an integer type")
+
+
+def _check_time(path: Path, time: np.ndarray) -> None:
+    if len(time) > 1 and not (np.diff(time) > 0).all():
+        i = int(np.flatnonzero(np.diff(time) <= 0)[0])
+        raise HMSError(f"{path}: column 'time' is not strictly increasing (row {i + 1}: "
+                       f"{time[i + 1]} after {time[i]})")
+
+
+def _read_table(path: Path, expected: tuple[str, ...], kind: str,
+                columns: list[str] | None = None) -> pa.Table:
+    """Read a parquet file (or some of its columns) after checking its schema."""
+    _check_is_file(path, kind)
+    try:
+        _check_schema(path, pq.read_schema(path), expected, kind)
+        # one thread: the callers already run one reader per core, and Arrow's own threads only
+        # add CPU time on these small files (measured -25 % CPU per 401-column spectrogram)
+        return pq.read_table(path, columns=columns, use_threads=False)
+    except HMSError:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as err:
+        raise HMSError(f"{path}: not a readable parquet file ({_one_line(err)})") from None
 
 
 def read_eeg_parquet(path) -> np.ndarray:
@@ -187,11 +247,10 @@ def read_eeg_parquet(path) -> np.ndarray:
     """
     path = Path(path)
     table = _read_table(path, EEG_COLUMNS, "EEG")
-    if "time" in table.schema.names:
-        raise HMSError(f"{path}: unexpected column 'time' in an EEG file")
-    return np.column_stack(
-        [table.column(c).to_numpy().astype(np.float32, copy=False) for c in EEG_COLUMNS]
-    ) if table.num_rows else np.empty((0, len(EEG_COLUMNS)), np.float32)
+    values = np.empty((table.num_rows, len(EEG_COLUMNS)), np.float32)
+    for j, c in enumerate(EEG_COLUMNS):
+        values[:, j] = _finite_or_nan(path, c, table.column(c).to_numpy(zero_copy_only=False))
+    return values
 
 
 def read_eeg_file(path) -> np.ndarray:
@@ -220,61 +279,86 @@ def read_spectrogram_file(path) -> tuple[np.ndarray, np.ndarray]:
     """
     path = Path(path)
     table = _read_table(path, SPEC_COLUMNS, "spectrogram")
-    if "time" not in table.schema.names:
-        raise HMSError(f"{path}: missing column 'time' (integer seconds)")
-    ttype = table.schema.field("time").type
-    if not pa.types.is_integer(ttype):
-        raise HMSError(f"{path}: column 'time' has type {ttype}, expected an integer type")
-    time = table.column("time").to_numpy().astype(np.int64)
-    if len(time) > 1 and not (np.diff(time) > 0).all():
-        raise HMSError(f"{path}: column 'time' is not strictly increasing")
+    time = table.column("time").to_numpy(zero_copy_only=False).astype(np.int64)
+    _check_time(path, time)
     values = np.empty((table.num_rows, len(SPEC_COLUMNS)), np.float32)
     for j, c in enumerate(SPEC_COLUMNS):
-        values[:, j] = table.column(c).to_numpy(zero_copy_only=False)
+        values[:, j] = _finite_or_nan(path, c, table.column(c).to_numpy(zero_copy_only=False))
     return time, values
+
+
+def _finite_or_nan(path: Path, column: str, x: np.ndarray) -> np.ndarray:
+    """A column's values, refused if infinite or beyond the float32 range (NaN = missing)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        big = np.isinf(x) if x.dtype == np.float32 else np.abs(x) > _F32_MAX
+    if big.any():
+        i = int(np.argmax(big))
+        raise HMSError(f"{path}: column {column!r}, row {i}: value {float(x[i]):g} is infinite "
+                       f"or beyond the float32 range ({int(big.sum())} such value(s); missing "
+                       "samples must be NaN)")
+    return x
+
+
+#: Largest id accepted in a label table: ids are file names, and a float id (``1e20``) is exact
+#: only below 2**53.
+_MAX_ID = 2**53
+#: Largest vote count accepted (a row has a few dozen votes at most).
+_MAX_VOTE = 10**6
 
 
 def _check_label_table(df: pd.DataFrame, path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise HMSError(f"{path}: missing column(s) {missing}; expected {list(columns)}")
+    # pandas.read_csv renames a repeated header "eeg_id" to "eeg_id.1"
+    names = [str(c) for c in df.columns]
+    dup = sorted({n for n in names if names.count(n) > 1}
+                 | {n.rsplit(".", 1)[0] for n in names
+                    if "." in n and n.rsplit(".", 1)[1].isdigit() and n.rsplit(".", 1)[0] in names})
+    if dup:
+        raise HMSError(f"{path}: column(s) {dup} appear more than once")
     if len(df) == 0:
         raise HMSError(f"{path}: no rows")
     df = df.loc[:, list(columns)].copy()
     numeric = [c for c in columns if c != "expert_consensus"]
+
+    def fail(c, mask, what):
+        i = int(np.flatnonzero(np.asarray(mask))[0])
+        v = df[c].iloc[i]
+        v = repr(v) if isinstance(v, str) else f"{v}"
+        raise HMSError(f"{path}: column {c!r}, row {i} (line {i + 2}): {v} {what}")
+
     for c in numeric:
         col = pd.to_numeric(df[c], errors="coerce")
-        bad = col.isna() | ~np.isfinite(col.to_numpy(dtype=float, na_value=np.nan))
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise HMSError(
-                f"{path}: column {c!r}, row {i} (line {i + 2}): {df[c].iloc[i]!r} is not a number"
-            )
+        x = col.to_numpy(dtype=float, na_value=np.nan)
+        if not np.isfinite(x).all():
+            fail(c, ~np.isfinite(x), "is not a finite number")
         if c in _INT_COLUMNS or c in VOTE_COLUMNS:
-            if (col != np.round(col)).any():
-                i = int(np.flatnonzero((col != np.round(col)).to_numpy())[0])
-                raise HMSError(f"{path}: column {c!r}, row {i}: {col.iloc[i]} is not an integer")
+            top, what = ((_MAX_ID, "is not an integer id in [0, 2**53)") if c in _INT_COLUMNS
+                         else (_MAX_VOTE, f"is not a vote count (an integer in [0, {_MAX_VOTE}])"))
+            # range and integrality checked in float64 before any cast (1e20 or 1e30 would
+            # overflow int64 silently)
+            bad = (x < 0) | (x > top) | (x != np.round(x))
+            if pd.api.types.is_integer_dtype(col.dtype):
+                ints = col.to_numpy()
+                bad = (ints < 0) | (ints > top)
+            if bad.any():
+                fail(c, bad, what)
             col = col.astype(np.int64)
         else:
+            if (x < 0).any():
+                fail(c, x < 0, "is a negative offset (seconds)")
+            if (x > _MAX_OFFSET_S).any():
+                fail(c, x > _MAX_OFFSET_S, f"is not an offset within any recording "
+                                           f"(more than {_MAX_OFFSET_S:g} s)")
             col = col.astype(np.float64)
         df[c] = col
-    for c in [c for c in _OFFSET_COLUMNS if c in columns]:
-        neg = df[c] < 0
-        if neg.any():
-            i = int(np.flatnonzero(neg.to_numpy())[0])
-            raise HMSError(f"{path}: column {c!r}, row {i}: negative offset {df[c].iloc[i]}")
     if "label_id" in columns:
         dup = df["label_id"].duplicated()
         if dup.any():
             raise HMSError(f"{path}: label_id {df['label_id'][dup].iloc[0]} appears twice")
     if VOTE_COLUMNS[0] in columns:
         votes = df[list(VOTE_COLUMNS)].to_numpy()
-        neg = (votes < 0).any(axis=1)
-        if neg.any():
-            i = int(np.argmax(neg))
-            raise HMSError(
-                f"{path}: label_id {df['label_id'].iloc[i]} (row {i}) has a negative vote"
-            )
         zero = votes.sum(axis=1) == 0
         if zero.any():
             i = int(np.argmax(zero))
@@ -333,6 +417,11 @@ class HMSDataset:
             labels["n_votes"] = labels[list(VOTE_COLUMNS)].sum(axis=1)
         else:
             labels = _check_label_table(raw, csv, TEST_COLUMNS)
+            dup = labels["eeg_id"].duplicated(keep=False).to_numpy()
+            if dup.any():
+                lines = ", ".join(str(i + 2) for i in np.flatnonzero(dup)[:6])
+                raise HMSError(f"{csv}: eeg_id {labels['eeg_id'][dup].iloc[0]} appears more than "
+                               f"once (lines {lines}); each test recording is predicted once")
             labels = labels.assign(
                 eeg_sub_id=0, eeg_label_offset_seconds=0.0, spectrogram_sub_id=0,
                 spectrogram_label_offset_seconds=0.0, label_id=labels["eeg_id"],
@@ -340,6 +429,8 @@ class HMSDataset:
         self.labels = labels
         if check_files:
             self._check_files_exist()
+            if split == "test" and (self.root / "sample_submission.csv").exists():
+                self.check_sample_submission()
 
     def __repr__(self) -> str:
         return (
@@ -371,33 +462,289 @@ class HMSDataset:
                     f"{self.split}.csv, e.g. {', '.join(m + '.parquet' for m in missing[:3])}"
                 )
 
-    def validate(self, progress: bool = False) -> None:
-        """Check the schema of every parquet file the label table points at (footers only).
+    def check_sample_submission(self) -> None:
+        """Check ``sample_submission.csv`` against ``test.csv`` (test split).
+
+        Its columns must be ``eeg_id`` and the six ``*_vote`` columns and its ids exactly the
+        ``eeg_id`` of ``test.csv``, each once; found up front (by the constructor and
+        :meth:`validate`), before any feature is computed.
 
         Raises
         ------
         HMSError
-            At the first file whose columns or types differ from the Kaggle layout.
+            Naming the file and the first offending column or id.
+        """
+        path = self.root / "sample_submission.csv"
+        want = ["eeg_id", *VOTE_COLUMNS]
+        if not path.is_file():
+            raise HMSError(f"{path}: not a file (expected the Kaggle sample submission)")
+        try:
+            sample = pd.read_csv(path)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise HMSError(f"{path}: not a readable CSV file ({_one_line(err)})") from None
+        if [str(c) for c in sample.columns] != want:
+            raise HMSError(f"{path}: columns {[str(c) for c in sample.columns][:8]}, expected "
+                           f"{want}")
+        ids = pd.to_numeric(sample["eeg_id"], errors="coerce").to_numpy(float, na_value=np.nan)
+        bad = ~np.isfinite(ids) | (ids != np.round(ids)) | (ids < 0) | (ids > _MAX_ID)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise HMSError(f"{path}: row {i} (line {i + 2}): eeg_id {sample['eeg_id'].iloc[i]!r} "
+                           "is not an integer id")
+        ids = ids.astype(np.int64)
+        dup = pd.Series(ids).duplicated().to_numpy()
+        if dup.any():
+            raise HMSError(f"{path}: eeg_id {ids[dup][0]} appears more than once")
+        test_ids = self.labels["eeg_id"].to_numpy()
+        missing = np.setdiff1d(test_ids, ids)
+        extra = np.setdiff1d(ids, test_ids)
+        if len(missing) or len(extra):
+            raise HMSError(f"{path}: its eeg_ids differ from test.csv's: {len(missing)} missing "
+                           f"(e.g. {missing[:3].tolist()}), {len(extra)} not in test.csv "
+                           f"(e.g. {extra[:3].tolist()})")
+
+    # ---------------------------------------------------------------- lengths and the offset rule
+    def file_info(self, path: Path, kind: str):
+        """Identity and length of one parquet file, from its footer (no value is read).
+
+        Returns
+        -------
+        ident : str
+            ``size:mtime_ns:sha1(footer)[:16]`` (the footer holds the row groups, page offsets
+            and column statistics): part of the cache key of every chunk reading the file.
+        n_rows : int
+            Rows of the file (samples of an EEG file, 2 s steps of a spectrogram).
+        time : ndarray of int64 or None
+            The ``time`` column of a spectrogram file (seconds), None for an EEG file.
+
+        Raises
+        ------
+        HMSError
+            A directory, a missing file, a file that is not parquet, a schema differing from the
+            Kaggle layout (names, types, duplicates) or an unsorted ``time`` column.
+        """
+        import hashlib
+
+        path = Path(path)
+        _check_is_file(path, kind)
+        st = path.stat()
+        # remembered per process while the file's stat is unchanged (its ctime cannot be set
+        # back by a user), so planning a build over 28,000 files twice reads the footers once
+        key, stamp = (str(path.resolve()), kind), (st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                                                   st.st_ino)
+        hit = _FILE_INFO.get(key)
+        if hit is not None and hit[0] == stamp:
+            ident, n, time = hit[1]
+            return ident, n, (np.arange(*time) if isinstance(time, tuple) else time)
+        try:
+            with open(path, "rb") as f:
+                f.seek(max(st.st_size - 8, 0))
+                tail = f.read(8)
+                n_footer = int.from_bytes(tail[:4], "little") if len(tail) == 8 else -1
+                if tail[4:] != b"PAR1" or not 0 < n_footer <= st.st_size - 12:
+                    raise HMSError(f"{path}: not a parquet file (no parquet footer)")
+                f.seek(st.st_size - 8 - n_footer)
+                footer = f.read(n_footer)
+            pf = pq.ParquetFile(path)  # one footer parse (pq.read_table(columns=) is 5x slower)
+            meta = pf.metadata
+            expected = EEG_COLUMNS if kind == "EEG" else SPEC_COLUMNS
+            _check_schema(path, pf.schema_arrow, expected, kind)
+            time = None
+            if kind == "spectrogram":
+                time = pf.read(columns=["time"], use_threads=False).column(
+                    "time").to_numpy(zero_copy_only=False)
+                if time.dtype.kind != "i":
+                    raise HMSError(f"{path}: column 'time' has missing values")
+                time = time.astype(np.int64)
+                _check_time(path, time)
+        except HMSError:
+            raise
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise HMSError(f"{path}: not a readable parquet file ({_one_line(err)})") from None
+        ident = f"{st.st_size}:{st.st_mtime_ns}:{hashlib.sha1(footer).hexdigest()[:16]}"
+        small = time  # a regular time column is remembered as its range
+        if time is not None and len(time) > 1 and (np.diff(time) == time[1] - time[0]).all():
+            small = (int(time[0]), int(time[-1]) + 1, int(time[1] - time[0]))
+        if len(_FILE_INFO) > 100_000:
+            _FILE_INFO.clear()
+        _FILE_INFO[key] = (stamp, (ident, int(meta.num_rows), small))
+        return ident, int(meta.num_rows), time
+
+    def check_rows(self, labels: pd.DataFrame, *, eeg: bool = True,
+                   spectrogram: bool = True) -> pd.DataFrame:
+        """Check label rows given by a caller (ids, offsets) before anything is read.
+
+        Parameters
+        ----------
+        labels : DataFrame
+            Rows with ``eeg_id`` and ``eeg_label_offset_seconds`` (and ``spectrogram_id``,
+            ``spectrogram_label_offset_seconds`` if ``spectrogram``).
+        eeg, spectrogram : bool
+            Whether the EEG / spectrogram columns are needed.
+
+        Returns
+        -------
+        DataFrame
+            The rows, unchanged.
+
+        Raises
+        ------
+        HMSError
+            A missing column, an id that is not a non-negative integer, an offset that is NaN,
+            infinite, negative or beyond any recording (naming the row and the value).
+        """
+        need = ["eeg_id", "eeg_label_offset_seconds"] if eeg else []
+        if spectrogram:
+            need += ["spectrogram_id", "spectrogram_label_offset_seconds"]
+        if not isinstance(labels, pd.DataFrame):
+            raise HMSError(f"labels must be a DataFrame of label rows, got {type(labels).__name__}")
+        missing = [c for c in need if c not in labels.columns]
+        if missing:
+            raise HMSError(f"label rows lack the column(s) {missing}")
+        for c in need:
+            try:
+                x = labels[c].to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):
+                raise HMSError(f"label rows: column {c!r} is not numeric") from None
+            if c.endswith("_id"):
+                bad = ~np.isfinite(x) | (x < 0) | (x > _MAX_ID) | (x != np.round(x))
+                what = "is not an integer id in [0, 2**53)"
+            else:
+                bad = ~np.isfinite(x) | (x < 0) | (x > _MAX_OFFSET_S)
+                what = f"is not an offset in [0, {_MAX_OFFSET_S:g}] s"
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                v = labels[c].iloc[i]
+                v = repr(v) if isinstance(v, str) else f"{v}"
+                raise HMSError(f"label rows: column {c!r}, row {i}: {v} {what}")
+        return labels
+
+    def rows_outside(self, labels: pd.DataFrame | None = None, *,
+                     spectrogram: bool = True) -> pd.DataFrame:
+        """Label rows whose EEG or spectrogram window reaches outside its recording.
+
+        The one rule of the library, the same in :meth:`eeg_windows`,
+        :meth:`spectrogram_windows`, :meth:`validate` and
+        :func:`hms_features.build.build_features`: the EEG window of a row covers the samples
+        ``[round(offset * 200), round(offset * 200) + 10,000)`` (50 s) and must lie inside the
+        file's rows; the spectrogram window covers the 300 rows from the first with
+        ``time >= offset`` and they must all have ``time < offset + 600``. Lengths come from the
+        parquet footers (and the spectrogram's ``time`` column): no EEG value is read, and the
+        memory used does not depend on the offsets.
+
+        Parameters
+        ----------
+        labels : DataFrame, optional
+            Rows of :attr:`labels` or alike (default: all).
+        spectrogram : bool
+            Check the spectrogram windows too.
+
+        Returns
+        -------
+        DataFrame
+            One row per window outside (empty if none): ``position`` (of the row in
+            ``labels``), ``label_id``, ``kind`` (``"EEG"`` or ``"spectrogram"``), ``file_id``,
+            ``offset_s``, ``window_s`` and ``length_s`` (the recording's length, seconds).
+        """
+        rows = self.check_rows(self._rows(labels), spectrogram=spectrogram)
+        lab = rows["label_id"] if "label_id" in rows else rows["eeg_id"]
+        out = []
+        eeg_off = rows["eeg_label_offset_seconds"].to_numpy(np.float64)
+        for eeg_id, pos in rows.groupby("eeg_id", sort=False).indices.items():
+            _, n, _ = self.file_info(self.eeg_path(eeg_id), "EEG")
+            # in float64: no int64 cast of a huge offset; the offsets are <= 3.2e8 s (checked)
+            start = np.rint(eeg_off[pos] * self.fs)
+            bad = pos[start + EEG_WINDOW_S * self.fs > n]
+            out += [(int(p), lab.iloc[p], "EEG", int(eeg_id), eeg_off[p], EEG_WINDOW_S,
+                     n / self.fs) for p in bad]
+        if spectrogram:
+            spec_off = rows["spectrogram_label_offset_seconds"].to_numpy(np.float64)
+            for spec_id, pos in rows.groupby("spectrogram_id", sort=False).indices.items():
+                _, n, time = self.file_info(self.spectrogram_path(spec_id), "spectrogram")
+                _, inside = _spec_window_rows(time, spec_off[pos], SPEC_WINDOW_S)
+                length = float(time[-1] + SPEC_STEP_S / 2) if len(time) else 0.0
+                out += [(int(p), lab.iloc[p], "spectrogram", int(spec_id), spec_off[p],
+                         SPEC_WINDOW_S, length) for p in pos[~inside]]
+        cols = ["position", "label_id", "kind", "file_id", "offset_s", "window_s", "length_s"]
+        return pd.DataFrame(out, columns=cols).sort_values(["position", "kind"],
+                                                           ignore_index=True)
+
+    def validate(self, progress: bool = False, *, data: bool = True,
+                 strict: bool = True) -> list[str]:
+        """Check every file the label table points at, and every label window against them.
+
+        What :func:`hms_features.build.build_features` would stumble on, found before any
+        feature is computed: each parquet file exists, is a file, has a readable footer and the
+        Kaggle schema (names once each, float value columns, an increasing integer ``time`` in
+        a spectrogram), its values decode (``data=True``), every label row's EEG and
+        spectrogram windows lie inside their recording (:meth:`rows_outside`), and for the test
+        split ``sample_submission.csv`` matches ``test.csv``. (The label table itself was
+        checked by the constructor: numbers, ids, offsets, votes, duplicates.)
+
+        Parameters
+        ----------
+        progress : bool
+            Show a progress bar over the files.
+        data : bool
+            Also read every value of every file (catches a corrupt data page; one pass over
+            the data). False reads the footers and spectrogram ``time`` columns only.
+        strict : bool
+            Raise at the end if anything was found (else just return the problems).
+
+        Returns
+        -------
+        list of str
+            One line per problem (empty: the dataset is usable as it is).
+
+        Raises
+        ------
+        HMSError
+            With ``strict``, if any problem was found: the count and the first problem.
         """
         from tqdm.auto import tqdm
 
-        jobs = [(self.eeg_path(i), EEG_COLUMNS, "EEG") for i in self.labels["eeg_id"].unique()]
-        jobs += [(self.spectrogram_path(i), SPEC_COLUMNS, "spectrogram")
+        problems = []
+        jobs = [(self.eeg_path(i), "EEG") for i in self.labels["eeg_id"].unique()]
+        jobs += [(self.spectrogram_path(i), "spectrogram")
                  for i in self.labels["spectrogram_id"].unique()]
-        for path, expected, kind in tqdm(jobs, disable=not progress, desc="validate", unit="file"):
+        broken = set()
+        for path, kind in tqdm(jobs, disable=not progress, desc="validate", unit="file"):
             try:
-                schema = pq.read_schema(path)
-            except (pa.ArrowException, OSError) as err:
-                raise HMSError(f"{path}: not a readable parquet file ({err})") from None
-            names = [n for n in schema.names if n != "time"]
-            if sorted(names) != sorted(expected):
-                missing = sorted(set(expected) - set(names))
-                extra = sorted(set(names) - set(expected))
-                raise HMSError(f"{path}: {kind} columns do not match the Kaggle layout; "
-                               f"missing {missing[:5]}, unexpected {extra[:5]}")
-            if (kind == "spectrogram") != ("time" in schema.names):
-                state = "missing" if kind == "spectrogram" else "unexpected"
-                raise HMSError(f"{path}: 'time' column {state} in a {kind} file")
+                self.file_info(path, kind)
+                if data:
+                    (read_eeg_parquet if kind == "EEG" else read_spectrogram_file)(path)
+            except HMSError as err:
+                problems.append(str(err))
+                broken.add(path)
+        if self.split == "test" and (self.root / "sample_submission.csv").exists():
+            try:
+                self.check_sample_submission()
+            except HMSError as err:
+                problems.append(str(err))
+        ok = ~(self.labels["eeg_id"].map(lambda i: self.eeg_path(i) in broken)
+               | self.labels["spectrogram_id"].map(lambda i: self.spectrogram_path(i) in broken))
+        outside = self.rows_outside(self.labels[ok.to_numpy()].reset_index(drop=True))
+        for r in outside.itertuples():
+            what = "eeg_id" if r.kind == "EEG" else "spectrogram_id"
+            problems.append(
+                f"{self.split}.csv: label_id {r.label_id}: {r.kind} window [{r.offset_s:.10g} s, "
+                f"{r.offset_s + r.window_s:.10g} s) reaches outside the recording ({what} "
+                f"{r.file_id}, {r.length_s:g} s)")
+        if problems and strict:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise HMSError(f"{problems[0]}{more}")
+        return problems
+
+    def outside_error(self, outside: pd.DataFrame) -> HMSError:
+        """The error for label rows outside their recording (first row named, count given)."""
+        r = outside.iloc[0]
+        what = "eeg_id" if r["kind"] == "EEG" else "spectrogram_id"
+        n = outside["position"].nunique()
+        return HMSError(
+            f"label_id {r['label_id']}: {r['kind']} window [{r['offset_s']:.10g} s, "
+            f"{r['offset_s'] + r['window_s']:.10g} s) reaches outside the recording ({what} "
+            f"{r['file_id']}, {r['length_s']:g} s); {n} row(s) outside in all (see "
+            "HMSDataset.rows_outside); pass pad=True (--pad-outside) to pad them with NaN")
 
     # ---------------------------------------------------------------- labels
     def _rows(self, labels) -> pd.DataFrame:
@@ -489,22 +836,24 @@ class HMSDataset:
             Channels-first, µV, ``EEG_COLUMNS`` order; NaN gaps of the file are kept. Cut by
             :func:`hms_features.windows.cut_windows`.
         """
-        rows = self._rows(labels)
+        rows = self.check_rows(self._rows(labels), spectrogram=False)
         n_samp = int(round(seconds * self.fs))
         out = np.empty((len(rows), len(EEG_COLUMNS), n_samp), np.float32)
-        where = {lab: i for i, lab in enumerate(rows["label_id"].to_numpy())}
-        for eeg_id, rec, group in self.iter_recordings(rows):
-            starts = (group["eeg_label_offset_seconds"].to_numpy() + (EEG_WINDOW_S - seconds) / 2)
-            labs = group["label_id"].to_numpy()
+        offsets = rows["eeg_label_offset_seconds"].to_numpy(np.float64)
+        labs = (rows["label_id"] if "label_id" in rows else rows["eeg_id"]).to_numpy()
+        # by position, not by label_id: a repeated row gets its window too
+        for eeg_id, pos in rows.groupby("eeg_id", sort=False).indices.items():
+            rec = self.read_eeg_parquet(eeg_id).T
+            starts = offsets[pos] + (EEG_WINDOW_S - seconds) / 2
             try:
                 windows = cut_windows(rec, starts, seconds, self.fs, pad=pad)
             except WindowError as err:
                 raise HMSError(
-                    f"eeg_id {eeg_id}, label_id {labs[err.window]}: window [{err.start_s:g} s, "
-                    f"{err.stop_s:g} s) runs {err.where} of the recording ({err.length_s:g} s, "
-                    f"{self.eeg_path(eeg_id)}); pass pad=True to pad with NaN"
+                    f"eeg_id {eeg_id}, label_id {labs[pos[err.window]]}: window "
+                    f"[{err.start_s:g} s, {err.stop_s:g} s) runs {err.where} of the recording "
+                    f"({err.length_s:g} s, {self.eeg_path(eeg_id)}); pass pad=True to pad with NaN"
                 ) from None
-            out[[where[lab] for lab in labs]] = windows
+            out[pos] = windows
         return out
 
     def spectrogram_windows(self, labels: pd.DataFrame | None = None,
@@ -525,32 +874,47 @@ class HMSDataset:
         -------
         ndarray of float32, shape (n_rows, seconds // 2, 400)
         """
-        rows = self._rows(labels)
+        rows = self.check_rows(self._rows(labels), eeg=False)
         n_rows = int(round(seconds / SPEC_STEP_S))
         out = np.empty((len(rows), n_rows, len(SPEC_COLUMNS)), np.float32)
-        pos = np.arange(len(rows))
-        for spec_id, idx in pd.Series(pos).groupby(rows["spectrogram_id"].to_numpy(), sort=False):
+        labs = (rows["label_id"] if "label_id" in rows else rows["eeg_id"]).to_numpy()
+        offsets = rows["spectrogram_label_offset_seconds"].to_numpy(np.float64)
+        for spec_id, pos in rows.groupby("spectrogram_id", sort=False).indices.items():
             time, values = self.read_spectrogram(spec_id)
-            sub = rows.iloc[idx.to_numpy()]
-            centre_shift = (SPEC_WINDOW_S - seconds) / 2
-            starts = sub["spectrogram_label_offset_seconds"].to_numpy() + centre_shift
-            for i, lab, start in zip(idx.to_numpy(), sub["label_id"].to_numpy(), starts):
-                first = int(np.searchsorted(time, start))
-                last = first + n_rows
-                if last <= len(time) and time[last - 1] < start + seconds:
-                    out[i] = values[first:last]
-                elif pad:
+            starts = offsets[pos] + (SPEC_WINDOW_S - seconds) / 2
+            first, inside = _spec_window_rows(time, starts, seconds)
+            if not inside.all() and not pad:
+                k = int(np.flatnonzero(~inside)[0])
+                raise HMSError(
+                    f"spectrogram_id {spec_id}, label_id {labs[pos[k]]}: window [{starts[k]:g} s, "
+                    f"{starts[k] + seconds:g} s) runs past the end of the spectrogram (last row at "
+                    f"{time[-1] if len(time) else 'none'} s, {self.spectrogram_path(spec_id)})"
+                    "; pass pad=True to pad with NaN")
+            for i, f0, start, ok in zip(pos, first, starts, inside):
+                if ok:
+                    out[i] = values[f0:f0 + n_rows]
+                else:  # only the rows inside the window, the rest NaN (bounded by n_rows)
+                    keep = values[f0:f0 + n_rows][time[f0:f0 + n_rows] < start + seconds]
                     out[i] = np.nan
-                    keep = values[first:last][time[first:last] < start + seconds]
-                    out[i, : len(keep)] = keep
-                else:
-                    raise HMSError(
-                        f"spectrogram_id {spec_id}, label_id {lab}: window [{start:g} s, "
-                        f"{start + seconds:g} s) runs past the end of the spectrogram (last row at "
-                        f"{time[-1] if len(time) else 'none'} s, {self.spectrogram_path(spec_id)})"
-                        "; pass pad=True to pad with NaN"
-                    )
+                    out[i, :len(keep)] = keep
         return out
+
+
+def _spec_window_rows(time: np.ndarray, starts: np.ndarray, seconds: float = SPEC_WINDOW_S):
+    """First row and inside flag of spectrogram windows (the one rule, see ``rows_outside``).
+
+    A window ``[start, start + seconds)`` takes the ``seconds / 2`` rows from the first with
+    ``time >= start``; it is inside when they all exist and the last has ``time < start +
+    seconds``.
+    """
+    n_rows = int(round(seconds / SPEC_STEP_S))
+    starts = np.asarray(starts, np.float64)
+    first = np.searchsorted(time, starts)
+    if len(time) == 0:
+        return first, np.zeros(len(starts), bool)
+    last = first + n_rows
+    inside = (last <= len(time)) & (time[np.minimum(last, len(time)) - 1] < starts + seconds)
+    return first, inside
 
 
 def vote_weights(votes, cap: float = 10.0) -> np.ndarray:

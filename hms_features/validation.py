@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_eeg", "LAYOUTS"]
+__all__ = ["check_eeg", "check_fs", "check_spectrogram", "LAYOUTS", "F32_MAX"]
+
+#: Largest magnitude a sample may have, µV: the library computes in float32, so anything larger
+#: (``1e308`` in a float64 array, ``inf``) cannot be represented and is refused.
+F32_MAX = float(np.finfo(np.float32).max)
 
 #: Accepted ``layout`` values of :func:`check_eeg` and the shape each one describes.
 LAYOUTS = {
@@ -42,7 +46,7 @@ def check_eeg(eeg, *, name: str = "eeg", caller: str | None = None, layout: str 
         Required size of the channel axis (20: ``EEG_COLUMNS`` order, EKG last); None accepts
         any.
     fs : float, optional
-        Sampling rate, Hz; when given it must be a positive finite number.
+        Sampling rate, Hz; when given it must be a positive finite number (:func:`check_fs`).
     dtype : numpy dtype or None
         Dtype of the result (default float32, the library's dtype); None keeps the input's real
         numeric dtype (integers included).
@@ -65,8 +69,9 @@ def check_eeg(eeg, *, name: str = "eeg", caller: str | None = None, layout: str 
     Raises
     ------
     ValueError
-        On a wrong number of axes or channels, zero samples, a non-finite ``fs``, NaN when
-        ``allow_nan`` is False.
+        On a wrong number of axes or channels, zero samples, a non-finite ``fs``, an infinite
+        sample or one beyond the float32 range (always: NaN is a missing sample, infinity is
+        not), NaN when ``allow_nan`` is False.
     TypeError
         On a boolean, complex, object or string dtype.
     """
@@ -74,8 +79,8 @@ def check_eeg(eeg, *, name: str = "eeg", caller: str | None = None, layout: str 
     if layout not in LAYOUTS:
         raise ValueError(f"check_eeg: layout must be one of {sorted(LAYOUTS)}, got {layout!r}")
     expected = LAYOUTS[layout].format(c=n_channels if n_channels is not None else "n_channels")
-    if fs is not None and not (np.isscalar(fs) and np.isreal(fs) and np.isfinite(fs) and fs > 0):
-        raise ValueError(f"{where}fs must be a positive sampling rate in Hz, got {fs!r}")
+    if fs is not None:
+        check_fs(fs, caller)
     arr = np.asarray(eeg)
     kind = arr.dtype.kind
     if kind not in "iuf":
@@ -95,6 +100,7 @@ def check_eeg(eeg, *, name: str = "eeg", caller: str | None = None, layout: str 
     if arr.shape[-1] == 0 and not allow_empty:
         raise ValueError(f"{where}{name} has no samples: expected shape {expected} with "
                          f"n_samples >= 1, got shape {arr.shape}")
+    _check_range(arr, where, name)
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     if order == "C":
@@ -106,3 +112,56 @@ def check_eeg(eeg, *, name: str = "eeg", caller: str | None = None, layout: str 
         raise ValueError(f"{where}{name} holds {n_bad} NaN or infinite sample(s) of "
                          f"{arr.size}; expected finite values")
     return arr
+
+
+def _check_range(arr: np.ndarray, where: str, name: str) -> None:
+    """Refuse infinite samples and samples beyond the float32 range (NaN passes)."""
+    if arr.dtype.kind != "f" or arr.size == 0:
+        return
+    with np.errstate(invalid="ignore"):
+        big = np.isinf(arr) if arr.dtype == np.float32 else np.abs(arr) > F32_MAX
+    if big.any():
+        i = np.unravel_index(int(np.argmax(big)), arr.shape)
+        raise ValueError(f"{where}{name} holds {int(big.sum())} infinite value(s) or value(s) "
+                         f"beyond the float32 range (|x| > {F32_MAX:.3g}), e.g. {float(arr[i]):g} "
+                         f"at index {tuple(int(k) for k in i)}")
+
+
+def check_fs(fs, caller: str | None = None) -> float:
+    """Check a sampling rate: a real, finite, positive number of Hz (not a bool or a string).
+
+    Returns
+    -------
+    float
+    """
+    where = f"{caller}: " if caller else ""
+    ok = (isinstance(fs, (int, float, np.integer, np.floating))
+          and not isinstance(fs, (bool, np.bool_)) and np.isfinite(fs) and fs > 0)
+    if not ok:
+        raise ValueError(f"{where}fs must be a positive sampling rate in Hz, got {fs!r}")
+    return float(fs)
+
+
+def check_spectrogram(spec, n_windows: int, caller: str | None = None) -> np.ndarray:
+    """Check Kaggle spectrogram windows ``(n_windows, n_rows, 400)``: real numbers, NaN allowed.
+
+    Returns
+    -------
+    ndarray of float32
+
+    Raises
+    ------
+    ValueError, TypeError
+        A wrong shape, a non-real dtype (bool, complex, string, object), an infinite value or
+        one beyond the float32 range.
+    """
+    where = f"{caller}: " if caller else ""
+    arr = np.asarray(spec)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{where}spectrogram must hold real numbers, got dtype {arr.dtype} with "
+                        f"shape {arr.shape}")
+    if arr.ndim != 3 or arr.shape[0] != n_windows or arr.shape[2] != 400 or arr.shape[1] == 0:
+        raise ValueError(f"{where}spectrogram must have shape ({n_windows}, n_rows, 400), got "
+                         f"{arr.shape}")
+    _check_range(arr, where, "spectrogram")
+    return arr.astype(np.float32, copy=False)

@@ -65,6 +65,9 @@ def window_samples(starts_s, window_s: float, fs: float) -> tuple[np.ndarray, in
     starts_s = np.asarray(starts_s, dtype=np.float64).reshape(-1)
     if not np.isfinite(starts_s).all():
         raise ValueError(f"cut_windows: window starts must be finite seconds, got {starts_s}")
+    if len(starts_s) and np.abs(starts_s).max() * fs >= 2.0**53:
+        raise ValueError(f"cut_windows: window start {np.abs(starts_s).max():g} s is beyond any "
+                         f"recording (2**53 samples at {fs:g} Hz)")
     n_win = int(round(window_s * fs))
     if n_win < 1:
         raise ValueError(f"cut_windows: window_s={window_s!r} s at fs={fs!r} Hz is less than "

@@ -140,8 +140,8 @@ def test_cache_resumes_after_an_interruption(tmp_path, monkeypatch):
     monkeypatch.setattr(plan_mod, "array_chunk", real)
     again = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
                            progress=False)
-    assert again.attrs == {"chunks_total": 3, "chunks_computed": 1,
-                           "preprocess": {"clip_uv": 1024.0}}
+    assert again.attrs == {"chunks_total": 3, "chunks_computed": 1, "chunks_rejected": 0,
+                           "rows_padded": 0, "preprocess": {"clip_uv": 1024.0}}
     pd.testing.assert_frame_equal(again, full)
     third = build_features(x, feature_set=CORE, n_jobs=1, chunk_size=2, cache_dir=tmp_path,
                            progress=False)
@@ -196,12 +196,18 @@ def test_chunk_cache_reads_what_was_written_and_drops_damaged_files(tmp_path):
     assert cache.folder.is_dir() and cache.folder.name == cache_mod.cache_key(plan)
     c = plan.chunks[0]
     assert cache.read(0, c.ident) is None
-    df = pd.DataFrame({"a": np.arange(3, dtype=np.float32)})
+    df = pd.DataFrame(np.arange(3 * len(plan.names), dtype=np.float32).reshape(3, -1),
+                      columns=plan.names)
     cache_mod.write_chunk(df, cache.path(0, c.ident))
-    pd.testing.assert_frame_equal(cache.read(0, c.ident), df)
+    pd.testing.assert_frame_equal(cache.read(0, c.ident, 3, pd.RangeIndex(3)), df)
     assert not list(tmp_path.rglob("*.tmp"))
+    assert cache.read(0, c.ident, 4) is None  # fewer rows than the chunk has: removed
+    assert not cache.path(0, c.ident).exists() and cache.rejected == {"wrong shape": 1}
     cache.path(1, "x").write_bytes(b"not parquet")
     assert cache.read(1, "x") is None and not cache.path(1, "x").exists()
+    assert cache.rejected["unreadable"] == 1
+    assert cache.report().endswith("2 chunk file(s) did not verify and were recomputed "
+                                   "(1 wrong shape, 1 unreadable)")
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])

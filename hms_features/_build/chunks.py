@@ -76,12 +76,16 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     Notes
     -----
     Windows running past the end of the recording are NaN-padded before preprocessing, which
-    repairs and flags them. Welch PSDs are shared through the segment spectra of the recording
+    repairs and flags them (a window starting after the end is moved to the end: all padding
+    either way, and the padding stays at most one window long). Welch PSDs are shared through the segment spectra of the recording
     (2 s segments every 1 s, computed once over the stretch the rows cover): a window on the
     segment grid averages its segments, one off the grid gets its own Welch estimate.
     """
     rec = check_eeg(rec, name="rec", caller="recording_windows", layout="recording",
                     fs=fs, order=None, allow_empty=True)
+    # a window starting past the end is all padding wherever it starts: start it at the end, so
+    # that memory never depends on the offset (the padded length is at most one window)
+    offsets = np.minimum(np.asarray(offsets, np.float64), rec.shape[-1] / fs)
     starts, n_win = window_samples(offsets, window_s, fs)
     if (starts < 0).any():
         raise ValueError(f"negative eeg_label_offset_seconds {offsets[starts < 0][0]}")

@@ -21,7 +21,7 @@ from ..data import HMSDataset
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..signal import BIPOLAR_NAMES, EEG_COLUMNS
-from ..validation import check_eeg
+from ..validation import check_eeg, check_spectrogram
 from .chunks import array_chunk, dataset_chunk
 
 __all__ = ["Chunk", "Plan", "make_plan", "span_names"]
@@ -50,13 +50,17 @@ class Chunk:
     size : int
         Windows (rows of the result) in the chunk.
     ident : str
-        Hash of the chunk's inputs (part of its cache file name).
+        Hash of the chunk's inputs (part of its cache file name): the windows' bytes, or the
+        label rows and the identity of every parquet file the chunk reads.
+    index : pandas.Index
+        Index of the chunk's table (window numbers, or row positions in the label table).
     """
 
     fn: Callable
     args: tuple
     size: int
     ident: str
+    index: pd.Index
 
 
 @dataclass
@@ -83,6 +87,8 @@ class Plan:
         Window length, s (the output columns say it: :func:`span_names`).
     dropped : tuple of str
         Derivations a recording input lacks (its features use the others).
+    n_padded : int
+        Label rows whose window reaches outside their recording, NaN-padded (``pad=True``).
     """
 
     kind: str
@@ -95,6 +101,7 @@ class Plan:
     ident: tuple
     window_s: float = 50.0
     dropped: tuple = ()
+    n_padded: int = 0
 
     @property
     def n_windows(self) -> int:
@@ -138,7 +145,7 @@ def recording_windows_input(data, fs: float = 200.0):
     return (x[None] if x.ndim == 2 else x), present
 
 
-def _as_inputs(data):
+def _as_inputs(data, fs):
     """Normalise the accepted inputs to ('arrays', eeg, spec, present) or ('dataset', ds, None,
     None); ``present`` (18,) bool marks the derivations of a recording input, else None."""
     if isinstance(data, HMSDataset):
@@ -156,12 +163,9 @@ def _as_inputs(data):
     else:
         eeg, spec = data, None
     eeg = check_eeg(eeg, caller="build_features", n_channels=len(EEG_COLUMNS), dtype=None,
-                    order=None)
+                    order=None, fs=fs)
     if spec is not None:
-        spec = np.asarray(spec)
-        if spec.ndim != 3 or spec.shape[0] != eeg.shape[0] or spec.shape[2] != 400:
-            raise ValueError(f"build_features: spectrogram must have shape ({eeg.shape[0]}, "
-                             f"n_rows, 400), got {spec.shape}")
+        spec = check_spectrogram(spec, eeg.shape[0], "build_features")
     return "arrays", eeg, spec, None
 
 
@@ -186,11 +190,11 @@ def _plan_arrays(eeg, spec, families, fs, prep, chunk_size, present=None) -> Pla
             h.update(present.tobytes())
         chunks.append(Chunk(array_chunk, (eeg[a:b], sp, fs, families, names, prep,
                                           pd.RangeIndex(a, b), present if partial else None),
-                            b - a, h.hexdigest()[:16]))
+                            b - a, h.hexdigest()[:16], pd.RangeIndex(a, b)))
     dropped = tuple(n for n, ok in zip(BIPOLAR_NAMES, present) if not ok) if partial else ()
     return Plan("arrays", families, names, fs, prep, chunks, pd.RangeIndex(n),
-                ("arrays", eeg.shape, str(eeg.dtype), with_spec, dropped), eeg.shape[-1] / fs,
-                dropped)
+                ("arrays", eeg.shape, str(eeg.dtype), with_spec, dropped),
+                window_s=eeg.shape[-1] / fs, dropped=dropped)
 
 
 def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
@@ -209,32 +213,44 @@ def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
     return chunks
 
 
-def _plan_dataset(ds, labels, families, prep, chunk_size) -> Plan:
+def _plan_dataset(ds, labels, families, prep, chunk_size, pad) -> Plan:
     fs = float(ds.fs)
     rows = ds.labels if labels is None else labels
     with_spec = any(FAMILIES[f].needs_spectrogram for f in families)
     names = feature_names(families, spectrogram=with_spec, fs=fs)
+    ds.check_rows(rows, spectrogram=with_spec)
     rows = rows.reset_index(drop=True)
+    # the one offset rule (HMSDataset.rows_outside), from the parquet footers: refused unless
+    # pad, before anything is read or allocated
+    outside = ds.rows_outside(rows, spectrogram=with_spec)
+    if len(outside) and not pad:
+        raise ds.outside_error(outside)
     col = _index_column(rows)
     index = pd.Index(rows[col].to_numpy(), name=col)
     chunks = []
     for pos in _group_recordings(rows, chunk_size):
         sub = rows.iloc[np.sort(pos)]
         key = sub.reset_index()[["index", col, "eeg_id", "eeg_label_offset_seconds"]]
+        files = [ds.file_info(ds.eeg_path(i), "EEG")[0] for i in sub["eeg_id"].unique()]
         if with_spec:
             key = key.join(sub.reset_index()[["spectrogram_id",
                                               "spectrogram_label_offset_seconds"]])
-        ident = hashlib.sha1(key.to_numpy(np.float64).tobytes()).hexdigest()[:16]
+            files += [ds.file_info(ds.spectrogram_path(i), "spectrogram")[0]
+                      for i in sub["spectrogram_id"].unique()]
+        h = hashlib.sha1(key.to_numpy(np.float64).tobytes())
+        h.update("|".join(files).encode())  # an edited recording changes its chunks' ident
         chunks.append(Chunk(dataset_chunk, (ds, sub, families, names, prep, with_spec,
-                                            chunk_size), len(sub), ident))
+                                            chunk_size), len(sub), h.hexdigest()[:16],
+                            sub.index))
     return Plan("dataset", families, names, fs, prep, chunks, index,
-                ("dataset", str(Path(ds.root).resolve()), ds.split))
+                ("dataset", str(Path(ds.root).resolve()), ds.split),
+                n_padded=int(outside["position"].nunique()))
 
 
 def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0,
-              preprocess_kwargs: dict | None = None) -> Plan:
+              preprocess_kwargs: dict | None = None, pad: bool = False) -> Plan:
     """The plan of ``build_features(data, feature_set, ...)`` (same parameters, see there)."""
-    kind, src, spec, present = _as_inputs(data)
+    kind, src, spec, present = _as_inputs(data, fs)
     if present is not None:  # a recording: brought to 200 Hz by load_referential
         fs = 200.0
     families = resolve_families(feature_set)
@@ -244,4 +260,4 @@ def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if kind == "arrays":
         return _plan_arrays(src, spec, families, fs, prep, chunk_size, present)
-    return _plan_dataset(src, labels, families, prep, chunk_size)
+    return _plan_dataset(src, labels, families, prep, chunk_size, pad)

@@ -91,7 +91,7 @@ def run_plan(plan, cache=None, *, n_jobs: int = -1, backend: str = "loky",
     done: dict[int, pd.DataFrame] = {}
     if cache is not None:
         for i, c in enumerate(chunks):
-            df = cache.read(i, c.ident)
+            df = cache.read(i, c.ident, c.size, c.index)
             if df is not None:
                 done[i] = df
     todo = [i for i in range(len(chunks)) if i not in done]

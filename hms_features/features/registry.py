@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..signal import EEG_COLUMNS, FS
-from ..validation import check_eeg
+from ..validation import check_eeg, check_spectrogram
 from .base import FAMILIES, FeatureContext, chain_groups, present_derivations, register
 
 __all__ = [
@@ -166,8 +166,10 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
         except the NaN of absent groups with ``present``.
     """
     eeg = check_eeg(eeg, caller="compute_features", n_channels=len(EEG_COLUMNS),
-                    dtype=None, order=None)
+                    dtype=None, order=None, fs=fs)
     n = eeg.shape[0]
+    if spectrogram is not None:
+        spectrogram = check_spectrogram(spectrogram, n, "compute_features")
     if n > block:
         parts = []
         for a in range(0, n, block):

@@ -32,8 +32,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-# as_soft_targets lives in metrics (the one target parser); re-exported here for old imports.
 from ..metrics import CLASSES, as_soft_targets, kl_divergence, kl_per_row, parse_targets
+
+# as_soft_targets lives in metrics (the one target parser); re-exported here for old imports.
+from ..parallel import lightgbm_threads
 from .persist import (
     ModelFileError,
     check_feature_names,
@@ -86,18 +88,6 @@ def soft_cross_entropy_grad_hess(raw, targets, weights=None) -> tuple[np.ndarray
     return w[:, None] * (p - targets), w[:, None] * (k / (k - 1.0) * p * (1.0 - p))
 
 
-def _n_threads(n_jobs) -> int:
-    if n_jobs is None:
-        # scikit-learn's convention (None = 1). LightGBM's own default, all OpenMP threads,
-        # spin-waits: on a shared, oversubscribed machine it measured ~18x slower than 1 thread.
-        return 1
-    if n_jobs < 0:
-        import os
-
-        return max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    return int(n_jobs)
-
-
 @register_kind
 class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
     """LightGBM multiclass booster fitted to soft vote distributions (KL / cross-entropy loss).
@@ -146,8 +136,11 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
     importance_type : {"gain", "split"}
         What :attr:`feature_importances_` measures.
     n_jobs : int or None
-        LightGBM threads; None means 1 (scikit-learn's convention), negative values count back
-        from the number of CPUs (-1: all). More threads help only on otherwise idle cores.
+        LightGBM threads, chosen by :func:`hms_features.parallel.lightgbm_threads`: None means 1
+        (scikit-learn's convention), a positive count at most the CPUs this process may use,
+        negative values count back from them (-1: all) while OpenMP waits passively (set when
+        ``hms_features`` is imported before LightGBM), else one thread for small tables and the
+        idle CPUs for large ones, so a busy machine never stalls on spinning threads.
     random_state : int or None
         Seed for row and feature subsampling; an int also makes training deterministic.
     extra_params : dict or None
@@ -255,7 +248,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
             )
         return arr
 
-    def _lgb_params(self) -> dict:
+    def _lgb_params(self, n_rows: int = 0, n_features: int = 0) -> dict:
         params = {
             "num_class": len(self.classes_),
             "learning_rate": self.learning_rate,
@@ -270,7 +263,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
             "lambda_l2": self.reg_lambda,
             "min_gain_to_split": self.min_split_gain,
             "max_bin": self.max_bin,
-            "num_threads": _n_threads(self.n_jobs),
+            "num_threads": lightgbm_threads(self.n_jobs, n_rows, n_features),
             "verbosity": -1,
             "feature_pre_filter": False,
         }
@@ -356,7 +349,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         def objective(raw, _data):
             return soft_cross_entropy_grad_hess(raw, T, w)
 
-        params = self._lgb_params()
+        params = self._lgb_params(*Xa.shape)
         params["objective"] = objective
         names = "auto"
         if hasattr(self, "feature_names_in_") and not any(

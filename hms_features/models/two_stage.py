@@ -171,7 +171,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         def objective(raw, _data):
             return soft_cross_entropy_grad_hess(raw + init, T2, w2)
 
-        params = stage1._lgb_params()
+        params = stage1._lgb_params(*Xa.shape)
         params["objective"] = objective
         params["metric"] = "None"
         if self.stage2_learning_rate is not None:

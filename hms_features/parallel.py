@@ -1,0 +1,212 @@
+"""Thread and worker counts that hold up on a busy machine: the one rule every caller uses.
+
+LightGBM parallelises each boosting round with OpenMP. Two things make that fragile when other
+programs share the cores:
+
+* **Waiting policy.** By default libgomp threads spin (busy-wait) between parallel regions.
+  When a core is taken by another process, a spinning thread burns the time slice its partner
+  needs, and one round can take ten times longer than on one thread. ``hms_features`` therefore
+  sets ``OMP_WAIT_POLICY=PASSIVE`` (sleep instead of spin) when it is imported, before scikit-learn
+  or LightGBM load libgomp, unless the user already chose a policy. libgomp reads the variable
+  once, when it is loaded: importing LightGBM *before* ``hms_features`` keeps its default.
+  LightGBM has no parameter for it.
+* **Thread count.** Passive threads waste no CPU while they wait, and the kernel shares a busy
+  core per thread, so with passive waiting all threads stayed as fast as or faster than one
+  thread in ``benchmarks/bench_contention.py`` (``cv`` on the demo's 600 x 3,274 table and on an
+  8-patient 175 x 3,274 table), idle or with a competing process per core.
+  :func:`lightgbm_threads` therefore gives LightGBM all the CPUs asked for when waiting is
+  passive. When it is not (libgomp was loaded before ``hms_features`` and spins, or the user
+  chose ``ACTIVE``), small tables get one thread and larger ones no more threads than CPUs are
+  idle right now (``/proc/stat``, over 0.1 s).
+
+Feature workers are separate processes (joblib loky) that never spin, so :func:`feature_workers`
+only resolves negative counts against the CPUs this process may use (``os.sched_getaffinity``,
+which respects ``taskset`` and container CPU sets, unlike ``os.cpu_count``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+__all__ = [
+    "SMALL_TABLE_CELLS",
+    "available_cpus",
+    "feature_workers",
+    "idle_cpus",
+    "lightgbm_threads",
+    "openmp_passive",
+]
+
+#: When OpenMP spins, tables with fewer cells (rows x features) than this train LightGBM on one
+#: thread whatever the load (an 8-patient table of the default set, 175 x 3,274 = 0.6 M cells,
+#: gains nothing from a second thread, and a spinning one stalls it on a busy core).
+SMALL_TABLE_CELLS = 1_000_000
+
+#: How long :func:`idle_cpus` watches the CPUs, seconds.
+IDLE_SAMPLE_S = 0.1
+
+
+def _libgomp_loaded() -> bool | None:
+    """Whether a libgomp is mapped into this process already (None: cannot tell)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            return "libgomp" in fh.read()
+    except OSError:
+        return None
+
+
+# hms_features/__init__.py imports this module first, before scikit-learn or LightGBM load
+# libgomp, which reads OMP_WAIT_POLICY once, when it is loaded.
+_USER_WAIT_POLICY = os.environ.get("OMP_WAIT_POLICY")
+_LIBGOMP_BEFORE_US = _libgomp_loaded()
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def openmp_passive() -> bool:
+    """Whether LightGBM's OpenMP threads sleep (rather than spin) while they wait.
+
+    True when the user set ``OMP_WAIT_POLICY=PASSIVE``, or left it unset and no libgomp was
+    loaded before ``hms_features`` was imported (which then set it); False when the user chose
+    another policy, when LightGBM or scikit-learn was imported first, or where it cannot be told
+    (no ``/proc/self/maps``).
+    """
+    if _USER_WAIT_POLICY is not None:
+        return _USER_WAIT_POLICY.strip().upper() == "PASSIVE"
+    return _LIBGOMP_BEFORE_US is False
+
+
+def available_cpus() -> int:
+    """Number of CPUs this process may run on.
+
+    ``len(os.sched_getaffinity(0))`` where the platform has it (Linux: respects ``taskset`` and
+    container CPU sets), else ``os.cpu_count()``; at least 1.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _cpu_times(cpus: set[int], path: str = "/proc/stat") -> tuple[float, float]:
+    """Summed (idle, total) jiffies of the given CPUs from a ``/proc/stat`` file."""
+    idle = total = 0.0
+    with open(path) as fh:
+        for line in fh:
+            name, _, rest = line.partition(" ")
+            if not (name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus):
+                continue
+            v = [float(x) for x in rest.split()]
+            # user nice system idle iowait irq softirq steal [guest guest_nice: already in user]
+            idle += v[3] + (v[4] if len(v) > 4 else 0.0)
+            total += sum(v[:8])
+    return idle, total
+
+
+def idle_cpus(interval: float = IDLE_SAMPLE_S, path: str = "/proc/stat") -> float | None:
+    """How many of this process's CPUs are idle right now.
+
+    Reads the kernel's per-CPU counters twice, ``interval`` seconds apart, and returns the idle
+    fraction of that interval summed over the CPUs of ``os.sched_getaffinity(0)`` (so 2 idle
+    cores give about 2.0, two cores each kept busy by another process about 0.0).
+
+    Parameters
+    ----------
+    interval : float
+        Sampling time, seconds (the call sleeps this long).
+    path : str
+        The ``/proc/stat`` file (a parameter for tests).
+
+    Returns
+    -------
+    float or None
+        Idle CPUs, between 0 and :func:`available_cpus`; None where ``/proc/stat`` or the CPU
+        affinity cannot be read (not Linux).
+    """
+    try:
+        cpus = set(os.sched_getaffinity(0))
+        i0, t0 = _cpu_times(cpus, path)
+        time.sleep(interval)
+        i1, t1 = _cpu_times(cpus, path)
+    except (AttributeError, OSError, ValueError):
+        return None
+    if t1 <= t0:
+        return None
+    return min(len(cpus), max(0.0, len(cpus) * (i1 - i0) / (t1 - t0)))
+
+
+def feature_workers(n_jobs: int | None) -> int:
+    """Number of feature-extraction worker processes for an ``n_jobs`` setting.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        None: 1; a positive count is kept; negative counts back from :func:`available_cpus`
+        (-1: all of them, -2: all but one), at least 1.
+
+    Returns
+    -------
+    int
+    """
+    if n_jobs is None:
+        return 1
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is not a number of workers; use a positive count, or -1 for "
+                         "all CPUs")
+    if n_jobs > 0:
+        return n_jobs
+    return max(1, available_cpus() + 1 + n_jobs)
+
+
+def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
+                     idle: float | None = None, cpus: int | None = None,
+                     passive: bool | None = None) -> int:
+    """LightGBM ``num_threads`` for a training table: the safe rule.
+
+    * ``None`` (scikit-learn's convention): 1.
+    * A positive count: that many threads, at most :func:`available_cpus` (the user asked).
+    * A negative count (-1: "all cores", the command line's default), when OpenMP waits
+      passively (:func:`openmp_passive`): the count it asks for (-1: all CPUs).
+    * A negative count when OpenMP spins: one thread when the table has fewer than
+      :data:`SMALL_TABLE_CELLS` cells; otherwise as many threads as CPUs are idle right now
+      (:func:`idle_cpus`, rounded to the nearest whole CPU), at least 1 and at most that count,
+      and 1 where the idle CPUs cannot be measured.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        The caller's thread setting.
+    n_rows, n_features : int
+        Shape of the training table.
+    idle : float, optional
+        Idle CPUs, when already measured (default: measure with :func:`idle_cpus`, 0.1 s).
+    cpus : int, optional
+        CPUs this process may use (default :func:`available_cpus`).
+    passive : bool, optional
+        Whether OpenMP waits passively (default :func:`openmp_passive`).
+
+    Returns
+    -------
+    int
+        Between 1 and ``cpus``.
+    """
+    cpus = available_cpus() if cpus is None else max(1, int(cpus))
+    if n_jobs is None:
+        return 1
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise ValueError("n_jobs=0 is not a number of LightGBM threads; use a positive count, or "
+                         "-1 for as many as the machine has idle")
+    if n_jobs > 0:
+        return min(n_jobs, cpus)
+    wanted = max(1, cpus + 1 + n_jobs)
+    if openmp_passive() if passive is None else passive:
+        return wanted
+    if int(n_rows) * int(n_features) < SMALL_TABLE_CELLS or wanted == 1:
+        return 1
+    if idle is None:
+        idle = idle_cpus()
+    if idle is None:
+        return 1
+    return max(1, min(wanted, int(idle + 0.5)))
