@@ -138,6 +138,9 @@ def _folds(args, rows: pd.DataFrame) -> tuple[np.ndarray, dict]:
     ``--fold-file``)."""
     from .folds import read_fold_file, stratified_patient_folds
 
+    if args.fold_file and args.folds is not None:
+        raise UsageError("--folds and --fold-file: give one (the file says the folds)")
+    n_folds = 5 if args.folds is None else args.folds
     if args.fold_file:
         path = Path(args.fold_file)
         folds = read_fold_file(path, rows, allow_unknown=bool(args.by_eeg),
@@ -145,11 +148,10 @@ def _folds(args, rows: pd.DataFrame) -> tuple[np.ndarray, dict]:
         return folds, {"scheme": "file", "file": str(path.resolve()),
                        "sha256": _sha256(path), "n_folds": int(len(np.unique(folds)))}
     if args.stratified:
-        folds = stratified_patient_folds(rows, args.folds, seed=args.seed)
-        return folds, {"scheme": "stratified", "n_folds": int(args.folds), "seed": args.seed}
+        folds = stratified_patient_folds(rows, n_folds, seed=args.seed)
+        return folds, {"scheme": "stratified", "n_folds": int(n_folds), "seed": args.seed}
     # the split cross_validate_by_patient makes by itself (data.patient_folds)
-    return (patient_folds(rows, args.folds),
-            {"scheme": "patient", "n_folds": int(args.folds)})
+    return patient_folds(rows, n_folds), {"scheme": "patient", "n_folds": int(n_folds)}
 
 
 def _sha256(path) -> str:
@@ -687,8 +689,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "oof.csv and cv.json into --out and prints the KL table.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
     p.add_argument("--out", default="hms_cv", help="output folder (default %(default)s)")
-    p.add_argument("--folds", type=_number(int, minimum=2), default=5,
-                   help="number of patient-grouped folds (default %(default)s)")
+    p.add_argument("--folds", type=_number(int, minimum=2), default=None,
+                   help="number of patient-grouped folds (default 5)")
     scheme = p.add_mutually_exclusive_group()
     scheme.add_argument("--stratified", action="store_true",
                         help="patient-grouped folds with similar class mixes (StratifiedGroupKFold "
