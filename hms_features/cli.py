@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import inspect
 import json
 import sys
 import time
@@ -405,9 +404,6 @@ def run_report(args) -> Path:
     if settings is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "settings.json").write_text(json.dumps(settings, indent=2, allow_nan=True))
-    extra = {}
-    if settings is not None and "settings" in inspect.signature(write_report).parameters:
-        extra["settings"] = settings  # the report page shows them (report/ of branch polish)
     examples = []
     if args.examples and data_dir and Path(data_dir).is_dir():
         ds = HMSDataset(data_dir)
@@ -418,7 +414,7 @@ def run_report(args) -> Path:
     html = write_report(args.out, oof_proba=proba, votes=votes,
                         fold_reports=fold_kl_reports(votes, proba, oof["fold"].to_numpy()),
                         feature_names=names, importances=importances, example_windows=examples,
-                        title=args.title, **extra)
+                        title=args.title, settings=settings)
     _say(args, f"{html}")
     return html
 

@@ -526,6 +526,7 @@ def test_provenance_in_cv_json_model_manifest_and_report(demo, tmp_path):
     # the report keeps the settings of the cv it shows
     settings = json.loads((demo / "report" / "settings.json").read_text())
     assert settings == prov
+    assert "labels_sha256" in (demo / "report" / "report.html").read_text()
 
 
 def test_predict_refuses_a_table_of_other_columns(demo, table, tmp_path, capsys):
