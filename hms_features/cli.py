@@ -50,9 +50,10 @@ def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
 
 def _build_kwargs(args) -> dict:
     """``build_features`` arguments from ``--n-jobs``, ``--cache-dir``, ``--quiet``,
-    ``--scheduler``."""
+    ``--scheduler``, ``--context``."""
     return dict(n_jobs=args.n_jobs, cache_dir=args.cache_dir or None, progress=not args.quiet,
-                backend="dask" if getattr(args, "scheduler", None) else "loky")
+                backend="dask" if getattr(args, "scheduler", None) else "loky",
+                context=getattr(args, "context", "window"))
 
 
 def _on_cluster(args, fn):
@@ -194,7 +195,8 @@ def provenance(args, ds: HMSDataset, X: pd.DataFrame, model, n_rows: int,
         :meth:`~hms_features.models.HMSPipeline.provenance`), ``command``, ``data`` (folder
         and :func:`data_fingerprint`),
         ``feature_set``, ``families`` (None for a table that is no feature set),
-        ``n_features``, ``features_file``, ``by_eeg``, ``n_rows``, ``min_votes``,
+        ``n_features``, ``features_file``, ``context`` (of the computed features; None for a
+        ``--features`` table), ``by_eeg``, ``n_rows``, ``min_votes``,
         ``n_train_rows``, ``weights``, ``two_stage``, ``embedders``, ``n_estimators``,
         ``learning_rate``, ``seed`` and ``folds`` (scheme, number, file and its SHA-256; cv
         only).
@@ -209,6 +211,7 @@ def provenance(args, ds: HMSDataset, X: pd.DataFrame, model, n_rows: int,
         "families": spec["families"] if spec else None,
         "n_features": int(X.shape[1]),
         "features_file": str(Path(args.features).resolve()) if args.features else None,
+        "context": None if args.features else getattr(args, "context", "window"),
         "by_eeg": bool(args.by_eeg),
         "n_rows": int(n_rows),
         "min_votes": args.min_votes,
@@ -603,6 +606,10 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
     if features and feature_set:
         p.add_argument("--feature-set", type=_feature_set, default="default",
                        help="'default', 'fast' or comma-separated families (default %(default)s)")
+        p.add_argument("--context", choices=["window", "recording"], default="window",
+                       help="what preprocessing of a training window sees: 'window', the 50 s "
+                            "alone, exactly as a test file (default); 'recording', the whole "
+                            "recording filtered before the windows are cut")
     if features:
         p.add_argument("--cache-dir", default=".hms_features_cache",
                        help="resumable feature cache ('' for none; default %(default)s)")

@@ -500,6 +500,7 @@ def test_provenance_in_cv_json_model_manifest_and_report(demo, tmp_path):
     assert prov["params"]["random_state"] == prov["seed"] == 0
     assert prov["families"] == ["spectral", "temporal", "spectrogram"]
     assert prov["weights"] == "votes" and prov["min_votes"] is None
+    assert prov["context"] == "window"
     assert prov["two_stage"] is None and prov["embedders"] == []
     assert prov["folds"] == {"scheme": "patient", "n_folds": 3}
     ds = HMSDataset(demo / "data")
@@ -551,3 +552,26 @@ def test_predict_refuses_a_table_of_other_columns(demo, table, tmp_path, capsys)
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert gone in err and "extra_feature" in err and "1 missing" in err and "1 extra" in err
+
+
+def test_context_recording_from_the_command_line(demo, table, tmp_path, capsys):
+    from hms_features import build_features
+
+    out = tmp_path / "rec.parquet"
+    assert main(["features", str(demo / "data"), "--out", str(out), "--context", "recording",
+                 "--cache-dir", "", *FAST]) == 0
+    ds = HMSDataset(demo / "data")
+    ref = build_features(ds, ["spectral", "temporal", "spectrogram"], n_jobs=1, progress=False,
+                         context="recording")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
+    window = pd.read_parquet(table)  # the default context
+    assert (np.abs(window.to_numpy() - ref.to_numpy()) > 1e-3).any()
+    cv = tmp_path / "cv"
+    assert main(["cv", str(demo / "data"), "--out", str(cv), "--folds", "3", "--context",
+                 "recording", "--cache-dir", str(demo / "cache"), *FAST, *MODEL]) == 0
+    assert json.loads((cv / "cv.json").read_text())["provenance"]["context"] == "recording"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["features", str(demo / "data"), "--out", str(out), "--context", "file"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--context" in err

@@ -22,7 +22,7 @@ from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..signal import EEG_COLUMNS
 from ..validation import check_eeg
-from .chunks import array_chunk, dataset_chunk
+from .chunks import CONTEXTS, array_chunk, dataset_chunk
 
 __all__ = ["Chunk", "Plan", "make_plan"]
 
@@ -147,7 +147,7 @@ def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
     return chunks
 
 
-def _plan_dataset(ds, labels, families, prep, chunk_size) -> Plan:
+def _plan_dataset(ds, labels, families, prep, chunk_size, context) -> Plan:
     fs = float(ds.fs)
     rows = ds.labels if labels is None else labels
     with_spec = any(FAMILIES[f].needs_spectrogram for f in families)
@@ -164,14 +164,17 @@ def _plan_dataset(ds, labels, families, prep, chunk_size) -> Plan:
                                               "spectrogram_label_offset_seconds"]])
         ident = hashlib.sha1(key.to_numpy(np.float64).tobytes()).hexdigest()[:16]
         chunks.append(Chunk(dataset_chunk, (ds, sub, families, names, prep, with_spec,
-                                            chunk_size), len(sub), ident))
+                                            chunk_size, context), len(sub), ident))
+    # the context is part of the input's identity, hence of the cache key
     return Plan("dataset", families, names, fs, prep, chunks, index,
-                ("dataset", str(Path(ds.root).resolve()), ds.split))
+                ("dataset", str(Path(ds.root).resolve()), ds.split, context))
 
 
 def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0,
-              preprocess_kwargs: dict | None = None) -> Plan:
+              preprocess_kwargs: dict | None = None, context: str = "window") -> Plan:
     """The plan of ``build_features(data, feature_set, ...)`` (same parameters, see there)."""
+    if context not in CONTEXTS:
+        raise ValueError(f"build_features: context must be one of {CONTEXTS}, got {context!r}")
     kind, src, spec = _as_inputs(data)
     families = resolve_families(feature_set)
     prep = dict(preprocess_kwargs or {})
@@ -180,4 +183,4 @@ def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if kind == "arrays":
         return _plan_arrays(src, spec, families, fs, prep, chunk_size)
-    return _plan_dataset(src, labels, families, prep, chunk_size)
+    return _plan_dataset(src, labels, families, prep, chunk_size, context)
