@@ -92,8 +92,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
     Examples
     --------
-    >>> clf = TwoStageClassifier(SoftLabelLGBMClassifier(n_estimators=300), min_votes=10,
-    ...                          stage2_estimators=100).fit(X, votes)      # doctest: +SKIP
+    On a feature table ``X`` and vote counts ``votes``::
+
+        clf = TwoStageClassifier(SoftLabelLGBMClassifier(n_estimators=300), min_votes=10,
+                                 stage2_estimators=100).fit(X, votes)
     """
 
     def __init__(self, base=None, min_votes: float = 10, stage2_estimators: int = 100,
