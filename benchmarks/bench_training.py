@@ -8,7 +8,7 @@ both the KL on all rows and the KL on rows with >= 10 votes are reported):
 1. ``plain``: every label row, weight 1;
 2. ``min_votes``: only the training rows with >= ``--min-votes`` votes;
 3. ``vote_weights``: every row, weight ``min(n_votes, 10) / 10``
-   (:func:`hms_features.models.two_stage.vote_count_weights`);
+   (:func:`hms_features.data.vote_weights`);
 4. ``per_eeg``: one row per EEG, votes summed (``HMSDataset.eeg_labels``: the middle label row's
    window), training patients only;
 5. ``two_stage``: :class:`~hms_features.models.two_stage.TwoStageClassifier`, stage 1 on all rows,
@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from hms_features.data import HMSDataset, patient_folds
+from hms_features.data import HMSDataset, patient_folds, vote_weights
 from hms_features.metrics import CLASSES, kl_report
 from hms_features.models import SoftLabelLGBMClassifier
-from hms_features.models.two_stage import TwoStageClassifier, min_votes_mask, vote_count_weights
+from hms_features.models.two_stage import TwoStageClassifier, min_votes_mask
 
 RESULTS = Path(__file__).resolve().parent / "results" / "training.md"
 
@@ -60,7 +60,7 @@ def run_recipe(key, labels, X, votes, folds, eeg_rows, args):
             keep = min_votes_mask(vt, args.min_votes)
             Xt, vt, gt = Xt.iloc[keep], vt[keep], gt[keep]
         elif key == "vote_weights":
-            sw = vote_count_weights(vt)
+            sw = vote_weights(vt)
         elif key == "per_eeg":
             rows = eeg_rows[~eeg_rows["patient_id"].isin(np.unique(patients[test]))]
             Xt = X.loc[rows["label_id"].to_numpy()]

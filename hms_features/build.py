@@ -10,15 +10,17 @@ inputs checked, families, columns, chunks and their input hashes), the **cache**
 :mod:`~hms_features._build.chunks`.
 
 Dataset path: chunks are groups of whole recordings (label rows grouped by ``eeg_id``), so each
-EEG parquet is read once. Each recording is preprocessed once in full (filters see the whole
-recording; windows running past its end are NaN-padded and repaired), then its label windows
-are cut (:func:`hms_features.windows.cut_windows`) and featurised in batches of about
+EEG parquet is read once. By default (``context="window"``) every label window is cut out of the
+raw recording first (:func:`hms_features.windows.cut_windows`) and then preprocessed on its own,
+exactly as a standalone 50 s test file of those samples is: training and test features come from
+the same computation. ``context="recording"`` instead preprocesses each recording once in full
+(filters see the whole recording; windows running past its end are NaN-padded and repaired) and
+cuts its windows afterwards; the ~6 overlapping windows of a recording then share their Welch
+spectra (the 2 s Hann periodograms computed once on a 1 s grid, each window's PSD the mean of
+the segments inside it: exactly the per-window Welch estimate when the window starts on the grid,
+as the whole-second HMS offsets do). Either way windows are featurised in batches of about
 ``chunk_size``, pooled across small recordings, so a recording with hundreds of label rows never
-holds all its windows at once. The ~6 overlapping windows of a recording share their Welch
-spectra: the 2 s Hann periodograms are computed once per recording on a 1 s grid and each
-window's PSD is the mean of the segments inside it, which is *exactly* the per-window Welch
-estimate when the window starts on the 1 s grid (the HMS offsets are whole seconds); other
-windows get a direct estimate.
+holds all its windows at once.
 
 Arrays follow the library's convention, ``(windows, channels, samples)`` float32 µV (see
 ARCHITECTURE.md at the root of the repository).
@@ -50,7 +52,7 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
                    chunk_size: int | None = None, cache_dir=None, progress: bool = True,
                    labels: pd.DataFrame | None = None, backend: str = "loky",
                    fs: float = FS, preprocess_kwargs: dict | None = None,
-                   pad: bool = False) -> pd.DataFrame:
+                   pad: bool = False, context: str = "window") -> pd.DataFrame:
     """Compute a feature table from an HMS dataset or from raw EEG windows.
 
     Parameters
@@ -109,6 +111,11 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
         padding, ``quality_nanfraction_50s`` and ``spectrogram_nanfrac_all_600s`` record it),
         a warning says how many rows were padded and ``df.attrs["rows_padded"]`` holds the
         count. Memory never depends on the offsets.
+    context : {"window", "recording"}
+        Dataset input: what the preprocessing of a label window sees. ``"window"`` (default):
+        the 50 s window alone, as a test file is (train/test parity). ``"recording"``: the
+        whole recording, filtered once before the windows are cut. Raw arrays are always
+        preprocessed window by window.
 
     Returns
     -------
@@ -139,7 +146,8 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     import warnings
 
     plan = make_plan(data, feature_set, int(chunk_size or DEFAULT_CHUNK_SIZE), labels=labels,
-                     fs=fs, preprocess_kwargs=preprocess_kwargs, pad=pad)
+                     fs=fs, preprocess_kwargs=preprocess_kwargs, pad=pad,
+                     context=context)
     cache = None if cache_dir is None else ChunkCache(cache_dir, plan)
     tables, n_computed = run_plan(plan, cache, n_jobs=n_jobs, backend=backend,
                                   progress=progress)
@@ -191,7 +199,7 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
     split : {"train", "test"}
         Which parquet folders of ``root`` to read.
     feature_set : {"default", "fast"} or list of str
-    n_jobs, chunk_size, cache_dir, progress, backend, preprocess_kwargs
+    n_jobs, chunk_size, cache_dir, progress, backend, preprocess_kwargs, context
         Passed to :func:`build_features`.
 
     Attributes
@@ -210,7 +218,7 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
 
     def __init__(self, root=None, split="train", feature_set="default", n_jobs=1,
                  chunk_size=None, cache_dir=None, progress=False, backend="loky",
-                 preprocess_kwargs=None):
+                 preprocess_kwargs=None, context="window"):
         self.root = root
         self.split = split
         self.feature_set = feature_set
@@ -220,6 +228,7 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
         self.progress = progress
         self.backend = backend
         self.preprocess_kwargs = preprocess_kwargs
+        self.context = context
 
     def _check_rows(self, X) -> pd.DataFrame:
         if not isinstance(X, pd.DataFrame):
@@ -285,7 +294,8 @@ class HMSFeatureExtractor(TransformerMixin, BaseEstimator):
         ds = HMSDataset(self.root, self.split, check_files=False)
         df = build_features(ds, self.feature_set, n_jobs=self.n_jobs, chunk_size=self.chunk_size,
                             cache_dir=self.cache_dir, progress=self.progress, labels=X,
-                            backend=self.backend, preprocess_kwargs=self.preprocess_kwargs)
+                            backend=self.backend, preprocess_kwargs=self.preprocess_kwargs,
+                            context=self.context)
         return df.to_numpy(dtype=np.float32)
 
     def get_feature_names_out(self, input_features=None):

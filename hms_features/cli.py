@@ -12,6 +12,7 @@ Subcommands (``hms-features COMMAND --help`` for each)::
     report     pictures and one HTML page from a cv folder (and optionally a model)
     scan       probabilities, events and annotation files along a whole recording
     evaluate   event-level seizure scores of detected against reference events (SzCORE)
+    blend      fit blend weights on out-of-fold files, score the blend by CV, blend submissions
 
 Exit codes: 0 success; 2 bad usage or bad input (a one-line message naming the file, column or
 row); 1 an unexpected failure (with its traceback).
@@ -20,6 +21,7 @@ row); 1 an unexpected failure (with its traceback).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import VOTE_COLUMNS, HMSDataset, HMSError, vote_weights
+from .data import VOTE_COLUMNS, HMSDataset, HMSError, patient_folds, vote_weights
 from .metrics import CLASSES, kl_table
 
 
@@ -57,10 +59,11 @@ def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
 
 def _build_kwargs(args) -> dict:
     """``build_features`` arguments from ``--n-jobs``, ``--cache-dir``, ``--quiet``,
-    ``--scheduler``."""
+    ``--scheduler``, ``--pad-outside``, ``--clip-uv``, ``--context``."""
     kwargs = dict(n_jobs=args.n_jobs, cache_dir=args.cache_dir or None, progress=not args.quiet,
                   backend="dask" if getattr(args, "scheduler", None) else "loky",
-                  pad=getattr(args, "pad_outside", False))
+                  pad=getattr(args, "pad_outside", False),
+                  context=getattr(args, "context", "window"))
     if getattr(args, "clip_uv", 1024.0) != 1024.0:  # --clip-uv: preprocess's clipping level
         kwargs["preprocess_kwargs"] = {"clip_uv": args.clip_uv}
     return kwargs
@@ -102,10 +105,10 @@ def _with_seq(feature_set):
     return families if "seq" in families else families + ["seq"]
 
 
-def _model(args, X: pd.DataFrame, patients):
+def _model(args, X: pd.DataFrame, patients, votes):
     """The pipeline the command line trains (:func:`~hms_features.models.make_hms_pipeline`
-    with ``--embedders``, ``--n-estimators``, ``--learning-rate``, ``--seed``, ``--n-jobs``),
-    after the checks whose failure is the user's to fix."""
+    with ``--embedders``, ``--n-estimators``, ``--learning-rate``, ``--two-stage``, ``--seed``,
+    ``--n-jobs``), after the checks whose failure is the user's to fix."""
     from .models import SEQUENCE_PREFIX, make_hms_pipeline
 
     wanted = list(dict.fromkeys(args.embedders or []))
@@ -116,9 +119,15 @@ def _model(args, X: pd.DataFrame, patients):
         raise UsageError("--embedders lstm: the feature table has no seq_* columns (the "
                          "LSTM's input sequence); compute the features with "
                          "--feature-set default,seq")
+    if args.two_stage is not None:
+        n_many = int((votes.sum(axis=1) >= args.two_stage).sum())
+        if n_many < 2:
+            raise UsageError(f"--two-stage {args.two_stage:g}: only {n_many} training rows have "
+                             f"that many votes (the most is {votes.sum(axis=1).max():g}); "
+                             "stage 2 needs at least 2")
     return make_hms_pipeline(embedders=wanted or None, n_estimators=args.n_estimators,
                              learning_rate=args.learning_rate, random_state=args.seed,
-                             n_jobs=args.n_jobs)
+                             n_jobs=args.n_jobs, two_stage=args.two_stage)
 
 
 def _clip(value: str):
@@ -134,6 +143,110 @@ def _clip(value: str):
 def _weights(votes: np.ndarray, mode: str):
     """``--weights``: None, or :func:`~hms_features.data.vote_weights` of ``votes``."""
     return None if mode == "none" else vote_weights(votes)
+
+
+def _train_mask(args, votes: np.ndarray) -> np.ndarray | None:
+    """``--min-votes``: the rows a model may train on (None: every row)."""
+    if args.min_votes is None:
+        return None
+    mask = votes.sum(axis=1) >= args.min_votes
+    if mask.sum() < 2:
+        raise UsageError(f"--min-votes {args.min_votes:g}: only {int(mask.sum())} rows have that "
+                         f"many votes (the most is {votes.sum(axis=1).max():g})")
+    return mask
+
+
+def _folds(args, rows: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    """The fold of each row and how it was made (``--folds``, ``--stratified``,
+    ``--fold-file``)."""
+    from .folds import read_fold_file, stratified_patient_folds
+
+    if args.fold_file and args.folds is not None:
+        raise UsageError("--folds and --fold-file: give one (the file says the folds)")
+    n_folds = 5 if args.folds is None else args.folds
+    if args.fold_file:
+        path = Path(args.fold_file)
+        folds = read_fold_file(path, rows, allow_unknown=bool(args.by_eeg),
+                               split_patients="error")
+        return folds, {"scheme": "file", "file": str(path.resolve()),
+                       "sha256": _sha256(path), "n_folds": int(len(np.unique(folds)))}
+    if args.stratified:
+        folds = stratified_patient_folds(rows, n_folds, seed=args.seed)
+        return folds, {"scheme": "stratified", "n_folds": int(n_folds), "seed": args.seed}
+    # the split cross_validate_by_patient makes by itself (data.patient_folds)
+    return patient_folds(rows, n_folds), {"scheme": "patient", "n_folds": int(n_folds)}
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_fingerprint(ds: HMSDataset) -> dict:
+    """A cheap fingerprint of a dataset folder (no signal read).
+
+    Returns
+    -------
+    dict
+        ``split``, ``labels_sha256`` (SHA-256 of ``{split}.csv``), ``n_parquet`` and
+        ``parquet_bytes`` (the ``{split}_eegs/`` and ``{split}_spectrograms/`` files), and
+        ``parquet_sha256``, the SHA-256 of their sorted ``folder/name size`` list.
+    """
+    files = sorted(f"{p.parent.name}/{p.name} {p.stat().st_size}"
+                   for d in (ds.eeg_dir, ds.spec_dir) if d.is_dir() for p in d.glob("*.parquet"))
+    return {
+        "split": ds.split,
+        "labels_sha256": _sha256(ds.root / f"{ds.split}.csv"),
+        "n_parquet": len(files),
+        "parquet_bytes": int(sum(int(f.rsplit(" ", 1)[1]) for f in files)),
+        "parquet_sha256": hashlib.sha256("\n".join(files).encode()).hexdigest(),
+    }
+
+
+def provenance(args, ds: HMSDataset, X: pd.DataFrame, model, n_rows: int,
+               n_train_rows: int, folds: dict | None = None) -> dict:
+    """What produced a cv folder or a model: recorded in ``cv.json``, the model manifest and the
+    report's settings.
+
+    Returns
+    -------
+    dict
+        ``library_version`` and ``params`` (every scalar parameter of the final estimator:
+        :meth:`~hms_features.models.HMSPipeline.provenance`), ``command``, ``data`` (folder
+        and :func:`data_fingerprint`),
+        ``feature_set``, ``families`` (None for a table that is no feature set),
+        ``n_features``, ``features_file``, ``context`` (of the computed features; None for a
+        ``--features`` table), ``by_eeg``, ``n_rows``, ``min_votes``,
+        ``n_train_rows``, ``weights``, ``two_stage``, ``embedders``, ``n_estimators``,
+        ``learning_rate``, ``seed`` and ``folds`` (scheme, number, file and its SHA-256; cv
+        only).
+    """
+    from .models import input_spec
+
+    spec = input_spec(X.columns)
+    return model.provenance({
+        "command": args.command,
+        "data": {"dir": str(Path(ds.root).resolve()), **data_fingerprint(ds)},
+        "feature_set": spec["feature_set"] if spec else None,
+        "families": spec["families"] if spec else None,
+        "n_features": int(X.shape[1]),
+        "features_file": str(Path(args.features).resolve()) if args.features else None,
+        "context": None if args.features else getattr(args, "context", "window"),
+        "by_eeg": bool(args.by_eeg),
+        "n_rows": int(n_rows),
+        "min_votes": args.min_votes,
+        "n_train_rows": int(n_train_rows),
+        "weights": args.weights,
+        "two_stage": args.two_stage,
+        "embedders": list(dict.fromkeys(args.embedders or [])),
+        "n_estimators": args.n_estimators,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+        "folds": folds,
+    })
 
 
 # ------------------------------------------------------------------------------------- commands
@@ -193,14 +306,21 @@ def run_cv(args) -> dict:
 
     ds = HMSDataset(args.data_dir)
     rows = _label_rows(ds, args.by_eeg)
+    folds, scheme = _folds(args, rows)
     X = _load_or_build(ds, rows, args)
     votes = ds.votes(rows)
+    mask = _train_mask(args, votes)
+    if mask is not None:
+        empty = [int(k) for k in np.unique(folds) if not mask[folds != k].any()]
+        if empty:
+            raise UsageError(f"--min-votes {args.min_votes:g}: no training rows outside fold "
+                             f"{empty[0]}")
     t0 = time.perf_counter()
     patients = rows["patient_id"].to_numpy()
-    res = cross_validate_by_patient(_model(args, X, patients), X, votes, patients,
-                                    n_splits=args.folds,
+    model = _model(args, X, patients, votes if mask is None else votes[mask])
+    res = cross_validate_by_patient(model, X, votes, patients, folds=folds,
                                     sample_weight=_weights(votes, args.weights),
-                                    progress=not args.quiet)
+                                    train_mask=mask, progress=not args.quiet)
     wall = time.perf_counter() - t0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -210,20 +330,23 @@ def run_cv(args) -> dict:
     oof[list(CLASSES)] = res.oof
     oof.to_csv(out / "oof.csv", index=False)
     table = kl_table(votes, {"model (out-of-fold)": res.oof})
+    n_folds = len(res.fold_kl)
     summary = {
         "data_dir": str(Path(args.data_dir).resolve()),
         "by_eeg": bool(args.by_eeg),
         "feature_set": args.feature_set,
         "n_rows": int(len(rows)),
         "n_features": int(X.shape[1]),
-        "n_folds": int(args.folds),
+        "n_folds": int(n_folds),
         "fold_kl": [float(k) for k in res.fold_kl],
         "report": res.report,
         "kl_table": table.to_dict(orient="index"),
         "seconds": wall,
+        "provenance": provenance(args, ds, X, model, len(rows),
+                                 len(rows) if mask is None else int(mask.sum()), scheme),
     }
     (out / "cv.json").write_text(json.dumps(summary, indent=2, allow_nan=True))
-    _say(args, f"\n{len(rows)} rows, {X.shape[1]} features, {args.folds} patient-grouped folds "
+    _say(args, f"\n{len(rows)} rows, {X.shape[1]} features, {n_folds} {scheme['scheme']} folds "
                f"({wall:.0f} s); per-fold KL: " + ", ".join(f"{k:.3f}" for k in res.fold_kl))
     _say(args, table.to_string(float_format=lambda v: f"{v:.4f}"))
     return summary
@@ -235,11 +358,15 @@ def run_train(args):
     X = _load_or_build(ds, rows, args)
     votes = ds.votes(rows)
     patients = rows["patient_id"].to_numpy()
-    model = _model(args, X, patients)
-    model.fit(X, votes, sample_weight=_weights(votes, args.weights), groups=patients)
+    mask = _train_mask(args, votes)
+    keep = slice(None) if mask is None else mask
+    model = _model(args, X, patients, votes[keep])
+    weights = _weights(votes[keep], args.weights)
+    model.fit(X[keep], votes[keep], sample_weight=weights, groups=patients[keep])
     out = Path(args.out)
-    model.save(out)
-    _say(args, f"{out}: model trained on {len(rows)} rows x {X.shape[1]} features")
+    model.save(out, provenance=provenance(args, ds, X, model, len(rows),
+                                          len(rows) if mask is None else int(mask.sum())))
+    _say(args, f"{out}: model trained on {len(votes[keep])} rows x {X.shape[1]} features")
     return model
 
 
@@ -262,10 +389,23 @@ def load_model(model_dir, *, recompute: bool = True):
 def run_predict(args) -> pd.DataFrame:
     from .submission import write_submission
 
-    model = load_model(args.model_dir)
+    model = load_model(args.model_dir, recompute=not args.features)
     ds = HMSDataset(args.data_dir, "test")
-    X = _on_cluster(args, lambda: model.feature_table(ds, labels=ds.labels,
-                                                      **_build_kwargs(args)))
+    if args.features:
+        X = pd.read_parquet(args.features)
+        key = ds.labels["eeg_id"]
+        missing = ~key.isin(X.index)
+        if missing.any():
+            raise UsageError(f"{args.features}: no feature row for eeg_id "
+                             f"{key[missing].iloc[0]} (and {int(missing.sum()) - 1} more)")
+        X = X.loc[key.to_numpy()]
+    else:
+        X = _on_cluster(args, lambda: model.feature_table(ds, labels=ds.labels,
+                                                          **_build_kwargs(args)))
+    try:
+        X = model.check_feature_table(X)
+    except ValueError as err:
+        raise UsageError(f"{args.features or 'the computed feature table'}: {err}") from None
     proba = model.predict_proba(X)
     sample = Path(args.data_dir) / "sample_submission.csv"
     out = Path(args.out)
@@ -295,6 +435,11 @@ def run_report(args) -> Path:
         importances = booster.feature_importances_
         names = list(getattr(booster, "feature_names_in_", range(len(importances))))
     data_dir = args.data_dir or summary.get("data_dir")
+    settings = summary.get("provenance")
+    out_dir = Path(args.out)
+    if settings is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "settings.json").write_text(json.dumps(settings, indent=2, allow_nan=True))
     examples = []
     if args.examples and data_dir and Path(data_dir).is_dir():
         ds = HMSDataset(data_dir)
@@ -305,7 +450,7 @@ def run_report(args) -> Path:
     html = write_report(args.out, oof_proba=proba, votes=votes,
                         fold_reports=fold_kl_reports(votes, proba, oof["fold"].to_numpy()),
                         feature_names=names, importances=importances, example_windows=examples,
-                        title=args.title)
+                        title=args.title, settings=settings)
     _say(args, f"{html}")
     return html
 
@@ -394,6 +539,69 @@ def cmd_evaluate(args):
     return table
 
 
+def cmd_blend(args):
+    """Fit blend weights on out-of-fold files, score the blend by its own patient-grouped CV,
+    and blend the matching test submissions."""
+    from .blend import blend_oof, blend_submissions
+
+    oofs = []
+    for path in args.oofs:
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: no such out-of-fold file")
+        oofs.append(pd.read_csv(path))
+    if args.data:
+        oofs[0] = _with_dataset_votes(oofs[0], args.oofs[0], HMSDataset(args.data))
+    if args.subs and len(args.subs) != len(oofs):
+        raise UsageError(f"--subs: {len(args.subs)} submissions for {len(oofs)} out-of-fold "
+                         "files; give one per model, in the same order")
+    try:
+        result = blend_oof(oofs, names=[str(p) for p in args.oofs], method=args.method,
+                           n_splits=args.folds)
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        sub = None
+        if args.subs:
+            sample = Path(args.data) / "sample_submission.csv" if args.data else None
+            sub = blend_submissions(result, args.subs, out / "submission.csv",
+                                    sample_submission=sample if sample and sample.is_file()
+                                    else None)
+    except (ValueError, KeyError) as err:
+        raise UsageError(str(err).strip("'\"")) from None
+    oof = pd.DataFrame(result.oof, columns=list(CLASSES))
+    oof.insert(0, "label_id", result.label_ids)
+    oof.to_csv(out / "oof.csv", index=False)
+    table = result.table()
+    (out / "blend.json").write_text(json.dumps({
+        "models": result.names, "method": result.method,
+        "weights": [float(w) for w in result.weights],
+        "fold_weights": np.asarray(result.fold_weights).tolist(), "n_folds": args.folds,
+        "kl_table": table.to_dict(orient="index"), "submissions": args.subs or [],
+        "data_dir": str(Path(args.data).resolve()) if args.data else None,
+    }, indent=2, allow_nan=True))
+    _say(args, table.to_string(float_format=lambda v: f"{v:.4f}"))
+    _say(args, f"{out}: blend.json, oof.csv" + (", submission.csv" if sub is not None else ""))
+    return result
+
+
+def _with_dataset_votes(oof: pd.DataFrame, name, ds: HMSDataset) -> pd.DataFrame:
+    """``oof`` with the ``patient_id`` and vote counts of its ``label_id`` rows from ``ds`` where
+    the file lacks them (another model's file may hold only ``label_id`` and probabilities;
+    columns present are kept: one row per EEG holds summed votes)."""
+    if "label_id" not in oof:
+        raise UsageError(f"{name}: no 'label_id' column")
+    labels = ds.labels.set_index("label_id")
+    unknown = ~oof["label_id"].isin(labels.index)
+    if unknown.any():
+        raise UsageError(f"{name}: label_id {oof['label_id'][unknown].iloc[0]} is not in "
+                         f"{ds.root / 'train.csv'} ({int(unknown.sum())} such rows)")
+    truth = labels.loc[oof["label_id"].to_numpy(), ["patient_id", *VOTE_COLUMNS]]
+    out = oof.copy()
+    for column in truth.columns:
+        if column not in out:
+            out[column] = truth[column].to_numpy()
+    return out
+
+
 def cmd_demo(args) -> None:
     """Synthetic data -> features -> CV -> final model -> submission -> report."""
     from .synthetic import make_synthetic_hms
@@ -459,14 +667,44 @@ def _oracle_kl(data_dir, oof_csv):
 
 
 # ------------------------------------------------------------------------------------- parser
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the argument (exit code 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(kind, *, minimum, strict=False):
+    """An argparse type: a ``kind`` (int or float) ``>= minimum`` (``> minimum`` if strict)."""
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a number' if kind is float else 'an integer'}") from None
+        if not np.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} must be {'>' if strict else '>='} {minimum}")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
 def _add_common(p, *, features=True, model=False, feature_set=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     p.add_argument("--n-jobs", type=int, default=-1,
                    help="parallel workers (-1: all cores; default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    if model:
+        p.add_argument("--seed", type=int, default=0,
+                       help="random seed of the models and of --stratified folds "
+                            "(default %(default)s)")
     if features and feature_set:
         p.add_argument("--feature-set", type=_feature_set, default="default",
                        help="'default', 'fast' or comma-separated families (default %(default)s)")
+        p.add_argument("--context", choices=["window", "recording"], default="window",
+                       help="what preprocessing of a training window sees: 'window', the 50 s "
+                            "alone, exactly as a test file (default); 'recording', the whole "
+                            "recording filtered before the windows are cut")
     if features:
         p.add_argument("--cache-dir", default=".hms_features_cache",
                        help="resumable feature cache ('' for none; default %(default)s)")
@@ -487,17 +725,25 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                        help="numpy embedders whose out-of-fold embeddings feed the booster: "
                             "'mlp' on the features, 'lstm' on the 5 s sub-window sequence "
                             "(the 'seq' family, added to the computed features by itself)")
-        p.add_argument("--n-estimators", type=int, default=400,
+        p.add_argument("--n-estimators", type=_number(int, minimum=1), default=400,
                        help="boosting rounds (default %(default)s)")
-        p.add_argument("--learning-rate", type=float, default=0.05,
-                       help="LightGBM learning rate (default %(default)s)")
+        p.add_argument("--learning-rate", type=_number(float, minimum=0, strict=True),
+                       default=0.05, help="LightGBM learning rate (default %(default)s)")
         p.add_argument("--weights", choices=["none", "votes"], default="votes",
-                       help="row weights: by number of votes (capped at 10) or none "
-                            "(default %(default)s)")
+                       help="row weights: 'votes' = min(number of votes, 10) / 10 "
+                            "(hms_features.data.vote_weights) or 'none' (default %(default)s)")
+        p.add_argument("--min-votes", type=_number(float, minimum=0, strict=True), default=None,
+                       metavar="N",
+                       help="train only on rows with at least N expert votes (e.g. 10); cv "
+                            "still predicts and scores every held-out row")
+        p.add_argument("--two-stage", type=_number(float, minimum=0, strict=True), default=None,
+                       metavar="N",
+                       help="two-stage training: LightGBM on all training rows, then 100 more "
+                            "rounds of the same booster on the rows with at least N votes")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="hms-features",
         description="Features and torch-free models for the HMS harmful brain activity EEG data.",
         epilog="Exit codes: 0 success, 2 bad usage or input, 1 unexpected failure.",
@@ -509,9 +755,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="hms_demo", help="output folder (default %(default)s)")
     p.add_argument("--patients", type=int, default=40,
                    help="synthetic patients, ~20 label rows each (default %(default)s)")
-    p.add_argument("--folds", type=int, default=5, help="CV folds (default %(default)s)")
+    p.add_argument("--folds", type=_number(int, minimum=2), default=5,
+                   help="CV folds (default %(default)s)")
     _add_common(p, model=True)
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, stratified=False, fold_file=None)
 
     p = sub.add_parser("synth", help="write the synthetic dataset in the Kaggle layout",
                        description="Write a realistic synthetic HMS dataset (train.csv, test.csv, "
@@ -548,7 +795,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "oof.csv and cv.json into --out and prints the KL table.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
     p.add_argument("--out", default="hms_cv", help="output folder (default %(default)s)")
-    p.add_argument("--folds", type=int, default=5, help="number of folds (default %(default)s)")
+    p.add_argument("--folds", type=_number(int, minimum=2), default=None,
+                   help="number of patient-grouped folds (default 5)")
+    scheme = p.add_mutually_exclusive_group()
+    scheme.add_argument("--stratified", action="store_true",
+                        help="patient-grouped folds with similar class mixes (StratifiedGroupKFold "
+                             "on the expert consensus, shuffled by --seed)")
+    scheme.add_argument("--fold-file", default=None, metavar="CSV",
+                        help="your own folds: a CSV with 'fold' and 'label_id' or 'eeg_id' "
+                             "(instead of --folds; no patient may be in two folds)")
     _add_common(p, model=True)
     p.set_defaults(func=run_cv)
 
@@ -567,6 +822,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="folder written by hms-features train")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout (test.csv, test_eegs/, ...)")
     p.add_argument("--out", default="submission.csv", help="output CSV (default %(default)s)")
+    p.add_argument("--features", default=None, metavar="PARQUET",
+                   help="precomputed test feature table ('hms-features features --split test'); "
+                        "its columns must be the model's")
     _add_common(p, feature_set=False)
     p.set_defaults(func=run_predict)
 
@@ -640,6 +898,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="write the score table to this CSV")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("blend", help="blend out-of-fold predictions of several models",
+                       description=cmd_blend.__doc__ + " Writes blend.json (weights, KL table), "
+                       "oof.csv (the blend's out-of-fold predictions) and, with --subs, "
+                       "submission.csv into --out.")
+    p.add_argument("oofs", nargs="+", metavar="OOF.csv",
+                   help="two or more out-of-fold files over the same label rows (label_id and "
+                        "the six probabilities; the first also patient_id and the votes, unless "
+                        "--data gives them); 'hms-features cv' writes oof.csv")
+    p.add_argument("--data", default=None, metavar="DATA_DIR",
+                   help="dataset whose train.csv gives patient_id and votes the first file lacks "
+                        "(and sample_submission.csv to check --subs against)")
+    p.add_argument("--subs", nargs="+", default=None, metavar="SUB.csv",
+                   help="one test submission per model, in the order of the OOF files")
+    p.add_argument("--method", choices=["linear", "log"], default="linear",
+                   help="'linear' mixture or 'log' weighted geometric mean (a temperature per "
+                        "model) (default %(default)s)")
+    p.add_argument("--folds", type=_number(int, minimum=2), default=5,
+                   help="folds of the blend's own patient-grouped CV (default %(default)s)")
+    p.add_argument("--out", default="hms_blend", help="output folder (default %(default)s)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_blend)
     return parser
 
 

@@ -258,7 +258,7 @@ def test_unexpected_failure_exits_1(monkeypatch, demo, tmp_path):
 
 def test_help_on_every_subcommand(capsys):
     for cmd in ["demo", "synth", "validate", "features", "cv", "train", "predict", "report",
-                "scan"]:
+                "scan", "blend"]:
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0
@@ -305,3 +305,273 @@ def test_recording_spectrogram_rows():
     np.testing.assert_array_equal(values[[1, -2]], eeg_to_spectrogram(eeg.T, [600, 19400], 200.0))
     with pytest.raises(ValueError, match=r"\(20, n_samples\)"):
         recording_spectrogram(eeg.T)
+
+
+# ------------------------------------------------------- vote-aware training, folds, blending
+
+
+@pytest.fixture(scope="module")
+def table(demo, tmp_path_factory):
+    """The demo's feature table (from its cache), as ``hms-features features`` writes it."""
+    out = tmp_path_factory.mktemp("table") / "f.parquet"
+    assert main(["features", str(demo / "data"), "--out", str(out), "--cache-dir",
+                 str(demo / "cache"), *FAST]) == 0
+    return out
+
+
+def _python_cv(demo, table, **kwargs):
+    from hms_features import cross_validate_by_patient, make_hms_pipeline, vote_weights
+
+    ds = HMSDataset(demo / "data")
+    X = pd.read_parquet(table).loc[ds.labels["label_id"].to_numpy()]
+    votes = ds.votes()
+    model = make_hms_pipeline(n_estimators=30, learning_rate=0.05, random_state=0, n_jobs=1,
+                              two_stage=kwargs.pop("two_stage", None))
+    return cross_validate_by_patient(model, X, votes, ds.labels["patient_id"], n_splits=3,
+                                     sample_weight=vote_weights(votes), **kwargs), votes
+
+
+def test_min_votes_trains_on_many_vote_rows_and_scores_every_row(demo, table, tmp_path):
+    out = tmp_path / "cv"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(out),
+                 "--folds", "3", "--min-votes", "10", *FAST, *MODEL]) == 0
+    oof = pd.read_csv(out / "oof.csv")
+    assert np.isfinite(oof[list(CLASSES)].to_numpy()).all()  # every row predicted
+    ref, votes = _python_cv(demo, table, train_mask=HMSDataset(demo / "data").votes().sum(1) >= 10)
+    np.testing.assert_allclose(oof[list(CLASSES)], ref.oof, rtol=1e-6, atol=1e-9)
+    plain = pd.read_csv(demo / "cv" / "oof.csv")[list(CLASSES)].to_numpy()
+    assert np.abs(plain - ref.oof).max() > 1e-3  # selecting rows changed the models
+    prov = json.loads((out / "cv.json").read_text())["provenance"]
+    assert prov["min_votes"] == 10 and prov["n_rows"] == len(votes)
+    assert prov["n_train_rows"] == int((votes.sum(axis=1) >= 10).sum()) < len(votes)
+
+
+def test_two_stage_cv_train_and_predict(demo, table, tmp_path):
+    from hms_features.models import TwoStageClassifier
+
+    out = tmp_path / "cv"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(out),
+                 "--folds", "3", "--two-stage", "10", *FAST, *MODEL]) == 0
+    ref, _ = _python_cv(demo, table, two_stage=10)
+    np.testing.assert_allclose(pd.read_csv(out / "oof.csv")[list(CLASSES)], ref.oof,
+                               rtol=1e-6, atol=1e-9)
+    model = tmp_path / "m"
+    assert main(["train", str(demo / "data"), "--features", str(table), "--out", str(model),
+                 "--two-stage", "10", *FAST, *MODEL]) == 0
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["steps"][-1]["kind"] == "TwoStageClassifier"
+    assert manifest["provenance"]["params"]["min_votes"] == 10
+    assert manifest["provenance"]["two_stage"] == 10
+    loaded = load(model)  # registered at import of hms_features.models
+    assert isinstance(loaded.steps[-1][1], TwoStageClassifier)
+    assert loaded.steps[-1][1].n_stage2_rows_ == int(
+        (HMSDataset(demo / "data").votes().sum(axis=1) >= 10).sum())
+    sub = tmp_path / "sub.csv"
+    assert main(["predict", str(model), str(demo / "data"), "--out", str(sub), *JOBS,
+                 "--cache-dir", ""]) == 0
+    test = HMSDataset(demo / "data", "test")
+    expect = loaded.predict_proba(loaded.feature_table(test, n_jobs=1, progress=False))
+    np.testing.assert_allclose(pd.read_csv(sub)[list(VOTE_COLUMNS)], expect, rtol=1e-9)
+
+
+def test_by_eeg_with_min_votes_and_two_stage(demo, table, tmp_path):
+    out = tmp_path / "cv"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(out),
+                 "--folds", "3", "--by-eeg", "--min-votes", "3", "--two-stage", "20",
+                 "--stratified", *FAST, *MODEL]) == 0
+    oof = pd.read_csv(out / "oof.csv")
+    by_eeg = HMSDataset(demo / "data").eeg_labels()
+    assert oof["label_id"].tolist() == by_eeg["label_id"].tolist()
+    np.testing.assert_array_equal(oof[list(VOTE_COLUMNS)], by_eeg[list(VOTE_COLUMNS)])
+    assert np.isfinite(oof[list(CLASSES)].to_numpy()).all()
+    prov = json.loads((out / "cv.json").read_text())["provenance"]
+    assert prov["by_eeg"] and prov["folds"]["scheme"] == "stratified"
+
+
+def test_stratified_and_fold_file(demo, table, tmp_path):
+    from hms_features import stratified_patient_folds
+
+    ds = HMSDataset(demo / "data")
+    out = tmp_path / "strat"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(out),
+                 "--folds", "3", "--stratified", "--seed", "2", *FAST, *MODEL]) == 0
+    oof = pd.read_csv(out / "oof.csv")
+    np.testing.assert_array_equal(oof["fold"], stratified_patient_folds(ds.labels, 3, seed=2))
+    # a fold file by eeg_id: patient p -> fold p % 2
+    patients = sorted(ds.labels["patient_id"].unique())
+    eegs = ds.labels.drop_duplicates("eeg_id")
+    folds = eegs["patient_id"].map({p: i % 2 for i, p in enumerate(patients)})
+    fold_csv = tmp_path / "folds.csv"
+    pd.DataFrame({"eeg_id": eegs["eeg_id"], "fold": folds}).to_csv(fold_csv, index=False)
+    out = tmp_path / "file"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(out),
+                 "--fold-file", str(fold_csv), *FAST, *MODEL]) == 0
+    oof = pd.read_csv(out / "oof.csv")
+    expect = ds.labels["patient_id"].map({p: i % 2 for i, p in enumerate(patients)})
+    np.testing.assert_array_equal(oof["fold"], expect)
+    summary = json.loads((out / "cv.json").read_text())
+    assert summary["n_folds"] == 2 and len(summary["fold_kl"]) == 2
+    import hashlib
+
+    assert summary["provenance"]["folds"] == {
+        "scheme": "file", "file": str(fold_csv.resolve()), "n_folds": 2,
+        "sha256": hashlib.sha256(fold_csv.read_bytes()).hexdigest()}
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--min-votes", "0"], "--min-votes"),
+    (["--min-votes", "ten"], "--min-votes"),
+    (["--min-votes", "1000"], "--min-votes"),
+    (["--two-stage", "-1"], "--two-stage"),
+    (["--two-stage", "1000"], "--two-stage"),
+    (["--folds", "1"], "--folds"),
+    (["--n-estimators", "0"], "--n-estimators"),
+    (["--learning-rate", "0"], "--learning-rate"),
+    (["--weights", "counts"], "--weights"),
+    (["--stratified", "--fold-file", "f.csv"], "--fold-file"),
+    (["--folds", "3", "--fold-file", "f.csv"], "--fold-file"),
+    (["--fold-file", "nope.csv"], "nope.csv"),
+])
+def test_bad_flag_values_exit_2_with_one_line(demo, table, tmp_path, capsys, argv, flag):
+    with pytest.raises(SystemExit) as exc:  # argparse's own errors exit from main
+        code = main(["cv", str(demo / "data"), "--features", str(table), "--out",
+                     str(tmp_path / "cv"), *FAST, *MODEL, *argv])
+        raise SystemExit(code)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and flag in err, err
+
+
+def test_blend_two_oof_files_and_submissions(demo, table, tmp_path, capsys):
+    from hms_features import blend_oof
+
+    other = tmp_path / "cv2"
+    assert main(["cv", str(demo / "data"), "--features", str(table), "--out", str(other),
+                 "--folds", "3", "--weights", "none", "--n-estimators", "10", *FAST]) == 0
+    # the other model's file as a CNN would write it: label_id and probabilities only
+    slim = tmp_path / "other_oof.csv"
+    pd.read_csv(other / "oof.csv")[["label_id", *CLASSES]].to_csv(slim, index=False)
+    first = pd.read_csv(demo / "cv" / "oof.csv")[["label_id", *CLASSES]]
+    first_csv = tmp_path / "first_oof.csv"
+    first.to_csv(first_csv, index=False)  # votes and patients come from --data
+    sub2 = tmp_path / "sub2.csv"
+    model2 = tmp_path / "m2"
+    assert main(["train", str(demo / "data"), "--features", str(table), "--out", str(model2),
+                 "--weights", "none", "--n-estimators", "10", *FAST]) == 0
+    assert main(["predict", str(model2), str(demo / "data"), "--out", str(sub2), *JOBS,
+                 "--cache-dir", ""]) == 0
+    out = tmp_path / "blend"
+    capsys.readouterr()
+    assert main(["blend", str(first_csv), str(slim), "--data", str(demo / "data"), "--subs",
+                 str(demo / "submission.csv"), str(sub2), "--folds", "3", "--out", str(out)]) == 0
+    assert "blend (CV)" in capsys.readouterr().out
+    report = json.loads((out / "blend.json").read_text())
+    ref = blend_oof([demo / "cv" / "oof.csv", other / "oof.csv"], n_splits=3)
+    np.testing.assert_allclose(report["weights"], ref.weights, rtol=1e-6, atol=1e-9)
+    assert report["kl_table"]["blend (CV)"]["KL"] == pytest.approx(ref.kl["blend (CV)"])
+    sub = pd.read_csv(out / "submission.csv")
+    s1, s2 = pd.read_csv(demo / "submission.csv"), pd.read_csv(sub2)
+    w = np.asarray(report["weights"])
+    np.testing.assert_allclose(sub[list(VOTE_COLUMNS)], w[0] * s1[list(VOTE_COLUMNS)]
+                               + w[1] * s2[list(VOTE_COLUMNS)], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(pd.read_csv(out / "oof.csv")[list(CLASSES)], ref.oof, rtol=1e-6)
+    # one submission for two models, and a file of other rows: one-line errors
+    assert main(["blend", str(first_csv), str(slim), "--data", str(demo / "data"), "--subs",
+                 str(sub2), "--out", str(out)]) == 2
+    assert "--subs" in capsys.readouterr().err
+    pd.read_csv(slim).iloc[:-1].to_csv(slim, index=False)
+    assert main(["blend", str(first_csv), str(slim), "--data", str(demo / "data"), "--folds",
+                 "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "other_oof.csv" in err and "label_id" in err
+
+
+# ------------------------------------------------------------------------------ provenance
+
+
+def test_provenance_in_cv_json_model_manifest_and_report(demo, tmp_path):
+    from hms_features import __version__
+    from hms_features.cli import data_fingerprint
+
+    prov = json.loads((demo / "cv" / "cv.json").read_text())["provenance"]
+    assert prov["library_version"] == __version__
+    assert prov["params"]["final_step"] == "SoftLabelLGBMClassifier"
+    assert prov["params"]["n_estimators"] == 30 and prov["params"]["learning_rate"] == 0.05
+    assert prov["params"]["random_state"] == prov["seed"] == 0
+    assert prov["families"] == ["spectral", "temporal", "spectrogram"]
+    assert prov["weights"] == "votes" and prov["min_votes"] is None
+    assert prov["context"] == "window"
+    assert prov["two_stage"] is None and prov["embedders"] == []
+    assert prov["folds"] == {"scheme": "patient", "n_folds": 3}
+    ds = HMSDataset(demo / "data")
+    fp = prov["data"]
+    assert fp == {"dir": str((demo / "data").resolve()), **data_fingerprint(ds)}
+    files = list(ds.eeg_dir.glob("*.parquet")) + list(ds.spec_dir.glob("*.parquet"))
+    assert fp["n_parquet"] == len(files)
+    assert fp["parquet_bytes"] == sum(f.stat().st_size for f in files)
+    # the fingerprint changes with train.csv and with a parquet file's size
+    copy = tmp_path / "data"
+    shutil.copytree(demo / "data", copy)
+    assert data_fingerprint(HMSDataset(copy)) == data_fingerprint(ds)
+    (copy / "train.csv").write_text((copy / "train.csv").read_text().replace(",1,", ",2,", 1))
+    assert data_fingerprint(HMSDataset(copy))["labels_sha256"] != fp["labels_sha256"]
+    victim = next((copy / "train_eegs").glob("*.parquet"))
+    victim.write_bytes(victim.read_bytes() + b"\0")
+    assert data_fingerprint(HMSDataset(copy))["parquet_sha256"] != fp["parquet_sha256"]
+    # the model: the same record, minus the folds
+    manifest = json.loads((demo / "model" / "manifest.json").read_text())["provenance"]
+    assert manifest["command"] == "demo" and manifest["folds"] is None
+    assert {k: v for k, v in manifest.items() if k not in ("folds", "n_rows")} == \
+        {k: v for k, v in prov.items() if k not in ("folds", "n_rows")}
+    assert load(demo / "model").provenance_ == manifest
+    # the report keeps the settings of the cv it shows
+    settings = json.loads((demo / "report" / "settings.json").read_text())
+    assert settings == prov
+    assert "labels_sha256" in (demo / "report" / "report.html").read_text()
+
+
+def test_predict_refuses_a_table_of_other_columns(demo, table, tmp_path, capsys):
+    test_table = tmp_path / "test.parquet"
+    assert main(["features", str(demo / "data"), "--split", "test", "--out", str(test_table),
+                 "--cache-dir", "", *FAST]) == 0
+    out = tmp_path / "sub.csv"
+    assert main(["predict", str(demo / "model"), str(demo / "data"), "--features",
+                 str(test_table), "--out", str(out), *JOBS]) == 0
+    np.testing.assert_allclose(pd.read_csv(out).iloc[:, 1:],
+                               pd.read_csv(demo / "submission.csv").iloc[:, 1:], rtol=1e-9)
+    X = pd.read_parquet(test_table)
+    X.iloc[:, ::-1].to_parquet(test_table)  # other order: reordered by name, same result
+    assert main(["predict", str(demo / "model"), str(demo / "data"), "--features",
+                 str(test_table), "--out", str(out), *JOBS]) == 0
+    gone = X.columns[5]
+    pd.concat([X.drop(columns=[gone]), pd.DataFrame({"extra_feature": 1.0}, index=X.index)],
+              axis=1).to_parquet(test_table)
+    capsys.readouterr()
+    assert main(["predict", str(demo / "model"), str(demo / "data"), "--features",
+                 str(test_table), "--out", str(out), *JOBS]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert gone in err and "extra_feature" in err and "1 missing" in err and "1 extra" in err
+
+
+def test_context_recording_from_the_command_line(demo, table, tmp_path, capsys):
+    from hms_features import build_features
+
+    out = tmp_path / "rec.parquet"
+    assert main(["features", str(demo / "data"), "--out", str(out), "--context", "recording",
+                 "--cache-dir", "", *FAST]) == 0
+    ds = HMSDataset(demo / "data")
+    ref = build_features(ds, ["spectral", "temporal", "spectrogram"], n_jobs=1, progress=False,
+                         context="recording")
+    pd.testing.assert_frame_equal(pd.read_parquet(out), ref)
+    window = pd.read_parquet(table)  # the default context
+    assert (np.abs(window.to_numpy() - ref.to_numpy()) > 1e-3).any()
+    cv = tmp_path / "cv"
+    assert main(["cv", str(demo / "data"), "--out", str(cv), "--folds", "3", "--context",
+                 "recording", "--cache-dir", str(demo / "cache"), *FAST, *MODEL]) == 0
+    assert json.loads((cv / "cv.json").read_text())["provenance"]["context"] == "recording"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["features", str(demo / "data"), "--out", str(out), "--context", "file"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and len(err.splitlines()) == 1 and "--context" in err

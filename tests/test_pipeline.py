@@ -504,3 +504,63 @@ def test_sequence_shape_and_input_spec():
     assert spec["sequence"] == {"prefix": "seq_", "n_steps": 10, "n_per_step": 30}
     assert input_spec(["feat_0", "feat_1"]) is None  # a table of one's own
     assert input_spec(cols[:-1]) is None  # not exactly what build_features computes
+
+
+# ------------------------------------------------------- vote-aware training, column checks
+def test_cross_validate_train_mask_trains_on_a_subset_and_scores_every_row(table):
+    from hms_features.models import min_votes_mask
+
+    X, votes, patients = table
+    model = SoftLabelLGBMClassifier(**FAST)
+    mask = min_votes_mask(votes, 10)
+    w = votes.sum(axis=1)
+    res = cross_validate_by_patient(model, X, votes, patients, n_splits=4, train_mask=mask,
+                                    sample_weight=w)
+    assert np.isfinite(res.oof).all()  # held-out rows with few votes are predicted too
+    for k in range(4):
+        test = res.folds == k
+        train = ~test & mask
+        ref = clone(model).fit(X[train], votes[train], sample_weight=w[train])
+        np.testing.assert_allclose(res.oof[test], ref.predict_proba(X[test]), atol=1e-12)
+    assert res.kl == pytest.approx(kl_divergence(votes, res.oof, votes=True), rel=1e-12)
+    with pytest.raises(ValueError, match="train_mask must be a boolean array"):
+        cross_validate_by_patient(model, X, votes, patients, train_mask=mask.astype(int))
+    with pytest.raises(ValueError, match="fold 0: no training rows"):
+        cross_validate_by_patient(model, X, votes, patients, n_splits=4,
+                                  train_mask=res.folds == 0)
+
+
+def test_two_stage_pipeline_saves_and_loads(table, tmp_path):
+    from hms_features.models import TwoStageClassifier
+
+    X, votes, patients = table
+    pipe = make_hms_pipeline(two_stage=10, **FAST)
+    final = pipe.steps[-1][1]
+    assert isinstance(final, TwoStageClassifier) and final.min_votes == 10
+    assert final.base.get_params() == SoftLabelLGBMClassifier(**FAST).get_params()
+    pipe.fit(X, votes)
+    ref = TwoStageClassifier(SoftLabelLGBMClassifier(**FAST), min_votes=10).fit(X, votes)
+    np.testing.assert_allclose(pipe.predict_proba(X), ref.predict_proba(X), atol=1e-12)
+    pipe.save(tmp_path / "p", provenance={"seed": 0})
+    loaded = HMSPipeline.load(tmp_path / "p")
+    np.testing.assert_array_equal(loaded.predict_proba(X), pipe.predict_proba(X))
+    assert loaded.provenance_["seed"] == 0
+    assert loaded.provenance_["params"]["final_step"] == "TwoStageClassifier"
+    assert loaded.provenance_["params"]["min_votes"] == 10
+    assert loaded.provenance_["params"]["base__n_estimators"] == FAST["n_estimators"]
+    with pytest.raises(ValueError, match="two_stage wraps the default classifier"):
+        make_hms_pipeline(classifier=SoftLabelLGBMClassifier(), two_stage=10)
+
+
+def test_check_feature_table_names_what_differs(table):
+    X, votes, _ = table
+    pipe = make_hms_pipeline(**FAST).fit(X, votes)
+    assert pipe.check_feature_table(X) is X
+    shuffled = X[X.columns[::-1]]
+    pd.testing.assert_frame_equal(pipe.check_feature_table(shuffled), X)
+    bad = X.drop(columns=["feat_3"]).assign(feat_x=0.0, feat_y=0.0)
+    with pytest.raises(ValueError) as err:
+        pipe.check_feature_table(bad)
+    msg = str(err.value)
+    assert "\n" not in msg and "21 columns, the model expects 20" in msg
+    assert "1 missing (first: ['feat_3'])" in msg and "2 extra (first: ['feat_x', 'feat_y'])" in msg

@@ -11,10 +11,9 @@ import pytest
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from hms_features.metrics import CLASSES, kl_divergence
+from hms_features.metrics import CLASSES, kl_divergence, kl_scorer
 from hms_features.models import ModelFileError, SoftLabelLGBMClassifier, load
-from hms_features.models.two_stage import TwoStageClassifier, min_votes_mask, vote_count_weights
-from hms_features.scoring import kl_scorer
+from hms_features.models.two_stage import TwoStageClassifier, min_votes_mask
 
 K = len(CLASSES)
 EXACT = dict(subsample=1.0, subsample_freq=0, colsample_bytree=1.0, min_child_samples=5,
@@ -178,23 +177,19 @@ def test_sklearn_contract_nested_params_and_scorer(problem):
     assert search.best_estimator_.estimator_.booster_.current_iteration() == 25
 
 
-def test_min_votes_mask_and_vote_count_weights():
+def test_min_votes_mask():
     votes = np.array([[1, 0, 0, 0, 0, 0], [3, 3, 3, 0, 0, 0], [5, 5, 0, 0, 0, 0],
                       [0, 0, 0, 0, 0, 28]], dtype=float)
     np.testing.assert_array_equal(min_votes_mask(votes, 10), [False, False, True, True])
-    np.testing.assert_array_equal(vote_count_weights(votes), [0.1, 0.9, 1.0, 1.0])
-    np.testing.assert_array_equal(vote_count_weights(votes, cap=2), [0.5, 1, 1, 1])
-    with pytest.raises(ValueError, match="cap must be > 0"):
-        vote_count_weights(votes, cap=0)
     with pytest.raises(ValueError, match=r"shape \(n_rows, 6\)"):
         min_votes_mask(votes[:, :5], 10)
 
 
 def test_as_the_classifier_of_a_saved_pipeline(problem, tmp_path):
-    from hms_features.models import make_pipeline
+    from hms_features.models import make_hms_pipeline
 
     X, votes = problem
-    pipe = make_pipeline(classifier=TwoStageClassifier(SoftLabelLGBMClassifier(**EXACT),
+    pipe = make_hms_pipeline(classifier=TwoStageClassifier(SoftLabelLGBMClassifier(**EXACT),
                                                        stage2_estimators=5))
     pipe.fit(X, votes, lgbm__groups=np.arange(len(X)) // 4)
     pipe.save(tmp_path / "p")

@@ -1,9 +1,13 @@
 """What one chunk of :func:`hms_features.build.build_features` computes.
 
 The plan (:mod:`.plan`) names one of the two workers below for each chunk: :func:`array_chunk`
-(raw windows: preprocess each window) or :func:`dataset_chunk` (label rows of whole recordings:
-preprocess each recording once, cut its windows, share the Welch spectra of overlapping windows).
-Both return a float32 DataFrame, one row per window.
+(raw windows: preprocess each window) or :func:`dataset_chunk` (label rows of whole recordings,
+each EEG file read once). A dataset chunk has two contexts: ``"window"`` (the default) cuts each
+label window out of the raw recording first and preprocesses it on its own
+(:func:`standalone_windows`), exactly as a test file of the same 50 s is; ``"recording"``
+preprocesses each recording once and cuts its windows afterwards, sharing the Welch spectra of
+overlapping windows (:func:`recording_windows`; filters see minutes of context a test file does
+not have). Both return a float32 DataFrame, one row per window.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from ..signal import bipolar, preprocess, window_quality
 from ..validation import check_eeg
 from ..windows import cut_windows, window_samples
 
-__all__ = ["array_chunk", "dataset_chunk", "recording_windows"]
+__all__ = ["CONTEXTS", "array_chunk", "dataset_chunk", "recording_windows", "standalone_windows"]
+
+#: The preprocessing contexts of a dataset window (see the module docstring).
+CONTEXTS = ("window", "recording")
 
 # preprocess's default clipping level, µV (the quality of recording windows needs it)
 _CLIP_UV = inspect.signature(preprocess).parameters["clip_uv"].default
@@ -126,14 +133,43 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
         yield a, windows, quality, psd
 
 
+def standalone_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict,
+                       batch: int):
+    """Cut the label windows of one recording, then preprocess each window on its own.
+
+    Every window is what a standalone 50 s test file holding those samples would give: the same
+    cut (:func:`~hms_features.windows.cut_windows`, NaN-padded past the end), then
+    :func:`~hms_features.signal.preprocess` of the window alone (filters, NaN repair and
+    clipping see no sample outside it). Preprocessing is vectorised over the batch; each
+    window's Welch spectra are its own (filtered differently, overlapping windows share none).
+    Parameters and yielded tuples are those of :func:`recording_windows`, with ``psd`` None
+    (the features compute each window's Welch estimate themselves).
+    """
+    rec = check_eeg(rec, name="rec", caller="standalone_windows", layout="recording",
+                    fs=fs, order=None, allow_empty=True)
+    offsets = np.asarray(offsets, dtype=np.float64)
+    if (offsets < 0).any():
+        raise ValueError(f"negative eeg_label_offset_seconds {offsets[offsets < 0][0]}")
+    for a in range(0, len(offsets), batch):
+        raw = cut_windows(rec, offsets[a:a + batch], EEG_WINDOW_S, fs, pad=True)
+        windows, quality = preprocess(raw, fs, **prep)
+        yield a, np.ascontiguousarray(windows, dtype=np.float32), quality, None
+
+
 def dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec,
-                  batch: int | None = None) -> pd.DataFrame:
+                  batch: int | None = None, context: str = "window") -> pd.DataFrame:
     """Features of a chunk of label rows (whole recordings), computed ``batch`` rows at a time.
 
-    Each EEG file is read and filtered once; windows from several recordings are pooled until a
-    batch holds at least ``batch`` rows (default: the whole chunk), and a recording with more
-    rows than that is cut into batches. The spectrogram windows are read per batch.
+    Each EEG file is read once; its windows are preprocessed each on its own
+    (``context="window"``, :func:`standalone_windows`) or after filtering the whole recording
+    (``context="recording"``, :func:`recording_windows`). Windows from several recordings are
+    pooled until a batch holds at least ``batch`` rows (default: the whole chunk), and a
+    recording with more rows than that is cut into batches. The spectrogram windows are read
+    per batch.
     """
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
+    windows_of = standalone_windows if context == "window" else recording_windows
     fs = ds.fs
     batch = len(rows) if batch is None else max(int(batch), 1)
     pending: list[tuple] = []
@@ -142,8 +178,9 @@ def dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec,
     def flush():
         windows = np.concatenate([w for _, w, _, _ in pending])
         quality = {k: np.concatenate([q[k] for _, _, q, _ in pending]) for k in pending[0][2]}
-        psd = {s: (pending[0][3][s][0], np.concatenate([p[s][1] for *_, p in pending]))
-               for s in pending[0][3]}
+        psd = None if pending[0][3] is None else {
+            s: (pending[0][3][s][0], np.concatenate([p[s][1] for *_, p in pending]))
+            for s in pending[0][3]}
         pos = np.concatenate([i for i, _, _, _ in pending])
         spec = ds.spectrogram_windows(rows.loc[pos], pad=True) if with_spec else None
         feats = compute_features(windows, fs, feature_set=families, spectrogram=spec,
@@ -155,7 +192,7 @@ def dataset_chunk(ds, rows: pd.DataFrame, families, names, prep, with_spec,
     for _eeg_id, rec, group in ds.iter_recordings(rows):
         positions = group.index.to_numpy()
         offsets = group["eeg_label_offset_seconds"].to_numpy(float)
-        for a, w, q, p in recording_windows(rec, offsets, fs, prep, batch):
+        for a, w, q, p in windows_of(rec, offsets, fs, prep, batch):
             pending.append((positions[a:a + len(w)], w, q, p))
             if sum(len(x[1]) for x in pending) >= batch:
                 flush()

@@ -22,7 +22,7 @@ from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..signal import BIPOLAR_NAMES, EEG_COLUMNS
 from ..validation import check_eeg, check_spectrogram
-from .chunks import array_chunk, dataset_chunk
+from .chunks import CONTEXTS, array_chunk, dataset_chunk
 
 __all__ = ["Chunk", "Plan", "make_plan", "span_names"]
 
@@ -213,7 +213,7 @@ def _group_recordings(rows: pd.DataFrame, chunk_size: int) -> list[np.ndarray]:
     return chunks
 
 
-def _plan_dataset(ds, labels, families, prep, chunk_size, pad) -> Plan:
+def _plan_dataset(ds, labels, families, prep, chunk_size, pad, context) -> Plan:
     fs = float(ds.fs)
     rows = ds.labels if labels is None else labels
     with_spec = any(FAMILIES[f].needs_spectrogram for f in families)
@@ -240,16 +240,20 @@ def _plan_dataset(ds, labels, families, prep, chunk_size, pad) -> Plan:
         h = hashlib.sha1(key.to_numpy(np.float64).tobytes())
         h.update("|".join(files).encode())  # an edited recording changes its chunks' ident
         chunks.append(Chunk(dataset_chunk, (ds, sub, families, names, prep, with_spec,
-                                            chunk_size), len(sub), h.hexdigest()[:16],
+                                            chunk_size, context), len(sub), h.hexdigest()[:16],
                             sub.index))
+    # the context is part of the input's identity, hence of the cache key
     return Plan("dataset", families, names, fs, prep, chunks, index,
-                ("dataset", str(Path(ds.root).resolve()), ds.split),
+                ("dataset", str(Path(ds.root).resolve()), ds.split, context),
                 n_padded=int(outside["position"].nunique()))
 
 
 def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0,
-              preprocess_kwargs: dict | None = None, pad: bool = False) -> Plan:
+              preprocess_kwargs: dict | None = None, pad: bool = False,
+              context: str = "window") -> Plan:
     """The plan of ``build_features(data, feature_set, ...)`` (same parameters, see there)."""
+    if context not in CONTEXTS:
+        raise ValueError(f"build_features: context must be one of {CONTEXTS}, got {context!r}")
     kind, src, spec, present = _as_inputs(data, fs)
     if present is not None:  # a recording: brought to 200 Hz by load_referential
         fs = 200.0
@@ -260,4 +264,4 @@ def make_plan(data, feature_set, chunk_size: int, labels=None, fs: float = 200.0
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     if kind == "arrays":
         return _plan_arrays(src, spec, families, fs, prep, chunk_size, present)
-    return _plan_dataset(src, labels, families, prep, chunk_size, pad)
+    return _plan_dataset(src, labels, families, prep, chunk_size, pad, context)

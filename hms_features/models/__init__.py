@@ -17,6 +17,7 @@ from .pipeline import (
     make_pipeline,
     sequence_shape,
 )
+from .two_stage import TwoStageClassifier, min_votes_mask
 
 __all__ = [
     "CVResult",
@@ -27,12 +28,14 @@ __all__ = [
     "ModelFileError",
     "SEQUENCE_PREFIX",
     "SoftLabelLGBMClassifier",
+    "TwoStageClassifier",
     "as_soft_targets",
     "cross_validate_by_patient",
     "input_spec",
     "load",
     "make_hms_pipeline",
     "make_pipeline",
+    "min_votes_mask",
     "register_kind",
     "save",
     "sequence_shape",

@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _BaseComposition
 from sklearn.utils.validation import check_is_fitted
 
+from .._version import __version__
 from ..build import HMSFeatureExtractor, build_features
 from ..data import patient_folds
 from ..features.base import FAMILIES
@@ -49,6 +50,7 @@ from .persist import (
     registered_class,
     write_manifest,
 )
+from .two_stage import TwoStageClassifier
 
 __all__ = [
     "CVResult",
@@ -551,10 +553,88 @@ class HMSPipeline(Pipeline):
                 f"gave {table.shape[1]}"
                 + (" (the model uses the Kaggle spectrogram: pass spectrogram windows)"
                    if spec["spectrogram"] else ""))
-        return table
+        return self.check_feature_table(table)
 
-    def save(self, directory) -> Path:
-        """Save every step under ``directory/{index}_{name}/`` and a pipeline manifest."""
+    def feature_names(self) -> list | None:
+        """The columns the pipeline was fitted on (None: fitted on an array, or starting with
+        a feature extractor)."""
+        if self.steps[0][0] == _STEP_FEATURES:
+            return None
+        names = getattr(self.steps[0][1], "feature_names_in_", None)
+        return None if names is None else [str(c) for c in names]
+
+    def check_feature_table(self, X):
+        """``X`` with the model's columns in the model's order, or a one-line ``ValueError``.
+
+        Parameters
+        ----------
+        X : DataFrame
+            A feature table to predict on.
+
+        Returns
+        -------
+        DataFrame
+            ``X[model columns]`` (the same table when already in order).
+
+        Raises
+        ------
+        ValueError
+            One line: how many columns the model expects and the table has, how many are
+            missing and extra, and the first of each.
+        """
+        expected = self.feature_names()
+        if expected is None or not isinstance(X, pd.DataFrame):
+            return X
+        given = [str(c) for c in X.columns]
+        if given == expected:
+            return X
+        have, want = set(given), set(expected)
+        missing = [c for c in expected if c not in have]
+        extra = [c for c in given if c not in want]
+        if missing or extra or len(given) != len(expected):
+            raise ValueError(
+                f"its columns differ from the model's: {len(given)} columns, the model expects "
+                f"{len(expected)}; {len(missing)} missing (first: {missing[:3]}), "
+                f"{len(extra)} extra (first: {extra[:3]})")
+        return X[expected]
+
+    def provenance(self, extra: dict | None = None) -> dict:
+        """What :meth:`save` records as the manifest's ``provenance``.
+
+        Parameters
+        ----------
+        extra : dict, optional
+            Further entries (JSON values only), e.g. the data fingerprint and fold scheme.
+
+        Returns
+        -------
+        dict
+            ``library_version``, ``params`` (``final_step``, the final estimator's class, and
+            its scalar parameters from ``get_params(deep=True)``: ``n_estimators``,
+            ``learning_rate``, ``random_state``, ``min_votes`` of a two-stage model ...), then
+            ``extra``.
+        """
+        final = self.steps[-1][1]
+        params = {k: v for k, v in sorted(final.get_params(deep=True).items())
+                  if v is None or isinstance(v, (str, bool, int, float))}
+        record = {"library_version": __version__,
+                  "params": {"final_step": type(final).__name__, **params}}
+        record.update(json_safe(dict(extra or {}), "provenance"))
+        return record
+
+    def save(self, directory, provenance: dict | None = None) -> Path:
+        """Save every step under ``directory/{index}_{name}/`` and a pipeline manifest.
+
+        Parameters
+        ----------
+        directory : str or Path
+        provenance : dict, optional
+            What produced the model (data fingerprint, fold scheme, command-line settings ...),
+            JSON values only. The manifest's ``provenance`` always holds ``library_version``
+            and ``params`` (the final step's scalar parameters: ``n_estimators``,
+            ``learning_rate``, ``random_state`` ...); ``provenance`` adds to it. Read back as
+            ``provenance_`` by :meth:`load`.
+        """
         directory = Path(directory)
         check_is_fitted(self.steps[-1][1])
         entries = []
@@ -577,8 +657,10 @@ class HMSPipeline(Pipeline):
                     f"HMSPipeline.save: step {name!r} ({kind}) has no save(directory) and is "
                     "not a parameter-only transformer of this library"
                 )
+        record = self.provenance(provenance)
+        self.provenance_ = record
         write_manifest(directory, type(self).__name__,
-                       {"steps": entries, "inputs": self.input_spec()})
+                       {"steps": entries, "inputs": self.input_spec(), "provenance": record})
         return directory
 
     @classmethod
@@ -620,6 +702,10 @@ class HMSPipeline(Pipeline):
             steps.append((e["name"], est))
         pipe = cls(steps)
         pipe.inputs_ = _check_inputs(m.get("inputs"), directory)
+        prov = m.get("provenance")
+        if prov is not None and not isinstance(prov, dict):
+            raise ModelFileError(f"{directory}: 'provenance' must be an object")
+        pipe.provenance_ = prov
         if feature_names is not None:
             first = steps[0][1]
             names = getattr(first, "feature_names_in_", None)
@@ -691,7 +777,7 @@ def _is_param_only(est) -> bool:
 # make_hms_pipeline
 # --------------------------------------------------------------------------------------------
 def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedder_columns=None,
-                      **classifier_params) -> HMSPipeline:
+                      two_stage=None, **classifier_params) -> HMSPipeline:
     """Build the standard model: [feature extractor] -> [embeddings] -> soft-label LightGBM.
 
     Parameters
@@ -713,6 +799,11 @@ def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedde
     embedder_columns : dict, optional
         ``EmbeddingUnion(columns=...)``: input columns (names, a name prefix or
         ``{"exclude_prefix": p}``) per embedder.
+    two_stage : float, optional
+        Train in two stages: the final step becomes
+        ``TwoStageClassifier(SoftLabelLGBMClassifier(**classifier_params), min_votes=two_stage)``
+        (:class:`~hms_features.models.TwoStageClassifier`: all rows, then more rounds of the
+        same booster on the rows with at least ``two_stage`` votes; ``y`` must be vote counts).
     **classifier_params
         Parameters of the default classifier (e.g. ``n_estimators=300, random_state=0``).
 
@@ -759,6 +850,11 @@ def make_hms_pipeline(features=None, embedders=None, classifier=None, *, embedde
         steps.append((_STEP_EMBED, EmbeddingUnion(pairs, columns=columns or None)))
     if classifier is None:
         classifier = SoftLabelLGBMClassifier(**classifier_params)
+        if two_stage is not None:
+            classifier = TwoStageClassifier(classifier, min_votes=two_stage)
+    elif two_stage is not None:
+        raise ValueError("make_hms_pipeline: two_stage wraps the default classifier; pass "
+                         "classifier=TwoStageClassifier(...) yourself instead")
     elif classifier_params:
         raise ValueError("make_hms_pipeline: pass classifier parameters or a classifier, "
                          "not both")
@@ -823,7 +919,7 @@ def _final_name(model):
 
 
 def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, folds=None,
-                              sample_weight=None, fit_params=None,
+                              sample_weight=None, train_mask=None, fit_params=None,
                               return_estimators: bool = False,
                               progress: bool = False) -> CVResult:
     """Patient-grouped K-fold cross-validation with out-of-fold probabilities and a KL report.
@@ -847,6 +943,10 @@ def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, fol
         checked not to split a patient.
     sample_weight : array-like, shape (n,), optional
         Training row weights (routed to the final step of a pipeline).
+    train_mask : array-like of bool, shape (n,), optional
+        Rows a fold model may train on (e.g. :func:`~hms_features.models.min_votes_mask`: only
+        the rows with at least 10 votes). Every held-out row is still predicted and scored, so
+        the score stays comparable with a model trained on every row.
     fit_params : dict, optional
         Further fit parameters; per-row arrays of length n are sliced to the training rows.
         For an :class:`HMSPipeline` with embedders, ``embed__groups`` is set to the training
@@ -876,6 +976,11 @@ def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, fol
         if (per_group > 1).any():
             bad = per_group.index[per_group.to_numpy() > 1][0]
             raise ValueError(f"folds split patient {bad} across folds")
+    if train_mask is not None:
+        train_mask = np.asarray(train_mask)
+        if train_mask.dtype != bool or train_mask.shape != (n,):
+            raise ValueError(f"train_mask must be a boolean array of shape ({n},), got "
+                             f"{train_mask.dtype} {train_mask.shape}")
     fold_ids = np.unique(folds)
     fit_params = dict(fit_params or {})
     final = _final_name(model)
@@ -892,7 +997,10 @@ def cross_validate_by_patient(model, X, votes, groups, n_splits: int = 5, *, fol
         iterator = tqdm(fold_ids, desc="CV folds")
     for k in iterator:
         test = np.flatnonzero(folds == k)
-        train = np.flatnonzero(folds != k)
+        train = np.flatnonzero((folds != k) if train_mask is None else
+                               (folds != k) & train_mask)
+        if len(train) == 0:
+            raise ValueError(f"fold {k}: no training rows (train_mask keeps none outside it)")
         params = {key: (_take(v, train) if hasattr(v, "__len__") and not isinstance(v, str)
                         and len(v) == n else v) for key, v in fit_params.items()}
         est = clone(model)

@@ -11,8 +11,8 @@ rows, then continued on the high-agreement rows only (at least about 10 votes).
 on the rows with at least ``min_votes`` votes with the same soft-label KL objective. The result is
 one LightGBM text model whose first rounds are stage 1's.
 
-:func:`min_votes_mask` and :func:`vote_count_weights` are the two simpler recipes (keep only the
-rows with enough votes; weight each row by its number of votes, capped).
+:func:`min_votes_mask` and :func:`hms_features.data.vote_weights` are the two simpler recipes
+(keep only the rows with enough votes; weight each row by its number of votes, capped).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ..metrics import CLASSES
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets, soft_cross_entropy_grad_hess, softmax
 from .persist import read_manifest, register_kind, write_manifest
 
-__all__ = ["TwoStageClassifier", "min_votes_mask", "vote_count_weights"]
+__all__ = ["TwoStageClassifier", "min_votes_mask"]
 
 _K = len(CLASSES)
 _STAGE_DIR = "lgbm"
@@ -57,26 +57,7 @@ def min_votes_mask(votes, min_votes: float) -> np.ndarray:
     return _n_votes(votes, "votes") >= min_votes
 
 
-def vote_count_weights(votes, cap: float = 10.0) -> np.ndarray:
-    """Row weights ``min(n_votes, cap) / cap``: rows with ``cap`` or more votes weigh 1.
-
-    Parameters
-    ----------
-    votes : array-like, shape (n_rows, 6)
-        Vote counts.
-    cap : float
-        Number of votes from which a row has full weight (> 0).
-
-    Returns
-    -------
-    ndarray of float64, shape (n_rows,)
-        In ``(0, 1]`` for rows with votes.
-    """
-    if not cap > 0:
-        raise ValueError(f"cap must be > 0, got {cap}")
-    return np.minimum(_n_votes(votes, "votes"), cap) / cap
-
-
+@register_kind
 class TwoStageClassifier(ClassifierMixin, BaseEstimator):
     """Soft-label LightGBM trained on all rows, then continued on the rows with many votes.
 
@@ -111,8 +92,10 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
 
     Examples
     --------
-    >>> clf = TwoStageClassifier(SoftLabelLGBMClassifier(n_estimators=300), min_votes=10,
-    ...                          stage2_estimators=100).fit(X, votes)      # doctest: +SKIP
+    On a feature table ``X`` and vote counts ``votes``::
+
+        clf = TwoStageClassifier(SoftLabelLGBMClassifier(n_estimators=300), min_votes=10,
+                                 stage2_estimators=100).fit(X, votes)
     """
 
     def __init__(self, base=None, min_votes: float = 10, stage2_estimators: int = 100,
@@ -266,5 +249,3 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         model._copy_fitted(est)
         return model
 
-
-register_kind(TwoStageClassifier.__name__, TwoStageClassifier.load)

@@ -9,10 +9,9 @@ from scipy.special import rel_entr
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 
-from hms_features.metrics import CLASSES, kl_divergence
-from hms_features.models import SoftLabelLGBMClassifier, make_pipeline
+from hms_features.metrics import CLASSES, kl_divergence, kl_score, kl_scorer
+from hms_features.models import SoftLabelLGBMClassifier, make_hms_pipeline
 from hms_features.models.lgbm import softmax
-from hms_features.scoring import kl_score, kl_scorer
 
 K = len(CLASSES)
 FAST = dict(n_estimators=15, learning_rate=0.2, num_leaves=4, min_child_samples=5,
@@ -79,7 +78,7 @@ def test_kl_score_rejects_unnormalised_predictions_as_kaggle_does():
 
 def test_cross_val_score_with_group_kfold_on_vote_counts():
     X, votes, patients = _problem()
-    pipe = make_pipeline(**FAST)
+    pipe = make_hms_pipeline(**FAST)
     cv = GroupKFold(n_splits=3)
     scores = cross_val_score(pipe, X, votes, groups=patients, cv=cv, scoring=kl_scorer)
     expected = _manual_cv(pipe, X, votes, patients, cv)
