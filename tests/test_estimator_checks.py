@@ -81,27 +81,16 @@ EXPECTED = {
             "check_transformer_data_not_an_array": "fit_transform is out-of-fold by design",
         },
     ),
-    # EmbeddingUnion (models/pipeline.py) still breaks the contract in several places; each is
-    # listed so that fixing one shows up here as a stale entry to remove.
+    # EmbeddingUnion validates X with sklearn's validate_data (2-D, numeric, not sparse or
+    # complex, NaN allowed when every embedder allows it, n_features_in_ on transform); what
+    # remains is by design.
     "EmbeddingUnion": (
         lambda: EmbeddingUnion([("mlp", MLPEmbedder(hidden=(4,), max_epochs=2, random_state=0))]),
         {
-            "check_transformer_general": "fit_transform is out-of-fold (its embedders'), and its "
-                                         "target argument is named Y, not y",
+            "check_transformer_general": "fit_transform is out-of-fold by design (its "
+                                         "embedders')",
             "check_transformer_data_not_an_array": "fit_transform is out-of-fold by design",
             "check_transformer_preserve_dtypes": "embeddings are float32 whatever the input dtype",
-            "check_n_features_in_after_fitting": "transform checks names but not the number of "
-                                                 "features of an array with sklearn's message",
-            "check_estimators_nan_inf": "does not declare allow_nan though its embedders accept "
-                                        "NaN as missing",
-            "check_complex_data": "complex X reaches the target parser first (not sklearn's "
-                                  "'Complex data not supported')",
-            "check_estimator_sparse_array": "sparse X is not rejected with sklearn's message",
-            "check_estimator_sparse_matrix": "sparse X is not rejected with sklearn's message",
-            "check_fit1d": "1-D X is not rejected with sklearn's message (IndexError)",
-            "check_fit2d_predict1d": "1-D X is not rejected with sklearn's message (IndexError)",
-            "check_fit2d_1sample": "one row fails in the embedders' inner cross-fitting with a "
-                                   "message naming cv, not the one sample",
         },
     ),
     "HMSPipeline": (

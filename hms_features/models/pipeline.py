@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin, clone
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import _BaseComposition
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._version import __version__
 from ..build import HMSFeatureExtractor, build_features
@@ -274,24 +275,30 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         return X[cols]
 
     def _check_input(self, X, fitting: bool):
+        """``X`` checked with :func:`~sklearn.utils.validation.validate_data` (2-D, numeric, not
+        sparse or complex, NaN allowed as missing, at least 2 rows to fit, the fitted number of
+        features); a DataFrame keeps its columns (in the fitted order) for the embedders."""
+        if not fitting:
+            check_is_fitted(self, "embedders_")
         if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            if fitting:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
+            if not fitting and hasattr(self, "feature_names_in_"):
+                names = [str(c) for c in X.columns]
                 check_feature_names(self.feature_names_in_, names, "EmbeddingUnion.transform: X")
                 X = X[list(self.feature_names_in_)]
-        elif fitting and hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        n_features = np.shape(X)[1]
-        if fitting:
-            self.n_features_in_ = n_features
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"EmbeddingUnion.transform: X has {n_features} features, fitted with "
-                f"{self.n_features_in_}"
-            )
-        return X
+            validate_data(self, X, reset=fitting, ensure_all_finite="allow-nan", dtype=None,
+                          ensure_min_samples=2 if fitting else 1)
+            if fitting:  # column names as strings, whatever their type in X
+                self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+            return X
+        return validate_data(self, X, reset=fitting, ensure_all_finite="allow-nan",
+                             ensure_min_samples=2 if fitting else 1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        embedders = self.embedders if isinstance(self.embedders, (list, tuple)) else []
+        tags.input_tags.allow_nan = bool(embedders) and all(
+            get_tags(est).input_tags.allow_nan for _, est in embedders)
+        return tags
 
     def _assemble(self, X, blocks):
         names = []
@@ -315,18 +322,18 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
             raise ValueError("EmbeddingUnion: passthrough as a column list needs a DataFrame")
         return np.hstack([np.asarray(X, dtype=np.float32), Z]) if keep else Z
 
-    def fit(self, X, Y, **fit_params):
+    def fit(self, X, y, **fit_params):
         """Fit every embedder (via :meth:`fit_transform`); returns self."""
-        self.fit_transform(X, Y, **fit_params)
+        self.fit_transform(X, y, **fit_params)
         return self
 
-    def fit_transform(self, X, Y, sample_weight=None, groups=None):
+    def fit_transform(self, X, y, sample_weight=None, groups=None):
         """Fit the embedders and return the features with their **out-of-fold** embeddings.
 
         Parameters
         ----------
         X : DataFrame or array, shape (n, n_features)
-        Y : array-like, shape (n, 6) or (n,)
+        y : array-like, shape (n, 6) or (n,)
             Vote counts / probabilities / labels (normalised to distributions for the embedders).
         sample_weight : array-like, shape (n,), optional
             Passed to each embedder's ``fit_transform``.
@@ -340,9 +347,9 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         """
         self._validate_embedders()
         X = self._check_input(X, fitting=True)
-        T, _ = as_soft_targets(Y)
+        T, _ = as_soft_targets(y)
         if T.shape[0] != len(X):
-            raise ValueError(f"X has {len(X)} rows but Y has {T.shape[0]}")
+            raise ValueError(f"X has {len(X)} rows but y has {T.shape[0]}")
         n_groups = None if groups is None else len(np.unique(np.asarray(groups)))
         self.embedders_, self.n_embedding_, blocks = [], {}, []
         for name, est in self.embedders:
