@@ -37,10 +37,12 @@ from .metrics import CLASSES, kl_table
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    if issubclass(category, UserWarning) and not issubclass(category, FutureWarning):
-        print(f"hms-features: {message}", file=sys.stderr if file is None else file, flush=True)
-    else:
-        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+    """``warnings.showwarning`` while :func:`main` runs: one line ``hms-features: <message>``
+    (no source line; the category named unless it is a plain UserWarning)."""
+    text = " ".join(str(message).splitlines())
+    if not issubclass(category, UserWarning) or issubclass(category, FutureWarning):
+        text = f"{category.__name__}: {text}"
+    print(f"hms-features: {text}", file=sys.stderr if file is None else file, flush=True)
 
 
 class UsageError(Exception):
@@ -253,6 +255,10 @@ def provenance(args, ds: HMSDataset, X: pd.DataFrame, model, n_rows: int,
 def cmd_synth(args) -> None:
     from .synthetic import make_synthetic_hms
 
+    out = Path(args.out)
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise UsageError(f"{out}: folder is not empty; pass --overwrite to write the synthetic "
+                         "dataset into it anyway")
     root = make_synthetic_hms(args.out, n_patients=args.patients, seed=args.seed,
                               n_test=args.n_test, overwrite=args.overwrite,
                               progress=not args.quiet)
@@ -276,7 +282,12 @@ def cmd_validate(args) -> None:
         raise HMSError(f"{found} problem(s) found (listed above)")
 
 
-def cmd_features(args) -> None:
+def cmd_features(args):
+    """The feature table of a split, or with ``--describe`` the feature glossary."""
+    if args.describe:
+        return _describe(args)
+    if args.data_dir is None or args.out is None:
+        raise UsageError("DATA_DIR and --out are required (unless --describe)")
     ds = HMSDataset(args.data_dir, args.split)
     rows = _label_rows(ds, args.by_eeg)
     table = _features(ds, rows, args)
@@ -284,6 +295,29 @@ def cmd_features(args) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out)
     _say(args, f"{out}: {table.shape[0]} rows x {table.shape[1]} features")
+    return table
+
+
+def _describe(args) -> pd.DataFrame:
+    """``features --describe``: every column of ``--feature-set`` decoded (family, measure,
+    band, group, span, unit, definition), printed or written to ``--out`` as CSV."""
+    from .features.glossary import describe_features
+    from .features.registry import feature_names
+
+    try:
+        table = describe_features(feature_names(args.feature_set))
+    except (KeyError, ValueError) as err:
+        raise UsageError(f"--feature-set: {err}") from None
+    if args.out is None:
+        with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                               "display.width", 200, "display.max_colwidth", 60):
+            print(table.drop(columns=["definition", "pattern"]).to_string(index=False))
+    else:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+        _say(args, f"{out}: {len(table)} features described")
+    return table
 
 
 def _load_or_build(ds, rows, args) -> pd.DataFrame:
@@ -429,12 +463,20 @@ def run_report(args) -> Path:
     votes = oof[list(VOTE_COLUMNS)].to_numpy(float)
     proba = oof[list(CLASSES)].to_numpy(float)
     names = importances = None
+    importance_type = "gain"
     if args.model_dir:
         model = load_model(args.model_dir, recompute=False)
         booster = model.steps[-1][1]
         importances = booster.feature_importances_
+        importance_type = getattr(booster, "importance_type", importance_type)
         names = list(getattr(booster, "feature_names_in_", range(len(importances))))
     data_dir = args.data_dir or summary.get("data_dir")
+    # the rows of the console's KL table: uniform, class prior, oracle (synthetic data only)
+    baselines = {name: row.to_dict() for name, row in kl_table(votes, {}).iterrows()}
+    if data_dir and Path(data_dir).is_dir():
+        oracle = _oracle_kl(data_dir, cv_dir / "oof.csv")
+        if oracle is not None:
+            baselines["oracle (true distributions)"] = oracle
     settings = summary.get("provenance")
     out_dir = Path(args.out)
     if settings is not None:
@@ -450,7 +492,8 @@ def run_report(args) -> Path:
     html = write_report(args.out, oof_proba=proba, votes=votes,
                         fold_reports=fold_kl_reports(votes, proba, oof["fold"].to_numpy()),
                         feature_names=names, importances=importances, example_windows=examples,
-                        title=args.title, settings=settings)
+                        title=args.title, settings=settings, baselines=baselines,
+                        importance_type=importance_type)
     _say(args, f"{html}")
     return html
 
@@ -690,6 +733,19 @@ def _number(kind, *, minimum, strict=False):
     return convert
 
 
+EMBEDDERS = ("mlp", "lstm")
+
+
+def _embedders(text):
+    """An argparse type: a comma-separated list of :data:`EMBEDDERS` (``mlp,lstm``)."""
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [n for n in names if n not in EMBEDDERS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a comma-separated list of {', '.join(EMBEDDERS)} (e.g. mlp,lstm)")
+    return names
+
+
 def _add_common(p, *, features=True, model=False, feature_set=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     p.add_argument("--n-jobs", type=int, default=-1,
@@ -700,7 +756,8 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                             "(default %(default)s)")
     if features and feature_set:
         p.add_argument("--feature-set", type=_feature_set, default="default",
-                       help="'default', 'fast' or comma-separated families (default %(default)s)")
+                       help="'default', 'fast' or comma-separated family names "
+                            "(default: 'default')")
         p.add_argument("--context", choices=["window", "recording"], default="window",
                        help="what preprocessing of a training window sees: 'window', the 50 s "
                             "alone, exactly as a test file (default); 'recording', the whole "
@@ -721,10 +778,12 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                        help="precomputed feature table from 'hms-features features'")
         p.add_argument("--by-eeg", action="store_true",
                        help="one row per eeg_id with votes summed (default: every label row)")
-        p.add_argument("--embedders", nargs="*", choices=["mlp", "lstm"], default=[],
-                       help="numpy embedders whose out-of-fold embeddings feed the booster: "
-                            "'mlp' on the features, 'lstm' on the 5 s sub-window sequence "
-                            "(the 'seq' family, added to the computed features by itself)")
+        p.add_argument("--embedders", type=_embedders, action="extend", default=None,
+                       metavar="NAME[,NAME]",
+                       help="comma-separated numpy embedders whose out-of-fold embeddings feed "
+                            "the booster, e.g. --embedders mlp,lstm: 'mlp' on the features, "
+                            "'lstm' on the 5 s sub-window sequence (the 'seq' family, added to "
+                            "the computed features by itself) (default: none)")
         p.add_argument("--n-estimators", type=_number(int, minimum=1), default=400,
                        help="boosting rounds (default %(default)s)")
         p.add_argument("--learning-rate", type=_number(float, minimum=0, strict=True),
@@ -775,17 +834,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check a dataset folder against the Kaggle HMS layout",
                        description="Check train.csv/test.csv and every parquet file they name.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
-    p.add_argument("--splits", nargs="+", default=["train"], choices=["train", "test"])
+    p.add_argument("--splits", nargs="+", default=["train"], choices=["train", "test"],
+                   help="splits to check: train, test or both (default: train)")
     p.add_argument("--footers-only", action="store_true",
                    help="read only the parquet footers (and spectrogram times), not every value")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("features", help="compute the feature table of a split",
-                       description="Featurise every label row (or eeg_id) of a split.")
-    p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
-    p.add_argument("--out", required=True, help="output parquet file")
-    p.add_argument("--split", choices=["train", "test"], default="train")
+    p = sub.add_parser("features", help="compute the feature table of a split, or describe it",
+                       description="Featurise every label row (or eeg_id) of a split; with "
+                                   "--describe, print (or write to --out as CSV) the feature "
+                                   "glossary of --feature-set instead: every column decoded "
+                                   "into family, measure, band, group, span and unit.")
+    p.add_argument("data_dir", nargs="?", default=None,
+                   help="folder in the Kaggle HMS layout (not needed with --describe)")
+    p.add_argument("--out", default=None,
+                   help="output parquet file (required); with --describe a CSV file "
+                        "(default: print the glossary)")
+    p.add_argument("--describe", action="store_true",
+                   help="describe the columns of --feature-set instead of computing them")
+    p.add_argument("--split", choices=["train", "test"], default="train",
+                   help="split to featurise (default: train)")
     p.add_argument("--by-eeg", action="store_true", help="one row per eeg_id")
     _add_common(p)
     p.set_defaults(func=cmd_features)
@@ -838,8 +907,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dataset for example EEG windows (default: the one the cv used)")
     p.add_argument("--examples", type=int, default=3,
                    help="EEG examples: the worst and best predicted windows (default %(default)s)")
-    p.add_argument("--title", default="hms_features report")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--title", default="hms_features report",
+                   help="page title (default: '%(default)s')")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run_report)
 
     p = sub.add_parser("scan", help="probabilities, events and annotations along a recording",
@@ -881,7 +951,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plot", action="store_true", help="no PNG / HTML")
     p.add_argument("--block-s", type=float, default=600.0,
                    help="seconds read per block (memory; default %(default)s)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_scan)
 
     p = sub.add_parser("evaluate", help="event-level seizure scores (SzCORE, timescoring)",
@@ -896,7 +966,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial-type", default="seizure",
                    help="class scored ('all': every event as one class; default %(default)s)")
     p.add_argument("--out", default=None, help="write the score table to this CSV")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true",
+                   help="do not print the path of --out (the score table is printed always)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("blend", help="blend out-of-fold predictions of several models",
@@ -918,7 +989,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=_number(int, minimum=2), default=5,
                    help="folds of the blend's own patient-grouped CV (default %(default)s)")
     p.add_argument("--out", default="hms_blend", help="output folder (default %(default)s)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_blend)
     return parser
 

@@ -115,7 +115,7 @@ def test_lstm_and_mlp_embedders_from_the_command_line(demo, tmp_path, capsys):
     # computed features; train records it, so predict recomputes the same columns
     model = tmp_path / "m"
     assert main(["train", str(demo / "data"), "--out", str(model), *FAST, *MODEL,
-                 "--cache-dir", "", "--embedders", "mlp", "lstm"]) == 0
+                 "--cache-dir", "", "--embedders", "mlp,lstm"]) == 0
     inputs = json.loads((model / "manifest.json").read_text())["inputs"]
     assert inputs["families"] == ["spectral", "temporal", "spectrogram", "seq"]
     assert inputs["sequence"] == {"prefix": "seq_", "n_steps": 10, "n_per_step": 30}

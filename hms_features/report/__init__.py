@@ -27,8 +27,8 @@ confusion counts, per-fold KL reports; no matplotlib), :mod:`~hms_features.repor
 :mod:`~hms_features.report.page` (:func:`write_report`, the HTML page).
 
 Matplotlib is used through its object-oriented API with the Agg canvas (no pyplot state, no GUI
-backend), so the functions are safe in scripts, servers and worker processes. Matplotlib is an
-optional dependency (``pip install "hms-features[plot]"``).
+backend), so the functions are safe in scripts, servers and worker processes. Matplotlib comes
+with MNE, a dependency (``pip install matplotlib`` if it is missing).
 """
 
 from .figures import (

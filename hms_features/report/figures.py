@@ -83,14 +83,15 @@ def new_figure(figsize):
     Raises
     ------
     ImportError
-        When matplotlib is not installed (``pip install "hms-features[plot]"``).
+        When matplotlib is not installed (``pip install matplotlib``; MNE, a dependency,
+        normally brings it).
     """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - exercised only without matplotlib
-        raise ImportError("hms_features.report needs matplotlib: "
-                          'pip install "hms-features[plot]"') from err
+        raise ImportError("hms_features.report needs matplotlib: pip install matplotlib") \
+            from err
     fig = Figure(figsize=figsize, dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
