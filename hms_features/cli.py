@@ -749,11 +749,11 @@ def _embedders(text):
 def _add_common(p, *, features=True, model=False, feature_set=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
     p.add_argument("--n-jobs", type=int, default=-1,
-                   help="parallel workers (-1: all cores; default %(default)s)")
+                   help="parallel workers (-1: all cores; default: %(default)s)")
     if model:
         p.add_argument("--seed", type=int, default=0,
                        help="random seed of the models and of --stratified folds "
-                            "(default %(default)s)")
+                            "(default: %(default)s)")
     if features and feature_set:
         p.add_argument("--feature-set", type=_feature_set, default="default",
                        help="'default', 'fast' or comma-separated family names "
@@ -764,12 +764,12 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                             "recording filtered before the windows are cut")
     if features:
         p.add_argument("--cache-dir", default=".hms_features_cache",
-                       help="resumable feature cache ('' for none; default %(default)s)")
+                       help="resumable feature cache ('' for none; default: %(default)s)")
         p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="compute features on this Dask scheduler (needs the dask extra)")
         p.add_argument("--clip-uv", type=_clip, default=1024.0,
                        help="clip the filtered EEG to +-this many µV ('none': no clipping; "
-                            "default %(default)s); use the same value to train and predict")
+                            "default: %(default)s); use the same value to train and predict")
         p.add_argument("--pad-outside", action="store_true",
                        help="NaN-pad label windows reaching outside their recording (default: "
                             "refuse them, exit 2; see hms-features validate)")
@@ -785,12 +785,12 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                             "'lstm' on the 5 s sub-window sequence (the 'seq' family, added to "
                             "the computed features by itself) (default: none)")
         p.add_argument("--n-estimators", type=_number(int, minimum=1), default=400,
-                       help="boosting rounds (default %(default)s)")
+                       help="boosting rounds (default: %(default)s)")
         p.add_argument("--learning-rate", type=_number(float, minimum=0, strict=True),
-                       default=0.05, help="LightGBM learning rate (default %(default)s)")
+                       default=0.05, help="LightGBM learning rate (default: %(default)s)")
         p.add_argument("--weights", choices=["none", "votes"], default="votes",
                        help="row weights: 'votes' = min(number of votes, 10) / 10 "
-                            "(hms_features.data.vote_weights) or 'none' (default %(default)s)")
+                            "(hms_features.data.vote_weights) or 'none' (default: %(default)s)")
         p.add_argument("--min-votes", type=_number(float, minimum=0, strict=True), default=None,
                        metavar="N",
                        help="train only on rows with at least N expert votes (e.g. 10); cv "
@@ -811,11 +811,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run everything on the built-in synthetic data",
                        description=cmd_demo.__doc__)
-    p.add_argument("--out", default="hms_demo", help="output folder (default %(default)s)")
+    p.add_argument("--out", default="hms_demo", help="output folder (default: %(default)s)")
     p.add_argument("--patients", type=int, default=40,
-                   help="synthetic patients, ~20 label rows each (default %(default)s)")
+                   help="synthetic patients, ~20 label rows each (default: %(default)s)")
     p.add_argument("--folds", type=_number(int, minimum=2), default=5,
-                   help="CV folds (default %(default)s)")
+                   help="CV folds (default: %(default)s)")
     _add_common(p, model=True)
     p.set_defaults(func=cmd_demo, stratified=False, fold_file=None)
 
@@ -824,9 +824,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "sample_submission.csv, parquet folders, synthetic_truth.csv).")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--patients", type=int, default=100,
-                   help="training patients, ~20 label rows each (default %(default)s)")
-    p.add_argument("--n-test", type=int, default=8, help="test recordings (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+                   help="training patients, ~20 label rows each (default: %(default)s)")
+    p.add_argument("--n-test", type=int, default=8, help="test recordings (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_synth)
@@ -863,9 +863,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Cross-validate the standard model by patient; writes "
                                    "oof.csv and cv.json into --out and prints the KL table.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
-    p.add_argument("--out", default="hms_cv", help="output folder (default %(default)s)")
+    p.add_argument("--out", default="hms_cv", help="output folder (default: %(default)s)")
     p.add_argument("--folds", type=_number(int, minimum=2), default=None,
-                   help="number of patient-grouped folds (default 5)")
+                   help="number of patient-grouped folds (default: 5)")
     scheme = p.add_mutually_exclusive_group()
     scheme.add_argument("--stratified", action="store_true",
                         help="patient-grouped folds with similar class mixes (StratifiedGroupKFold "
@@ -890,7 +890,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "features it needs are the ones its manifest records.")
     p.add_argument("model_dir", help="folder written by hms-features train")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout (test.csv, test_eegs/, ...)")
-    p.add_argument("--out", default="submission.csv", help="output CSV (default %(default)s)")
+    p.add_argument("--out", default="submission.csv", help="output CSV (default: %(default)s)")
     p.add_argument("--features", default=None, metavar="PARQUET",
                    help="precomputed test feature table ('hms-features features --split test'); "
                         "its columns must be the model's")
@@ -901,12 +901,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="KL by class and vote count per fold, reliability, confusion, "
                                    "feature importances and EEG examples.")
     p.add_argument("cv_dir", help="folder written by hms-features cv")
-    p.add_argument("--out", default="hms_report", help="output folder (default %(default)s)")
+    p.add_argument("--out", default="hms_report", help="output folder (default: %(default)s)")
     p.add_argument("--model-dir", default=None, help="saved model, for feature importances")
     p.add_argument("--data-dir", default=None,
                    help="dataset for example EEG windows (default: the one the cv used)")
     p.add_argument("--examples", type=int, default=3,
-                   help="EEG examples: the worst and best predicted windows (default %(default)s)")
+                   help="EEG examples: the worst and best predicted windows (default: %(default)s)")
     p.add_argument("--title", default="hms_features report",
                    help="page title (default: '%(default)s')")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -928,21 +928,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output folder (default: the current folder; a .csv path names the "
                         "CSV and the other files go beside it)")
     p.add_argument("--step", type=float, default=10.0,
-                   help="step between windows, s (default %(default)s)")
+                   help="step between windows, s (default: %(default)s)")
     p.add_argument("--window-s", type=float, default=50.0,
-                   help="window length, s (default %(default)s, with its central 10 s; a model "
+                   help="window length, s (default: %(default)s, with its central 10 s; a model "
                         "trained on HMS windows takes only 50)")
     p.add_argument("--clip-uv", type=_clip, default=1024.0,
                    help="clip the filtered EEG to +-this many µV ('none': no clipping; "
-                        "default %(default)s)")
+                        "default: %(default)s)")
     p.add_argument("--on", type=float, default=0.5,
-                   help="probability that starts an event (default %(default)s)")
+                   help="probability that starts an event (default: %(default)s)")
     p.add_argument("--off", type=float, default=0.3,
-                   help="probability below which an event ends (default %(default)s)")
+                   help="probability below which an event ends (default: %(default)s)")
     p.add_argument("--min-duration", type=float, default=0.0,
-                   help="drop events shorter than this, s (default %(default)s)")
+                   help="drop events shorter than this, s (default: %(default)s)")
     p.add_argument("--min-gap", type=float, default=0.0,
-                   help="merge events of one class closer than this, s (default %(default)s)")
+                   help="merge events of one class closer than this, s (default: %(default)s)")
     p.add_argument("--reference", default=None, metavar="FILE",
                    help="reference events (BIDS events.tsv, SzCORE TSV, MNE annotations, EDF+) "
                         "drawn under the detections")
@@ -950,7 +950,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write the recording with the detected events as annotations (FIF)")
     p.add_argument("--no-plot", action="store_true", help="no PNG / HTML")
     p.add_argument("--block-s", type=float, default=600.0,
-                   help="seconds read per block (memory; default %(default)s)")
+                   help="seconds read per block (memory; default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_scan)
 
@@ -964,7 +964,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, nargs="+", default=None, metavar="S",
                    help="recording duration(s), s (default: from an SzCORE TSV)")
     p.add_argument("--trial-type", default="seizure",
-                   help="class scored ('all': every event as one class; default %(default)s)")
+                   help="class scored ('all': every event as one class; default: %(default)s)")
     p.add_argument("--out", default=None, help="write the score table to this CSV")
     p.add_argument("--quiet", action="store_true",
                    help="do not print the path of --out (the score table is printed always)")
@@ -985,10 +985,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one test submission per model, in the order of the OOF files")
     p.add_argument("--method", choices=["linear", "log"], default="linear",
                    help="'linear' mixture or 'log' weighted geometric mean (a temperature per "
-                        "model) (default %(default)s)")
+                        "model) (default: %(default)s)")
     p.add_argument("--folds", type=_number(int, minimum=2), default=5,
-                   help="folds of the blend's own patient-grouped CV (default %(default)s)")
-    p.add_argument("--out", default="hms_blend", help="output folder (default %(default)s)")
+                   help="folds of the blend's own patient-grouped CV (default: %(default)s)")
+    p.add_argument("--out", default="hms_blend", help="output folder (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_blend)
     return parser

@@ -5,6 +5,7 @@ matplotlib message and one-line warnings."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import warnings
 
@@ -69,6 +70,7 @@ def test_every_option_has_help_and_no_default_reads_default_default():
         text = " ".join(sub.format_help().split())
         assert "(default default)" not in text, name
         assert "%(default)" not in text, name
+        assert not re.search(r"\(default [^:)]", text), f"{name}: '(default X)' not '(default: X)'"
     features = " ".join(_subparsers()["cv"].format_help().split())
     assert "(default: 'default')" in features and "mlp,lstm" in features
 
