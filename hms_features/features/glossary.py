@@ -8,8 +8,9 @@ are taken from the family modules' own constants (``spectral.BANDS``, ``spatial.
 ``signal.CHAINS``, ...), so a changed band edge shows up here by itself; the meaning and unit of
 each measure are written out below, once, from the families' docstrings.
 
->>> from hms_features.features.registry import feature_names
->>> describe_features(feature_names("fast"))  # doctest: +SKIP
+>>> row = describe_features(["spectral_relpower_alpha_LL_50s"]).iloc[0]
+>>> row["family"], row["measure"], row["band"], row["span"], row["unit"]
+('spectral', 'relpower', 'alpha (8–13 Hz)', 'whole 50 s window', 'fraction')
 """
 
 from __future__ import annotations

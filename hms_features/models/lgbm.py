@@ -164,9 +164,14 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
 
     Examples
     --------
-    >>> clf = SoftLabelLGBMClassifier(n_estimators=200).fit(X, votes)  # doctest: +SKIP
-    >>> clf.predict_proba(X_test).sum(axis=1)                           # doctest: +SKIP
-    array([1., 1., ...])
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, votes = rng.normal(size=(60, 4)), rng.integers(1, 4, size=(60, 6))
+    >>> clf = SoftLabelLGBMClassifier(n_estimators=20).fit(X, votes)  # vote counts as targets
+    >>> clf.predict_proba(X[:2]).sum(axis=1)
+    array([1., 1.])
+    >>> clf.classes_.tolist()
+    ['seizure', 'lpd', 'gpd', 'lrda', 'grda', 'other']
     """
 
     def __init__(

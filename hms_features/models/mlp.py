@@ -81,9 +81,14 @@ class MLPEmbedder(_NeuralEmbedder):
 
     Examples
     --------
-    >>> emb = MLPEmbedder(hidden=(64, 32), random_state=0)
-    >>> Z_train = emb.fit_transform(X_train, votes_train, groups=patient_ids)  # doctest: +SKIP
-    >>> Z_test = emb.transform(X_test)  # doctest: +SKIP
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X, votes = rng.normal(size=(60, 4)), rng.integers(1, 4, size=(60, 6))
+    >>> emb = MLPEmbedder(hidden=(8,), max_epochs=5, cv=3, random_state=0)
+    >>> emb.fit_transform(X, votes, groups=np.arange(60) % 6).shape  # out of fold
+    (60, 8)
+    >>> emb.transform(X).shape  # the embedder refitted on all rows
+    (60, 8)
     """
 
     _emb_prefix = "mlp"
