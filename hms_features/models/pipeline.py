@@ -285,8 +285,10 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
                 names = [str(c) for c in X.columns]
                 check_feature_names(self.feature_names_in_, names, "EmbeddingUnion.transform: X")
                 X = X[list(self.feature_names_in_)]
-            validate_data(self, X, reset=fitting, ensure_all_finite="allow-nan", dtype=None,
-                          ensure_min_samples=2 if fitting else 1)
+            # the checks on two rows (names, number and dtype of the columns) spare a copy of
+            # the whole table; each embedder's own validate_data sees every value
+            validate_data(self, X.iloc[:2], reset=fitting, ensure_all_finite="allow-nan",
+                          dtype=None, ensure_min_samples=2 if fitting else 1)
             if fitting:  # column names as strings, whatever their type in X
                 self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
             return X
