@@ -69,8 +69,10 @@ from ._nn_layers import (
 )
 from .persist import (
     ModelFileError,
+    begin_save,
     check_feature_names,
     manifest_field,
+    model_file,
     read_manifest,
     registered_subclasses,
     write_manifest,
@@ -476,8 +478,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         every array's shape and dtype. Returns the directory.
         """
         check_is_fitted(self, "weights_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         arrays = {f"weight__{k}": v for k, v in self.weights_.items()}
         arrays["mean_"], arrays["scale_"] = self.mean_, self.scale_
         params, not_saved = {}, []
@@ -530,7 +531,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         """
         known = registered_subclasses(cls)  # the embedders decorated with @register_kind
         directory = Path(directory)
-        m = read_manifest(directory, kind=tuple(known))
+        m = read_manifest(directory, kind=tuple(known), required=[_WEIGHTS])
         klass = known[m["kind"]]
         params = dict(manifest_field(m, "params", directory, dict))
         for k in klass._tuple_params:
@@ -541,8 +542,12 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             est._check_params()
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"{directory / _MANIFEST}: bad params ({err})") from None
-        with np.load(directory / _WEIGHTS, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        try:
+            with np.load(model_file(directory, _WEIGHTS), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise ModelFileError(f"{directory / _WEIGHTS}: not a readable .npz of plain arrays "
+                                 f"({str(err).splitlines()[0][:80]})") from None
         specs = manifest_field(m, "arrays", directory, dict)
         for k in set(specs) | set(arrays):
             spec = specs.get(k, {})

@@ -34,12 +34,15 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST",
     "ModelFileError",
+    "begin_save",
     "check_feature_names",
     "load",
+    "model_file",
     "read_manifest",
     "register_kind",
     "registered_class",
     "registered_subclasses",
+    "require_files",
     "save",
     "write_manifest",
 ]
@@ -93,6 +96,49 @@ def json_safe(value, where: str):
     )
 
 
+def model_file(directory, name, what: str = "file") -> Path:
+    """``directory / name`` for a file or folder named in a manifest, refused unless it stays
+    inside ``directory``.
+
+    ``name`` must be a relative POSIX path of plain components (no ``..``, ``.``, empty part,
+    backslash or drive) and no component below ``directory`` may be a symbolic link. Nothing is
+    opened: a name that points outside the folder is refused before any I/O, so the message
+    cannot tell anything about the file it names.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the manifest entry and the rule it breaks.
+    """
+    directory = Path(directory)
+    where = directory / MANIFEST
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"{where}: {what} name {name!r} is not a relative file name")
+    parts = name.split("/")
+    if (name.startswith("/") or "\\" in name or ":" in name or "\x00" in name
+            or any(part in ("", ".", "..") for part in parts)):
+        raise ModelFileError(f"{where}: {what} {name!r} is outside the model folder (only "
+                             "relative names inside it are allowed; not opened)")
+    path = directory
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            raise ModelFileError(f"{path}: is a symbolic link; model files must be plain files "
+                                 "inside the model folder (not followed)")
+    return path
+
+
+def begin_save(directory) -> Path:
+    """Create ``directory`` for a save and remove its manifest first, so that a save that fails
+    half-way leaves a folder :func:`read_manifest` refuses (the manifest is written last)."""
+    directory = Path(directory)
+    if directory.is_symlink():
+        raise ModelFileError(f"{directory}: is a symbolic link; save into a plain folder")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MANIFEST).unlink(missing_ok=True)
+    return directory
+
+
 def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
     """Write ``manifest.json`` into ``directory`` (created if needed).
 
@@ -117,7 +163,7 @@ def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     checksums = {}
     for name in files:
-        path = directory / name
+        path = model_file(directory, str(name))
         if not path.is_file():
             raise ModelFileError(f"{path}: expected a saved model file, found none")
         checksums[str(name)] = _sha256(path)
@@ -137,12 +183,25 @@ def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
     return target
 
 
-def read_manifest(directory, kind=None) -> dict:
+#: Largest manifest read (bytes): a manifest holds names and a few numbers.
+_MAX_MANIFEST_BYTES = 64 << 20
+
+
+def read_manifest(directory, kind=None, required=()) -> dict:
     """Read and validate ``directory/manifest.json``.
 
     Checks: valid JSON object, ``format`` and ``format_version``, ``kind`` (when given; a str
     or tuple of accepted kinds), the class order equals :data:`~hms_features.metrics.CLASSES`,
-    every listed file exists and has the recorded SHA-256.
+    every listed file is a plain file inside ``directory`` (:func:`model_file`) with the
+    recorded SHA-256, and every name in ``required`` is listed.
+
+    Parameters
+    ----------
+    directory : str or Path
+    kind : str or tuple of str, optional
+    required : iterable of str
+        The files this kind of model needs (known by the code, not the manifest): each must be
+        listed with its checksum, so emptying ``files`` cannot switch verification off.
 
     Raises
     ------
@@ -151,12 +210,17 @@ def read_manifest(directory, kind=None) -> dict:
     """
     directory = Path(directory)
     path = directory / MANIFEST
+    if path.is_symlink():
+        raise ModelFileError(f"{path}: is a symbolic link (not followed)")
     if not path.is_file():
         raise ModelFileError(f"{path}: no model manifest (expected a directory written by save())")
+    if path.stat().st_size > _MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{path}: larger than {_MAX_MANIFEST_BYTES >> 20} MiB, not a "
+                             "model manifest")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{path}: not valid JSON ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelFileError(f"{path}: not valid JSON ({str(e).splitlines()[0][:80]})") from None
     if not isinstance(manifest, dict):
         raise ModelFileError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
@@ -181,15 +245,27 @@ def read_manifest(directory, kind=None) -> dict:
     if not isinstance(files, dict):
         raise ModelFileError(f"{path}: 'files' must map file names to SHA-256 checksums")
     for name, digest in files.items():
-        fpath = directory / name
+        fpath = model_file(directory, name)  # refused before any I/O when outside the folder
         if not fpath.is_file():
             raise ModelFileError(f"{fpath}: listed in {path.name} but missing")
-        if _sha256(fpath) != digest:
+        if not isinstance(digest, str) or _sha256(fpath) != digest:
             raise ModelFileError(
                 f"{fpath}: SHA-256 differs from the one recorded in {path.name} "
                 "(file changed or corrupted after saving)"
             )
+    require_files(manifest, required, directory)
     return manifest
+
+
+def require_files(manifest: dict, names, directory) -> None:
+    """Raise :class:`ModelFileError` unless every name in ``names`` is listed (with its checksum,
+    verified by :func:`read_manifest`) in the manifest's ``files``."""
+    files = manifest.get("files") or {}
+    for name in names:
+        if name not in files:
+            raise ModelFileError(f"{Path(directory) / MANIFEST}: does not record the checksum of "
+                                 f"{name!r}, a file this {manifest.get('kind')} needs (manifest "
+                                 "edited?)")
 
 
 def manifest_field(manifest: dict, key: str, directory, types):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -39,14 +40,18 @@ from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
 from .lstm import LSTMEmbedder
 from .mlp import MLPEmbedder
 from .persist import (
+    MANIFEST,
     ModelFileError,
+    begin_save,
     check_feature_names,
     json_safe,
     loader_for,
     manifest_field,
+    model_file,
     read_manifest,
     register_kind,
     registered_class,
+    require_files,
     write_manifest,
 )
 
@@ -159,8 +164,37 @@ _NAMED_EMBEDDERS = {"mlp": MLPEmbedder, "lstm": LSTMEmbedder}
 register_kind(HMSFeatureExtractor)
 
 
+#: Parameters of a parameter-only step (the feature extractor) that are never saved nor taken
+#: from a manifest: where to read and write, and how to run. The caller supplies them
+#: (``pipe.set_params(features__root=..., features__cache_dir=...)``).
+_NOT_RESTORED = frozenset({"root", "cache_dir", "n_jobs", "progress", "backend"})
+#: Deepest nesting of saved steps (pipeline -> union -> embedder is 3).
+_MAX_DEPTH = 8
+_depth = threading.local()
+
+
+def _step_dir(manifest: dict, sub, directory: Path) -> Path:
+    """The folder of a saved step: one plain name (a strict subfolder, no link), whose
+    manifest's checksum the parent manifest records."""
+    if not isinstance(sub, str) or "/" in sub:
+        raise ModelFileError(f"{directory / MANIFEST}: bad step directory {sub!r} (one folder "
+                             "name inside the model folder expected)")
+    path = model_file(directory, sub, "step directory")
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: step directory missing")
+    require_files(manifest, [f"{sub}/{MANIFEST}"], directory)
+    return path
+
+
 def _load_step(kind, directory: Path):
-    return loader_for(kind, directory)(directory)
+    depth = getattr(_depth, "value", 0)
+    if depth >= _MAX_DEPTH:
+        raise ModelFileError(f"{directory}: steps nested deeper than {_MAX_DEPTH} levels")
+    _depth.value = depth + 1
+    try:
+        return loader_for(kind, directory)(directory)
+    finally:
+        _depth.value = depth
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,7 +414,7 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
     def save(self, directory) -> Path:
         """Save each fitted embedder in ``directory/{index}_{name}/`` plus a manifest."""
         check_is_fitted(self, "embedders_")
-        directory = Path(directory)
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         steps = []
         for i, (name, est) in enumerate(self.embedders_):
             if not hasattr(est, "save"):
@@ -399,7 +433,8 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
             "feature_names": None if names is None else [str(c) for c in names],
             "n_features": int(self.n_features_in_),
         }
-        write_manifest(directory, type(self).__name__, payload)
+        write_manifest(directory, type(self).__name__, payload,
+                       files=[f"{s['dir']}/{MANIFEST}" for s in steps])
         return directory
 
     @classmethod
@@ -411,11 +446,9 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         fitted = []
         n_embedding = {}
         for s in steps:
-            if not (isinstance(s, dict) and isinstance(s.get("name"), str)
-                    and isinstance(s.get("dir"), str) and "/" not in s["dir"]
-                    and ".." not in s["dir"]):
+            if not (isinstance(s, dict) and isinstance(s.get("name"), str)):
                 raise ModelFileError(f"{directory}: bad embedder entry {s!r}")
-            est = _load_step(s.get("kind"), directory / s["dir"])
+            est = _load_step(s.get("kind"), _step_dir(m, s.get("dir"), directory))
             fitted.append((s["name"], est))
             n_embedding[s["name"]] = int(s.get("n_embedding", 0))
         passthrough = m.get("passthrough", True)
@@ -555,8 +588,8 @@ class HMSPipeline(Pipeline):
 
     def save(self, directory) -> Path:
         """Save every step under ``directory/{index}_{name}/`` and a pipeline manifest."""
-        directory = Path(directory)
         check_is_fitted(self.steps[-1][1])
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         entries = []
         for i, (name, est) in enumerate(self.steps):
             if est is None or est == "passthrough":
@@ -568,7 +601,8 @@ class HMSPipeline(Pipeline):
                 entries.append({"name": name, "kind": kind, "dir": sub})
             elif _is_param_only(est):
                 params = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
-                          for k, v in est.get_params(deep=False).items()}
+                          for k, v in est.get_params(deep=False).items()
+                          if k not in _NOT_RESTORED}
                 params = json_safe(params, f"step {name!r} params")
                 entries.append({"name": name, "kind": kind, "params": params,
                                 "fitted": _fitted_state(est, name)})
@@ -578,7 +612,8 @@ class HMSPipeline(Pipeline):
                     "not a parameter-only transformer of this library"
                 )
         write_manifest(directory, type(self).__name__,
-                       {"steps": entries, "inputs": self.input_spec()})
+                       {"steps": entries, "inputs": self.input_spec()},
+                       files=[f"{e['dir']}/{MANIFEST}" for e in entries if "dir" in e])
         return directory
 
     @classmethod
@@ -591,6 +626,14 @@ class HMSPipeline(Pipeline):
         feature_names : sequence of str, optional
             Columns of the table you will predict on (for a pipeline starting at the feature
             table); a ``ValueError`` lists the differences from the fitted ones.
+
+        Notes
+        -----
+        Nothing in the files decides where the model reads or writes: step folders are plain
+        subfolders (no links, no ``..``, each manifest's checksum recorded by its parent, at
+        most 8 levels deep), and a feature extractor's ``root``, ``cache_dir``, ``n_jobs``,
+        ``progress`` and ``backend`` are neither saved nor restored: set them on the loaded
+        model (``pipe.set_params(features__root=...)``).
         """
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
@@ -607,16 +650,14 @@ class HMSPipeline(Pipeline):
                 if hasattr(klass, "save") or not isinstance(e["params"], dict):
                     raise ModelFileError(f"{directory}: step {e['name']!r} of kind {kind!r} is "
                                          "not a parameter-only transformer")
+                params = {k: v for k, v in e["params"].items() if k not in _NOT_RESTORED}
                 try:
-                    est = _pandas_output(klass(**e["params"]))
+                    est = _pandas_output(klass(**params))
                 except TypeError as err:
                     raise ModelFileError(f"{directory}: bad params for {kind} ({err})") from None
                 _restore_state(est, e.get("fitted", {}), directory)
             else:
-                sub = e.get("dir")
-                if not isinstance(sub, str) or "/" in sub or ".." in sub:
-                    raise ModelFileError(f"{directory}: bad step directory {sub!r}")
-                est = _load_step(kind, directory / sub)
+                est = _load_step(kind, _step_dir(m, e.get("dir"), directory))
             steps.append((e["name"], est))
         pipe = cls(steps)
         pipe.inputs_ = _check_inputs(m.get("inputs"), directory)
