@@ -300,8 +300,8 @@ def test_write_submission_order_and_errors(tmp_path):
     P = np.random.default_rng(0).dirichlet(np.ones(K), size=3)
     sample = pd.DataFrame({"eeg_id": [10, 20, 30], **{c: 1 / K for c in VOTE_COLUMNS}})
     out = write_submission(ids, P, tmp_path / "a.csv", sample_submission=sample)
-    np.testing.assert_array_equal(out["eeg_id"], [10, 20, 30])  # the sample's (test.csv) order
-    np.testing.assert_allclose(out[list(VOTE_COLUMNS)].to_numpy(), P[[1, 2, 0]], rtol=1e-15)
+    np.testing.assert_array_equal(out["eeg_id"], ids)  # the given (test.csv) order, checked
+    np.testing.assert_allclose(out[list(VOTE_COLUMNS)].to_numpy(), P, rtol=1e-15)
     kept = write_submission(ids, P, tmp_path / "b.csv")
     np.testing.assert_array_equal(kept["eeg_id"], ids)  # no sample: given order kept
     with pytest.raises(ValueError, match="eeg_id 30 appears more than once"):

@@ -32,6 +32,7 @@ from ..metrics import CLASSES
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "FeatureMismatchError",
     "MANIFEST",
     "ModelFileError",
     "begin_save",
@@ -57,6 +58,10 @@ MANIFEST = "manifest.json"
 
 class ModelFileError(ValueError):
     """A saved model directory is missing, incomplete, tampered with or of another kind."""
+
+
+class FeatureMismatchError(ValueError):
+    """The columns given to a model are not the ones it was fitted on (bad input, not a bug)."""
 
 
 def _sha256(path: Path) -> str:
@@ -281,9 +286,10 @@ def manifest_field(manifest: dict, key: str, directory, types):
 
 
 def check_feature_names(expected, given, where: str) -> None:
-    """Raise ``ValueError`` unless ``given`` holds exactly the names in ``expected``.
+    """Raise :class:`FeatureMismatchError` (a ``ValueError``) unless ``given`` holds exactly
+    the names in ``expected``.
 
-    The message lists (up to 5 of) the missing and unexpected names.
+    The message is one line: both counts and (up to 5 of) the missing and unexpected names.
     """
     expected = [str(c) for c in expected]
     given = [str(c) for c in given]
@@ -294,12 +300,12 @@ def check_feature_names(expected, given, where: str) -> None:
     if not missing and not extra:
         if len(set(given)) != len(given):
             dup = sorted({c for c in given if given.count(c) > 1})[:5]
-            raise ValueError(f"{where}: duplicated feature names {dup}")
+            raise FeatureMismatchError(f"{where}: duplicated feature names {dup}")
         return  # same names, other order: callers reorder by name
-    raise ValueError(
+    raise FeatureMismatchError(
         f"{where}: feature names differ from those the model was fitted with: "
         f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]}); "
-        f"expected {len(expected)} features"
+        f"expected {len(expected)} features, got {len(given)}"
     )
 
 

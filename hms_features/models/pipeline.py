@@ -660,7 +660,10 @@ class HMSPipeline(Pipeline):
                 est = _load_step(kind, _step_dir(m, e.get("dir"), directory))
             steps.append((e["name"], est))
         pipe = cls(steps)
-        pipe.inputs_ = _check_inputs(m.get("inputs"), directory)
+        saved = _check_inputs(m.get("inputs"), directory)
+        if pipe.input_spec() != saved:  # recomputed from the fitted feature names
+            raise ModelFileError(f"{directory / MANIFEST}: 'inputs' does not describe the "
+                                 "features the model was fitted on (manifest edited?)")
         if feature_names is not None:
             first = steps[0][1]
             names = getattr(first, "feature_names_in_", None)
