@@ -417,3 +417,14 @@ def test_union_step_dirs_are_checked(tmp_path):
     _edit_manifest(tmp_path / "u", lambda m: m["embedders"][0].__setitem__("dir", "."))
     with pytest.raises(ModelFileError, match="outside the model folder"):
         load(tmp_path / "u")
+
+
+def test_embedder_layer_sizes_cannot_ask_for_a_huge_allocation(tmp_path):
+    from hms_features.models import MLPEmbedder
+
+    X, Y = _table(n=60, d=4)
+    MLPEmbedder(hidden=(4,), max_epochs=2, random_state=0).fit(X, Y).save(tmp_path / "e")
+    assert isinstance(load(tmp_path / "e"), MLPEmbedder)
+    _edit_manifest(tmp_path / "e", lambda m: m["params"].__setitem__("hidden", [10**9]))
+    with pytest.raises(ModelFileError, match=r"layer sizes \[1000000000\] do not fit"):
+        load(tmp_path / "e")  # refused before any weight is allocated (4 GB otherwise)

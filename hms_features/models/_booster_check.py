@@ -28,12 +28,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 from .persist import ModelFileError
 
 __all__ = ["check_booster_text"]
 
-_INT = re.compile(r"-?\d{1,18}")
-_FLOAT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+_INT_TOKEN = r"-?\d{1,18}"
+_FLOAT_TOKEN = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# a whole space-separated array in one match (fast: one regex call per line)
+_ARRAY = {"int": re.compile(f"{_INT_TOKEN}(?: {_INT_TOKEN})*"),
+          "float": re.compile(f"{_FLOAT_TOKEN}(?: {_FLOAT_TOKEN})*")}
 _HEADER_KEYS = {"version", "num_class", "num_tree_per_iteration", "label_index",
                 "max_feature_idx", "feature_names", "feature_infos", "tree_sizes"}
 # Arrays of a tree with ``L`` leaves: length as a function of L, element type.
@@ -51,16 +56,19 @@ def _numbers(text: str, kind: str, where: str) -> list:
     """Parse a space-separated array of ints or finite floats (``where`` names it on error)."""
     if text == "":
         return []
-    out = []
-    pattern = _INT if kind == "int" else _FLOAT
-    expected = "an integer" if kind == "int" else "a finite number"
-    for tok in text.split(" "):
-        if not pattern.fullmatch(tok):
-            raise ModelFileError(f"{where}: {tok[:30]!r} is not {expected}")
-        out.append(int(tok) if kind == "int" else float(tok))
-        if kind == "float" and not abs(out[-1]) < float("inf"):
-            raise ModelFileError(f"{where}: {tok[:30]!r} is not a finite number")
-    return out
+    if not _ARRAY[kind].fullmatch(text):
+        expected = "integers" if kind == "int" else "finite numbers"
+        bad = next((t for t in text.split(" ")
+                    if not re.fullmatch(_INT_TOKEN if kind == "int" else _FLOAT_TOKEN, t)), text)
+        raise ModelFileError(f"{where}: {bad[:30]!r} in a list of {expected}")
+    tokens = text.split(" ")
+    if kind == "int":
+        return [int(t) for t in tokens]
+    values = np.array(tokens, dtype=np.float64)
+    if not np.isfinite(values).all():
+        bad = tokens[int(np.argmin(np.isfinite(values)))]
+        raise ModelFileError(f"{where}: {bad[:30]!r} is not a finite number")
+    return values.tolist()
 
 
 def _one_int(kv: dict, key: str, where: str, lo: int, hi: int) -> int:

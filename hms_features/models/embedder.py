@@ -555,6 +555,15 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
                 got = arrays[k].shape if k in arrays else None
                 raise ModelFileError(f"{directory / _WEIGHTS}: array {k!r} has shape {got}, "
                                      f"the manifest says {spec.get('shape')}")
+        # layer widths are bounded by the stored weights: a manifest asking for a huge layer
+        # cannot make _init_weights below allocate more than the file holds
+        stored = sum(int(a.size) for a in arrays.values())
+        widths = [v for k, v in params.items() if isinstance(v, (int, tuple, list))
+                  and not isinstance(v, bool) and k in ("hidden", "head")]
+        widths = [w for v in widths for w in (v if isinstance(v, (tuple, list)) else [v])]
+        if any(not isinstance(w, int) or w > stored for w in widths):
+            raise ModelFileError(f"{directory / _MANIFEST}: layer sizes {widths[:5]} do not fit "
+                                 f"the {stored} stored weights")
         est.weights_ = {k[len("weight__"):]: v for k, v in arrays.items()
                         if k.startswith("weight__")}
         if "mean_" not in arrays or "scale_" not in arrays:
