@@ -107,7 +107,8 @@ def _feature_set(value: str):
     try:
         resolve_families(fs)
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"{value!r}: {err}") from None
+        raise argparse.ArgumentTypeError(f"{value!r}: {str(err).removeprefix('feature_set: ')}") \
+            from None
     return fs
 
 
@@ -117,7 +118,7 @@ def _number(text: str, kind, lo, *, lo_open: bool, what: str):
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
     if isinstance(value, float) and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what} (must be finite)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     if value < lo or (lo_open and value == lo):
         raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
     return value
@@ -159,7 +160,8 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         m = re.match(r"argument ([^:]+): (.*)", message)
-        where, what = (m.group(1).split("/")[-1], m.group(2)) if m else (self.prog, message)
+        where, what = ((m.group(1).split("/")[-1], m.group(2)) if m
+                       else (self.prog.removeprefix("hms-features").strip() or "usage", message))
         sys.stderr.write(f"hms-features: {where}: {what} (nothing was run; see "
                          f"{self.prog} --help)\n")
         sys.exit(2)

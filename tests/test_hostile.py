@@ -18,8 +18,8 @@ input                                          expected behaviour
 ``--features`` with a string column            exit 2, names file and column
 ``--features`` lacking rows                    exit 2, names file and the first label_id missing
 ``--features`` without a label_id index        exit 2, names the file and the index
-model given a table of other columns (API)     FeatureMismatchError, one line: counts, first
-                                               missing and unexpected names
+model given a table of other columns          API: FeatureMismatchError; CLI: exit 2; one
+                                               line: counts, first missing and unexpected names
 manifest ``inputs`` edited                     exit 2, names manifest.json
 manifest ``files`` -> ``/etc/passwd``          exit 2, "outside the model folder", not opened
 step ``"dir": "."``                            exit 2 (no RecursionError), names manifest.json
@@ -169,6 +169,22 @@ def test_feature_table_of_other_columns_api(world):
     assert f"expected {table.shape[1]} features, got {table.shape[1]}" in msg
     with pytest.raises(FeatureMismatchError, match="1 missing"):
         HMSPipeline.load(world["model"], feature_names=list(table.columns[1:]))
+
+
+def test_feature_table_of_other_columns_cli(world, tmp_path, capsys, monkeypatch):
+    """predict when the features computed for the test split are not the model's columns (a
+    stand-in for a library change or an edited feature set): exit 2, one line."""
+    real = HMSPipeline.feature_table
+
+    def other_columns(self, *a, **k):
+        table = real(self, *a, **k)
+        return table.drop(columns=table.columns[:3]).assign(extra=0.0)
+
+    monkeypatch.setattr(HMSPipeline, "feature_table", other_columns)
+    out = tmp_path / "submission.csv"
+    assert _predict(world, world["model"], out) == 2
+    _one_line(capsys, "3 missing", "1 unexpected", "['extra']", "predict stopped")
+    assert not out.exists()
 
 
 # ------------------------------------------------------------------------------ model folders

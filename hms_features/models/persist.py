@@ -14,6 +14,19 @@ file: the ``kind`` is looked up in one allow-list, the registry that classes joi
 of yours). Every listed file is checked against its SHA-256 so a half-written or swapped file is
 reported, not silently used.
 
+A model folder is untrusted input:
+
+- each kind names the files it needs (``read_manifest(..., required=...)``): a manifest whose
+  ``files`` omit one (or are emptied) is refused, so editing it cannot switch checks off;
+- a name in a manifest is a relative path of plain components inside the folder, with no
+  symbolic link on the way (:func:`model_file`); anything else is refused before it is opened,
+  so no message tells anything about a file outside the folder;
+- a LightGBM booster is validated in Python before LightGBM parses it
+  (:mod:`hms_features.models._booster_check`), so a damaged file is a :class:`ModelFileError`,
+  never a native crash;
+- a save removes the old manifest first and writes the new one last (:func:`begin_save`), so a
+  save that fails half-way leaves a folder :func:`load` refuses.
+
 This module imports no estimator: the estimators import it (to register and to write their
 manifests), so persistence and the models form no import circle.
 """
