@@ -428,3 +428,65 @@ def test_embedder_layer_sizes_cannot_ask_for_a_huge_allocation(tmp_path):
     _edit_manifest(tmp_path / "e", lambda m: m["params"].__setitem__("hidden", [10**9]))
     with pytest.raises(ModelFileError, match=r"layer sizes \[1000000000\] do not fit"):
         load(tmp_path / "e")  # refused before any weight is allocated (4 GB otherwise)
+
+
+def _json_paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _json_paths(v, prefix + (k,))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _json_paths(v, prefix + (i,))
+
+
+def test_every_manifest_value_edited_gives_model_file_error(tmp_path):
+    """Property: in a saved pipeline (MLP embedder + booster), replace any single value of any
+    manifest by a hostile one (None, 0, -1, 10**12, a string, [], {}, True), fixing the parent
+    checksums as an attacker would: loading and predicting either works or raises
+    ModelFileError / FeatureMismatchError (exit 2 in the CLI), never another exception and
+    never a runaway allocation."""
+    import copy
+
+    from hms_features.models import MLPEmbedder
+    from hms_features.models.persist import FeatureMismatchError
+
+    X, Y = _table(n=80, d=5)
+    src = tmp_path / "src"
+    make_hms_pipeline(embedders=[("mlp", MLPEmbedder(hidden=(3,), max_epochs=2, cv=2,
+                                                     random_state=0))],
+                      n_estimators=2, min_child_samples=5, n_jobs=1) \
+        .fit(X, Y, embed__groups=np.repeat(np.arange(8), 10)).save(src)
+    values = [None, 0, -1, 10**12, "x", [], {}, True]
+    failures = []
+    n_edits = 0
+    for mpath in sorted(src.rglob(MANIFEST)):
+        rel = mpath.relative_to(src)
+        original = json.loads(mpath.read_text())
+        for path in list(_json_paths(original)):
+            if not path or path[0] == "files":
+                continue
+            for value in values:
+                edited = copy.deepcopy(original)
+                node = edited
+                for key in path[:-1]:
+                    node = node[key]
+                node[path[-1]] = value
+                work = tmp_path / "w"
+                shutil.rmtree(work, ignore_errors=True)
+                shutil.copytree(src, work)
+                (work / rel).write_text(json.dumps(edited))
+                for parent in sorted(work.rglob(MANIFEST), key=lambda q: -len(q.parts)):
+                    pm = json.loads(parent.read_text())
+                    for name in [n for n in pm.get("files", {}) if n.endswith(MANIFEST)]:
+                        pm["files"][name] = _sha(parent.parent / name)
+                    parent.write_text(json.dumps(pm))
+                n_edits += 1
+                try:
+                    load(work).predict_proba(X)
+                except (ModelFileError, FeatureMismatchError):
+                    pass
+                except Exception as err:  # noqa: BLE001 - what the property forbids
+                    failures.append(f"{rel} {path}={value!r}: {type(err).__name__}: {err}")
+    assert n_edits > 500
+    assert not failures, failures[:5]

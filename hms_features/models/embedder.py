@@ -551,6 +551,9 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         specs = manifest_field(m, "arrays", directory, dict)
         for k in set(specs) | set(arrays):
             spec = specs.get(k, {})
+            if not isinstance(spec, dict):
+                raise ModelFileError(f"{directory / _MANIFEST}: 'arrays' entry {k!r} must be "
+                                     "an object")
             if k not in arrays or list(arrays[k].shape) != spec.get("shape"):
                 got = arrays[k].shape if k in arrays else None
                 raise ModelFileError(f"{directory / _WEIGHTS}: array {k!r} has shape {got}, "
@@ -561,7 +564,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         widths = [v for k, v in params.items() if isinstance(v, (int, tuple, list))
                   and not isinstance(v, bool) and k in ("hidden", "head")]
         widths = [w for v in widths for w in (v if isinstance(v, (tuple, list)) else [v])]
-        if any(not isinstance(w, int) or w > stored for w in widths):
+        if any(not isinstance(w, int) or isinstance(w, bool) or w > stored for w in widths):
             raise ModelFileError(f"{directory / _MANIFEST}: layer sizes {widths[:5]} do not fit "
                                  f"the {stored} stored weights")
         est.weights_ = {k[len("weight__"):]: v for k, v in arrays.items()
@@ -576,8 +579,18 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         ):
             raise ModelFileError(f"{directory / _WEIGHTS}: weights do not match the saved "
                                  f"parameters (expected {sorted(expected)} with their shapes)")
-        est._restore_inputs(manifest_field(m, "inputs", directory, dict))
+        inputs = manifest_field(m, "inputs", directory, dict)
+        n_in = inputs.get("n_features_in", -1)
+        if not isinstance(n_in, int) or isinstance(n_in, bool) or not (n_in == -1 or n_in >= 1):
+            raise ModelFileError(f"{directory / _MANIFEST}: 'inputs.n_features_in' must be an "
+                                 "integer >= 1 (or -1)")
+        est._restore_inputs(inputs)
         saved_names = m.get("feature_names")
+        if saved_names is not None and not (
+                isinstance(saved_names, list) and all(isinstance(c, str) for c in saved_names)
+                and len(saved_names) == getattr(est, "n_features_in_", len(saved_names))):
+            raise ModelFileError(f"{directory / _MANIFEST}: 'feature_names' must be "
+                                 f"{getattr(est, 'n_features_in_', 'n')} strings")
         if saved_names is not None:
             est.feature_names_in_ = np.array(saved_names, dtype=object)
             if feature_names is not None:

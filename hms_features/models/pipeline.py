@@ -442,24 +442,46 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         """Load an :class:`EmbeddingUnion` written by :meth:`save` (no code executed)."""
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
+        where = directory / MANIFEST
         steps = manifest_field(m, "embedders", directory, list)
+        if not steps:
+            raise ModelFileError(f"{where}: 'embedders' lists no embedder")
         fitted = []
         n_embedding = {}
         for s in steps:
             if not (isinstance(s, dict) and isinstance(s.get("name"), str)):
-                raise ModelFileError(f"{directory}: bad embedder entry {s!r}")
+                raise ModelFileError(f"{where}: bad embedder entry {s!r}")
             est = _load_step(s.get("kind"), _step_dir(m, s.get("dir"), directory))
+            n_out = len(est.get_feature_names_out())
+            if s.get("n_embedding") != n_out or isinstance(s.get("n_embedding"), bool):
+                raise ModelFileError(f"{where}: embedder {s['name']!r} has n_embedding "
+                                     f"{s.get('n_embedding')!r}, its files give {n_out}")
             fitted.append((s["name"], est))
-            n_embedding[s["name"]] = int(s.get("n_embedding", 0))
+            n_embedding[s["name"]] = n_out
+        n_features = manifest_field(m, "n_features", directory, int)
+        names = m.get("feature_names")
+        if names is not None and not (isinstance(names, list) and len(names) == n_features
+                                      and all(isinstance(c, str) for c in names)):
+            raise ModelFileError(f"{where}: 'feature_names' must be {n_features} strings")
+        if isinstance(n_features, bool) or n_features < 1:
+            raise ModelFileError(f"{where}: 'n_features' must be >= 1")
         passthrough = m.get("passthrough", True)
-        if not isinstance(passthrough, (bool, list)):
-            raise ModelFileError(f"{directory}: 'passthrough' must be a bool or a list of names")
-        union = cls([(n, clone(e)) for n, e in fitted], columns=m.get("columns"),
+        if not (isinstance(passthrough, bool) or (
+                isinstance(passthrough, list) and all(isinstance(c, str) for c in passthrough)
+                and (names is None or set(passthrough) <= set(names)))):
+            raise ModelFileError(f"{where}: 'passthrough' must be a bool or a list of the "
+                                 "input feature names")
+        columns = m.get("columns")
+        if not (columns is None or (isinstance(columns, dict) and set(columns) <= set(n_embedding)
+                                    and all(isinstance(v, (str, list, dict))
+                                            for v in columns.values()))):
+            raise ModelFileError(f"{where}: 'columns' must be null or map embedder names to "
+                                 "column names or prefixes")
+        union = cls([(n, clone(e)) for n, e in fitted], columns=columns,
                     passthrough=passthrough)
         union.embedders_ = fitted
         union.n_embedding_ = n_embedding
-        union.n_features_in_ = manifest_field(m, "n_features", directory, int)
-        names = m.get("feature_names")
+        union.n_features_in_ = n_features
         if names is not None:
             union.feature_names_in_ = np.asarray(names, dtype=object)
             if feature_names is not None:
@@ -664,6 +686,7 @@ class HMSPipeline(Pipeline):
         if pipe.input_spec() != saved:  # recomputed from the fitted feature names
             raise ModelFileError(f"{directory / MANIFEST}: 'inputs' does not describe the "
                                  "features the model was fitted on (manifest edited?)")
+        _smoke_test(pipe, directory)
         if feature_names is not None:
             first = steps[0][1]
             names = getattr(first, "feature_names_in_", None)
@@ -671,6 +694,26 @@ class HMSPipeline(Pipeline):
                 raise ValueError(f"{directory}: the first step has no feature names to check")
             check_feature_names(names, list(feature_names), str(directory))
         return pipe
+
+
+def _smoke_test(pipe, directory) -> None:
+    """Predict one row of zeros with a pipeline that starts at the feature table: steps whose
+    manifests agree one by one but not with each other (edited sizes, names, columns) are
+    reported at load time, as a :class:`ModelFileError`, not at the first prediction."""
+    first_name, first = pipe.steps[0]
+    names = getattr(first, "feature_names_in_", None)
+    if first_name == _STEP_FEATURES or names is None:
+        return
+    row = pd.DataFrame(np.zeros((1, len(names)), dtype=np.float32), columns=list(names))
+    try:
+        proba = pipe.predict_proba(row)
+    except Exception as err:  # noqa: BLE001 - any failure here means inconsistent files
+        text = " ".join(str(err).split())[:120]
+        raise ModelFileError(f"{Path(directory) / MANIFEST}: the saved steps do not fit "
+                             f"together ({type(err).__name__}: {text})") from None
+    if not (np.isfinite(proba).all() and proba.shape == (1, len(CLASSES))):
+        raise ModelFileError(f"{Path(directory) / MANIFEST}: the loaded model predicts "
+                             "non-finite probabilities")
 
 
 def _check_inputs(inputs, directory):
