@@ -440,6 +440,7 @@ def _json_paths(obj, prefix=()):
             yield from _json_paths(v, prefix + (i,))
 
 
+@pytest.mark.filterwarnings("ignore:X has feature names:UserWarning")  # edited feature_names
 def test_every_manifest_value_edited_gives_model_file_error(tmp_path):
     """Property: in a saved pipeline (MLP embedder + booster), replace any single value of any
     manifest by a hostile one (None, 0, -1, 10**12, a string, [], {}, True), fixing the parent
