@@ -14,8 +14,12 @@ Subcommands (``hms-features COMMAND --help`` for each)::
     evaluate   event-level seizure scores of detected against reference events (SzCORE)
     blend      fit blend weights on out-of-fold files, score the blend by CV, blend submissions
 
-Exit codes: 0 success; 2 bad usage or bad input (a one-line message naming the file, column or
-row); 1 an unexpected failure (with its traceback).
+Exit codes: 0 success; 2 bad usage or bad input, with ONE line on stderr::
+
+    hms-features: <file, flag, column or row>: <what is wrong> (<what was done>)
+
+1 an unexpected failure (with its traceback). No output file is left half-written: outputs are
+written to a temporary name and renamed when complete.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
+import os
+import re
 import sys
 import time
 import traceback
@@ -55,6 +62,19 @@ def _say(args, *msg) -> None:
 
 
 # ------------------------------------------------------------------------------------- helpers
+def _write_atomic(path, write) -> Path:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``: a failure
+    never leaves a half-written output (the temporary file is removed)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
     return ds.eeg_labels() if by_eeg else ds.labels
 
@@ -95,8 +115,74 @@ def _with_dask(address, fn):
 
 
 def _feature_set(value: str):
-    """``default`` / ``fast`` or a comma-separated list of family names."""
-    return value if value in ("default", "fast") else [v for v in value.split(",") if v]
+    """``--feature-set``: ``default`` / ``fast`` or a comma-separated list of family names,
+    checked against the registry."""
+    from .features.registry import resolve_families
+
+    value = value.strip()
+    fs = value if value in ("default", "fast") else [v.strip() for v in value.split(",")
+                                                     if v.strip()]
+    try:
+        resolve_families(fs)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{value!r}: {str(err).removeprefix('feature_set: ')}") \
+            from None
+    return fs
+
+
+def _number(text: str, kind, lo, *, lo_open: bool, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    if value < lo or (lo_open and value == lo):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 1."""
+    return _number(text, int, 1, lo_open=False, what="an integer >= 1")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse ``type=``: an integer >= 0."""
+    return _number(text, int, 0, lo_open=False, what="an integer >= 0")
+
+
+def at_least_two(text: str) -> int:
+    """argparse ``type=``: an integer >= 2 (number of folds)."""
+    return _number(text, int, 2, lo_open=False, what="an integer >= 2")
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=``: a finite number > 0."""
+    return _number(text, float, 0.0, lo_open=True, what="a finite number > 0")
+
+
+def n_jobs(text: str) -> int:
+    """argparse ``type=``: a number of workers, >= 1 or negative (-1: all cores), not 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("'0' workers: use >= 1, or -1 for all cores")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are the one line of the exit-code contract."""
+
+    def error(self, message):
+        m = re.match(r"argument ([^:]+): (.*)", message)
+        where, what = ((m.group(1).split("/")[-1], m.group(2)) if m
+                       else (self.prog.removeprefix("hms-features").strip() or "usage", message))
+        sys.stderr.write(f"hms-features: {where}: {what} (nothing was run; see "
+                         f"{self.prog} --help)\n")
+        sys.exit(2)
 
 
 def _with_seq(feature_set):
@@ -293,7 +379,7 @@ def cmd_features(args):
     table = _features(ds, rows, args)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_parquet(out)
+    _write_atomic(out, table.to_parquet)
     _say(args, f"{out}: {table.shape[0]} rows x {table.shape[1]} features")
     return table
 
@@ -315,7 +401,7 @@ def _describe(args) -> pd.DataFrame:
     else:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out, index=False)
+        _write_atomic(out, lambda tmp: table.to_csv(tmp, index=False))
         _say(args, f"{out}: {len(table)} features described")
     return table
 
@@ -324,14 +410,53 @@ def _load_or_build(ds, rows, args) -> pd.DataFrame:
     if "lstm" in (getattr(args, "embedders", None) or []) and not args.features:
         args.feature_set = _with_seq(args.feature_set)  # also what train records for predict
     if args.features:
-        table = pd.read_parquet(args.features)
-        key = rows["label_id"] if table.index.name == "label_id" else rows["eeg_id"]
-        missing = ~key.isin(table.index)
-        if missing.any():
-            raise UsageError(f"{args.features}: no feature row for {table.index.name} "
-                             f"{key[missing].iloc[0]} (and {int(missing.sum()) - 1} more)")
-        return table.loc[key.to_numpy()]
+        return read_feature_table(args.features, rows)
     return _features(ds, rows, args)
+
+
+def read_feature_table(path, rows: pd.DataFrame) -> pd.DataFrame:
+    """The ``--features`` table (from ``hms-features features``) for the label ``rows``.
+
+    Checks, each failure a :class:`UsageError` naming the file and the column or row: the file
+    exists and is parquet, its index is ``label_id`` or ``eeg_id`` without duplicates, every
+    column is numeric (bool and strings refused) without infinities (NaN is allowed: the
+    booster handles it), and it has a row for every label row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such feature table (--features; write one with "
+                         "hms-features features)")
+    try:
+        table = pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - pyarrow raises many types for a foreign file
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:100]
+        raise UsageError(f"{path}: not a parquet feature table (--features: {first})") \
+            from None
+    if table.index.name not in ("label_id", "eeg_id"):
+        raise UsageError(f"{path}: index is {table.index.name!r}, expected 'label_id' or "
+                         "'eeg_id' (the table hms-features features writes)")
+    if table.index.duplicated().any():
+        dup = table.index[table.index.duplicated()][0]
+        raise UsageError(f"{path}: {table.index.name} {dup} has more than one row")
+    if table.shape[1] == 0:
+        raise UsageError(f"{path}: no feature columns")
+    for col in table.columns:
+        dtype = table[col].dtype
+        if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+            raise UsageError(f"{path}: column {col!r} holds {dtype} values, expected numbers")
+    values = table.to_numpy(dtype=np.float64)
+    bad = np.isinf(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise UsageError(f"{path}: column {table.columns[c]!r}, {table.index.name} "
+                         f"{table.index[r]}: infinite value ({int(bad.sum())} in the table)")
+    key = rows[table.index.name]
+    missing = ~key.isin(table.index)
+    if missing.any():
+        raise UsageError(f"{path}: no feature row for {table.index.name} "
+                         f"{key[missing].iloc[0]} ({int(missing.sum())} of {len(key)} label rows "
+                         "missing)")
+    return table.loc[key.to_numpy()]
 
 
 def run_cv(args) -> dict:
@@ -362,7 +487,7 @@ def run_cv(args) -> dict:
     oof["fold"] = res.folds
     oof[list(VOTE_COLUMNS)] = votes
     oof[list(CLASSES)] = res.oof
-    oof.to_csv(out / "oof.csv", index=False)
+    _write_atomic(out / "oof.csv", lambda tmp: oof.to_csv(tmp, index=False))
     table = kl_table(votes, {"model (out-of-fold)": res.oof})
     n_folds = len(res.fold_kl)
     summary = {
@@ -379,7 +504,8 @@ def run_cv(args) -> dict:
         "provenance": provenance(args, ds, X, model, len(rows),
                                  len(rows) if mask is None else int(mask.sum()), scheme),
     }
-    (out / "cv.json").write_text(json.dumps(summary, indent=2, allow_nan=True))
+    _write_atomic(out / "cv.json",
+                  lambda tmp: tmp.write_text(json.dumps(summary, indent=2, allow_nan=True)))
     _say(args, f"\n{len(rows)} rows, {X.shape[1]} features, {n_folds} {scheme['scheme']} folds "
                f"({wall:.0f} s); per-fold KL: " + ", ".join(f"{k:.3f}" for k in res.fold_kl))
     _say(args, table.to_string(float_format=lambda v: f"{v:.4f}"))
@@ -425,14 +551,9 @@ def run_predict(args) -> pd.DataFrame:
 
     model = load_model(args.model_dir, recompute=not args.features)
     ds = HMSDataset(args.data_dir, "test")
+    sample = Path(args.data_dir) / "sample_submission.csv"  # checked by HMSDataset, up front
     if args.features:
-        X = pd.read_parquet(args.features)
-        key = ds.labels["eeg_id"]
-        missing = ~key.isin(X.index)
-        if missing.any():
-            raise UsageError(f"{args.features}: no feature row for eeg_id "
-                             f"{key[missing].iloc[0]} (and {int(missing.sum()) - 1} more)")
-        X = X.loc[key.to_numpy()]
+        X = read_feature_table(args.features, ds.labels)
     else:
         X = _on_cluster(args, lambda: model.feature_table(ds, labels=ds.labels,
                                                           **_build_kwargs(args)))
@@ -441,7 +562,6 @@ def run_predict(args) -> pd.DataFrame:
     except ValueError as err:
         raise UsageError(f"{args.features or 'the computed feature table'}: {err}") from None
     proba = model.predict_proba(X)
-    sample = Path(args.data_dir) / "sample_submission.csv"
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sub = write_submission(ds.labels["eeg_id"].to_numpy(), proba, out,
@@ -710,29 +830,6 @@ def _oracle_kl(data_dir, oof_csv):
 
 
 # ------------------------------------------------------------------------------------- parser
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line naming the argument (exit code 2)."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _number(kind, *, minimum, strict=False):
-    """An argparse type: a ``kind`` (int or float) ``>= minimum`` (``> minimum`` if strict)."""
-    def convert(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not {'a number' if kind is float else 'an integer'}") from None
-        if not np.isfinite(value) or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(
-                f"{text!r} must be {'>' if strict else '>='} {minimum}")
-        return value
-    convert.__name__ = kind.__name__
-    return convert
-
-
 EMBEDDERS = ("mlp", "lstm")
 
 
@@ -748,7 +845,7 @@ def _embedders(text):
 
 def _add_common(p, *, features=True, model=False, feature_set=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars or chatter")
-    p.add_argument("--n-jobs", type=int, default=-1,
+    p.add_argument("--n-jobs", type=n_jobs, default=-1,
                    help="parallel workers (-1: all cores; default: %(default)s)")
     if model:
         p.add_argument("--seed", type=int, default=0,
@@ -784,18 +881,18 @@ def _add_common(p, *, features=True, model=False, feature_set=True):
                             "the booster, e.g. --embedders mlp,lstm: 'mlp' on the features, "
                             "'lstm' on the 5 s sub-window sequence (the 'seq' family, added to "
                             "the computed features by itself) (default: none)")
-        p.add_argument("--n-estimators", type=_number(int, minimum=1), default=400,
+        p.add_argument("--n-estimators", type=positive_int, default=400,
                        help="boosting rounds (default: %(default)s)")
-        p.add_argument("--learning-rate", type=_number(float, minimum=0, strict=True),
+        p.add_argument("--learning-rate", type=positive_float,
                        default=0.05, help="LightGBM learning rate (default: %(default)s)")
         p.add_argument("--weights", choices=["none", "votes"], default="votes",
                        help="row weights: 'votes' = min(number of votes, 10) / 10 "
                             "(hms_features.data.vote_weights) or 'none' (default: %(default)s)")
-        p.add_argument("--min-votes", type=_number(float, minimum=0, strict=True), default=None,
+        p.add_argument("--min-votes", type=positive_float, default=None,
                        metavar="N",
                        help="train only on rows with at least N expert votes (e.g. 10); cv "
                             "still predicts and scores every held-out row")
-        p.add_argument("--two-stage", type=_number(float, minimum=0, strict=True), default=None,
+        p.add_argument("--two-stage", type=positive_float, default=None,
                        metavar="N",
                        help="two-stage training: LightGBM on all training rows, then 100 more "
                             "rounds of the same booster on the rows with at least N votes")
@@ -812,9 +909,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run everything on the built-in synthetic data",
                        description=cmd_demo.__doc__)
     p.add_argument("--out", default="hms_demo", help="output folder (default: %(default)s)")
-    p.add_argument("--patients", type=int, default=40,
+    p.add_argument("--patients", type=positive_int, default=40,
                    help="synthetic patients, ~20 label rows each (default: %(default)s)")
-    p.add_argument("--folds", type=_number(int, minimum=2), default=5,
+    p.add_argument("--folds", type=at_least_two, default=5,
                    help="CV folds (default: %(default)s)")
     _add_common(p, model=True)
     p.set_defaults(func=cmd_demo, stratified=False, fold_file=None)
@@ -823,9 +920,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write a realistic synthetic HMS dataset (train.csv, test.csv, "
                                    "sample_submission.csv, parquet folders, synthetic_truth.csv).")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--patients", type=int, default=100,
+    p.add_argument("--patients", type=positive_int, default=100,
                    help="training patients, ~20 label rows each (default: %(default)s)")
-    p.add_argument("--n-test", type=int, default=8, help="test recordings (default: %(default)s)")
+    p.add_argument("--n-test", type=positive_int, default=8,
+                   help="test recordings (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -864,7 +962,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "oof.csv and cv.json into --out and prints the KL table.")
     p.add_argument("data_dir", help="folder in the Kaggle HMS layout")
     p.add_argument("--out", default="hms_cv", help="output folder (default: %(default)s)")
-    p.add_argument("--folds", type=_number(int, minimum=2), default=None,
+    p.add_argument("--folds", type=at_least_two, default=None,
                    help="number of patient-grouped folds (default: 5)")
     scheme = p.add_mutually_exclusive_group()
     scheme.add_argument("--stratified", action="store_true",
@@ -905,7 +1003,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", default=None, help="saved model, for feature importances")
     p.add_argument("--data-dir", default=None,
                    help="dataset for example EEG windows (default: the one the cv used)")
-    p.add_argument("--examples", type=int, default=3,
+    p.add_argument("--examples", type=non_negative_int, default=3,
                    help="EEG examples: the worst and best predicted windows (default: %(default)s)")
     p.add_argument("--title", default="hms_features report",
                    help="page title (default: '%(default)s')")
@@ -927,9 +1025,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=".",
                    help="output folder (default: the current folder; a .csv path names the "
                         "CSV and the other files go beside it)")
-    p.add_argument("--step", type=float, default=10.0,
+    p.add_argument("--step", type=positive_float, default=10.0,
                    help="step between windows, s (default: %(default)s)")
-    p.add_argument("--window-s", type=float, default=50.0,
+    p.add_argument("--window-s", type=positive_float, default=50.0,
                    help="window length, s (default: %(default)s, with its central 10 s; a model "
                         "trained on HMS windows takes only 50)")
     p.add_argument("--clip-uv", type=_clip, default=1024.0,
@@ -949,7 +1047,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fif", action="store_true",
                    help="also write the recording with the detected events as annotations (FIF)")
     p.add_argument("--no-plot", action="store_true", help="no PNG / HTML")
-    p.add_argument("--block-s", type=float, default=600.0,
+    p.add_argument("--block-s", type=positive_float, default=600.0,
                    help="seconds read per block (memory; default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     p.set_defaults(func=cmd_scan)
@@ -986,7 +1084,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=["linear", "log"], default="linear",
                    help="'linear' mixture or 'log' weighted geometric mean (a temperature per "
                         "model) (default: %(default)s)")
-    p.add_argument("--folds", type=_number(int, minimum=2), default=5,
+    p.add_argument("--folds", type=at_least_two, default=5,
                    help="folds of the blend's own patient-grouped CV (default: %(default)s)")
     p.add_argument("--out", default="hms_blend", help="output folder (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
@@ -994,28 +1092,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(err: BaseException) -> str:
+    """The message of ``err`` on one line (an exception naming a file keeps its name first)."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, OSError) and err.filename is not None and err.strerror:
+        text = f"{err.filename}: {err.strerror}"
+    return text
+
+
+def _bad_input_types() -> tuple:
+    """Exceptions that mean bad input or usage (exit 2), not a bug."""
+    from .models.persist import FeatureMismatchError, ModelFileError
+    return (HMSError, UsageError, ModelFileError, FeatureMismatchError,
+            FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError,
+            PermissionError)
+
+
 def main(argv=None) -> int:
-    """Entry point of ``hms-features``; returns the exit code."""
+    """Entry point of ``hms-features``; returns the exit code.
+
+    0 success; 2 bad usage or input (one line ``hms-features: <what>: <problem> (<done>)`` on
+    stderr); 1 an unexpected failure (the traceback); 130 interrupted.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) stays an exit; a usage error returns its code
+        if exc.code in (0, None):
+            raise
+        return int(exc.code) if isinstance(exc.code, int) else 2
     try:
         with warnings.catch_warnings():
             # one line per problem, no source lines: "hms-features: <file>: <what> (<done>)"
             warnings.showwarning = _show_warning
             args.func(args)  # each command returns what it made (for use from Python), or None
         return 0
-    except (HMSError, UsageError, FileNotFoundError, FileExistsError, NotADirectoryError) as err:
-        print(f"hms-features {args.command}: error: {err}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"hms-features {args.command}: interrupted (finished feature chunks are cached)",
+        print(f"hms-features: {args.command}: interrupted (finished feature chunks are cached)",
               file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - the catch-all that turns a crash into exit code 1
-        from .models.persist import ModelFileError
-
-        if isinstance(err, ModelFileError):  # a tampered or foreign model folder: bad input
-            print(f"hms-features {args.command}: error: {err}", file=sys.stderr)
+        if isinstance(err, _bad_input_types()):
+            print(f"hms-features: {_one_line(err)} ({args.command} stopped)",
+                  file=sys.stderr)
             return 2
         traceback.print_exc()
         return 1

@@ -463,45 +463,10 @@ class HMSDataset:
                 )
 
     def check_sample_submission(self) -> None:
-        """Check ``sample_submission.csv`` against ``test.csv`` (test split).
-
-        Its columns must be ``eeg_id`` and the six ``*_vote`` columns and its ids exactly the
-        ``eeg_id`` of ``test.csv``, each once; found up front (by the constructor and
-        :meth:`validate`), before any feature is computed.
-
-        Raises
-        ------
-        HMSError
-            Naming the file and the first offending column or id.
-        """
-        path = self.root / "sample_submission.csv"
-        want = ["eeg_id", *VOTE_COLUMNS]
-        if not path.is_file():
-            raise HMSError(f"{path}: not a file (expected the Kaggle sample submission)")
-        try:
-            sample = pd.read_csv(path)
-        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-            raise HMSError(f"{path}: not a readable CSV file ({_one_line(err)})") from None
-        if [str(c) for c in sample.columns] != want:
-            raise HMSError(f"{path}: columns {[str(c) for c in sample.columns][:8]}, expected "
-                           f"{want}")
-        ids = pd.to_numeric(sample["eeg_id"], errors="coerce").to_numpy(float, na_value=np.nan)
-        bad = ~np.isfinite(ids) | (ids != np.round(ids)) | (ids < 0) | (ids > _MAX_ID)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise HMSError(f"{path}: row {i} (line {i + 2}): eeg_id {sample['eeg_id'].iloc[i]!r} "
-                           "is not an integer id")
-        ids = ids.astype(np.int64)
-        dup = pd.Series(ids).duplicated().to_numpy()
-        if dup.any():
-            raise HMSError(f"{path}: eeg_id {ids[dup][0]} appears more than once")
-        test_ids = self.labels["eeg_id"].to_numpy()
-        missing = np.setdiff1d(test_ids, ids)
-        extra = np.setdiff1d(ids, test_ids)
-        if len(missing) or len(extra):
-            raise HMSError(f"{path}: its eeg_ids differ from test.csv's: {len(missing)} missing "
-                           f"(e.g. {missing[:3].tolist()}), {len(extra)} not in test.csv "
-                           f"(e.g. {extra[:3].tolist()})")
+        """Check ``sample_submission.csv`` against ``test.csv`` (test split), up front (by the
+        constructor and :meth:`validate`), before any feature is computed; see
+        :func:`check_sample_submission`."""
+        check_sample_submission(self.root / "sample_submission.csv", self.labels["eeg_id"])
 
     # ---------------------------------------------------------------- lengths and the offset rule
     def file_info(self, path: Path, kind: str):
@@ -915,6 +880,57 @@ def _spec_window_rows(time: np.ndarray, starts: np.ndarray, seconds: float = SPE
     last = first + n_rows
     inside = (last <= len(time)) & (time[np.minimum(last, len(time)) - 1] < starts + seconds)
     return first, inside
+
+
+
+def check_sample_submission(sample, eeg_ids) -> None:
+    """Check a sample submission: Kaggle's columns and exactly the ids ``eeg_ids``, each once.
+
+    The one check of ``sample_submission.csv`` (:meth:`HMSDataset.check_sample_submission` and
+    :func:`hms_features.submission.write_submission` use it).
+
+    Parameters
+    ----------
+    sample : str, Path or DataFrame
+        ``sample_submission.csv`` or its table: columns ``eeg_id`` and the six ``*_vote``.
+    eeg_ids : array-like of int
+        The ids the submission holds (``test.csv``'s ``eeg_id``), in any order.
+
+    Raises
+    ------
+    HMSError
+        Naming the file and the first offending column or id.
+    """
+    want = ["eeg_id", *VOTE_COLUMNS]
+    if isinstance(sample, pd.DataFrame):
+        name = "sample submission"
+    else:
+        name = Path(sample)
+        if not name.is_file():
+            raise HMSError(f"{name}: not a file (expected the Kaggle sample submission)")
+        try:
+            sample = pd.read_csv(name)
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise HMSError(f"{name}: not a readable CSV file ({_one_line(err)})") from None
+    if [str(c) for c in sample.columns] != want:
+        raise HMSError(f"{name}: columns {[str(c) for c in sample.columns][:8]}, expected {want}")
+    ids = pd.to_numeric(sample["eeg_id"], errors="coerce").to_numpy(float, na_value=np.nan)
+    bad = ~np.isfinite(ids) | (ids != np.round(ids)) | (ids < 0) | (ids > _MAX_ID)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise HMSError(f"{name}: row {i} (line {i + 2}): eeg_id {sample['eeg_id'].iloc[i]!r} "
+                       "is not an integer id")
+    ids = ids.astype(np.int64)
+    dup = pd.Series(ids).duplicated().to_numpy()
+    if dup.any():
+        raise HMSError(f"{name}: eeg_id {ids[dup][0]} appears more than once")
+    test_ids = np.asarray(eeg_ids, dtype=np.int64)
+    missing = np.setdiff1d(test_ids, ids)
+    extra = np.setdiff1d(ids, test_ids)
+    if len(missing) or len(extra):
+        raise HMSError(f"{name}: its eeg_ids differ from test.csv's: {len(missing)} missing "
+                       f"(e.g. {missing[:3].tolist()}), {len(extra)} not in test.csv "
+                       f"(e.g. {extra[:3].tolist()})")
 
 
 def vote_weights(votes, cap: float = 10.0) -> np.ndarray:

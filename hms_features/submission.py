@@ -4,32 +4,30 @@ Kaggle checks that every row of the submission sums to 1 (``numpy.allclose``) an
 renormalise it; it then clips to ``[1e-15, 1 - 1e-15]``. :func:`write_submission` therefore
 renormalises each row in float64 before writing, writes full precision (``repr`` of each float),
 and re-reads the file to check it.
+
+Row order: the rows are written in the order of the given ``eeg_ids`` (``test.csv`` order when
+they come from ``HMSDataset(root, "test").labels``). Kaggle scores a submission by joining it
+to the solution on ``eeg_id``, so the row order does not change the score; a sample submission,
+when given, is used to check the ids and columns, not to reorder.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .data import VOTE_COLUMNS
+from .data import VOTE_COLUMNS, check_sample_submission
 from .metrics import CLASSES, normalize_votes
 
-__all__ = ["SUBMISSION_COLUMNS", "write_submission"]
+__all__ = ["SUBMISSION_COLUMNS", "check_sample_submission",
+           "write_submission"]
 
 #: Columns of ``submission.csv``, in Kaggle's order.
 SUBMISSION_COLUMNS = ("eeg_id",) + VOTE_COLUMNS
-
-
-def _read_sample(sample_submission) -> pd.DataFrame:
-    if isinstance(sample_submission, pd.DataFrame):
-        return sample_submission
-    path = Path(sample_submission)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: sample submission not found")
-    return pd.read_csv(path)
 
 
 def _class_columns(df: pd.DataFrame) -> np.ndarray:
@@ -51,16 +49,19 @@ def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFra
     Parameters
     ----------
     eeg_ids : array-like of int, shape (n,)
-        Test EEG ids, in ``test.csv`` order (e.g. ``HMSDataset(root, "test").labels["eeg_id"]``).
+        Test EEG ids, e.g. ``HMSDataset(root, "test").labels["eeg_id"]`` (``test.csv`` order).
+        The file's rows are in this order (Kaggle matches rows by ``eeg_id``, so any order
+        scores the same).
     proba : array-like, shape (n, 6)
         Predicted probabilities in :data:`~hms_features.metrics.CLASSES` order (a DataFrame may
         name its columns by class or ``*_vote``). Each row is divided by its sum.
     path : str or Path
-        Output file (its folder must exist).
+        Output file (its folder must exist). Written to a temporary file beside it, checked,
+        then renamed: a failure never leaves a half-written submission.
     sample_submission : str, Path or DataFrame, optional
-        Kaggle's ``sample_submission.csv``. When given, the ids must be exactly its ids
-        (rows are written in its order, which is ``test.csv``'s) and its columns must be
-        :data:`SUBMISSION_COLUMNS`.
+        Kaggle's ``sample_submission.csv``. When given, the ids must be exactly its ids (in
+        any order; rows keep the order of ``eeg_ids``) and its columns must be
+        :data:`SUBMISSION_COLUMNS`. Checked before anything is written.
 
     Returns
     -------
@@ -71,7 +72,8 @@ def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFra
     ------
     ValueError
         Duplicate or non-integer ids, wrong shape, negative / NaN / all-zero probability rows
-        (naming the eeg_id), or ids / columns differing from the sample submission.
+        (naming the eeg_id); :class:`~hms_features.data.HMSError` (a ``ValueError``) for ids
+        or columns differing from the sample submission. Nothing is written then.
     """
     ids = np.asarray(eeg_ids)
     if ids.ndim != 1:
@@ -104,25 +106,16 @@ def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFra
     sub = pd.DataFrame(P, columns=list(SUBMISSION_COLUMNS[1:]))
     sub.insert(0, "eeg_id", ids_int)
     if sample_submission is not None:
-        sample = _read_sample(sample_submission)
-        if tuple(map(str, sample.columns)) != SUBMISSION_COLUMNS:
-            raise ValueError(
-                f"sample submission columns {list(sample.columns)} differ from "
-                f"{list(SUBMISSION_COLUMNS)}"
-            )
-        expected = sample["eeg_id"].to_numpy(dtype=np.int64)
-        missing = np.setdiff1d(expected, ids_int)
-        extra = np.setdiff1d(ids_int, expected)
-        if len(missing) or len(extra):
-            raise ValueError(
-                f"eeg_ids differ from the sample submission: {len(missing)} missing "
-                f"(e.g. {missing[:5].tolist()}), {len(extra)} not in it (e.g. {extra[:5].tolist()})"
-            )
-        sub = sub.set_index("eeg_id").loc[expected].reset_index()
+        check_sample_submission(sample_submission, ids_int)
     path = Path(path)
-    sub.to_csv(path, index=False, float_format="%.17g")
-    back = pd.read_csv(path)
-    sums = back[list(SUBMISSION_COLUMNS[1:])].to_numpy().sum(axis=1)
-    if tuple(back.columns) != SUBMISSION_COLUMNS or not np.allclose(sums, 1.0):
-        raise RuntimeError(f"{path}: written file failed its own check")  # pragma: no cover
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        sub.to_csv(tmp, index=False, float_format="%.17g")
+        back = pd.read_csv(tmp)
+        sums = back[list(SUBMISSION_COLUMNS[1:])].to_numpy().sum(axis=1)
+        if tuple(back.columns) != SUBMISSION_COLUMNS or not np.allclose(sums, 1.0):
+            raise RuntimeError(f"{path}: written file failed its own check")  # pragma: no cover
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return sub

@@ -551,7 +551,7 @@ def test_predict_refuses_a_table_of_other_columns(demo, table, tmp_path, capsys)
                  str(test_table), "--out", str(out), *JOBS]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert gone in err and "extra_feature" in err and "1 missing" in err and "1 extra" in err
+    assert gone in err and "extra_feature" in err and "1 missing" in err and "1 unexpected" in err
 
 
 def test_context_recording_from_the_command_line(demo, table, tmp_path, capsys):

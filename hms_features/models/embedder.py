@@ -69,8 +69,10 @@ from ._nn_layers import (
 )
 from .persist import (
     ModelFileError,
+    begin_save,
     check_feature_names,
     manifest_field,
+    model_file,
     read_manifest,
     registered_subclasses,
     write_manifest,
@@ -476,8 +478,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         every array's shape and dtype. Returns the directory.
         """
         check_is_fitted(self, "weights_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         arrays = {f"weight__{k}": v for k, v in self.weights_.items()}
         arrays["mean_"], arrays["scale_"] = self.mean_, self.scale_
         params, not_saved = {}, []
@@ -530,7 +531,7 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         """
         known = registered_subclasses(cls)  # the embedders decorated with @register_kind
         directory = Path(directory)
-        m = read_manifest(directory, kind=tuple(known))
+        m = read_manifest(directory, kind=tuple(known), required=[_WEIGHTS])
         klass = known[m["kind"]]
         params = dict(manifest_field(m, "params", directory, dict))
         for k in klass._tuple_params:
@@ -541,15 +542,31 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
             est._check_params()
         except (TypeError, ValueError) as err:
             raise ModelFileError(f"{directory / _MANIFEST}: bad params ({err})") from None
-        with np.load(directory / _WEIGHTS, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        try:
+            with np.load(model_file(directory, _WEIGHTS), allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, EOFError) as err:
+            raise ModelFileError(f"{directory / _WEIGHTS}: not a readable .npz of plain arrays "
+                                 f"({str(err).splitlines()[0][:80]})") from None
         specs = manifest_field(m, "arrays", directory, dict)
         for k in set(specs) | set(arrays):
             spec = specs.get(k, {})
+            if not isinstance(spec, dict):
+                raise ModelFileError(f"{directory / _MANIFEST}: 'arrays' entry {k!r} must be "
+                                     "an object")
             if k not in arrays or list(arrays[k].shape) != spec.get("shape"):
                 got = arrays[k].shape if k in arrays else None
                 raise ModelFileError(f"{directory / _WEIGHTS}: array {k!r} has shape {got}, "
                                      f"the manifest says {spec.get('shape')}")
+        # layer widths are bounded by the stored weights: a manifest asking for a huge layer
+        # cannot make _init_weights below allocate more than the file holds
+        stored = sum(int(a.size) for a in arrays.values())
+        widths = [v for k, v in params.items() if isinstance(v, (int, tuple, list))
+                  and not isinstance(v, bool) and k in ("hidden", "head")]
+        widths = [w for v in widths for w in (v if isinstance(v, (tuple, list)) else [v])]
+        if any(not isinstance(w, int) or isinstance(w, bool) or w > stored for w in widths):
+            raise ModelFileError(f"{directory / _MANIFEST}: layer sizes {widths[:5]} do not fit "
+                                 f"the {stored} stored weights")
         est.weights_ = {k[len("weight__"):]: v for k, v in arrays.items()
                         if k.startswith("weight__")}
         if "mean_" not in arrays or "scale_" not in arrays:
@@ -562,8 +579,18 @@ class _NeuralEmbedder(TransformerMixin, BaseEstimator):
         ):
             raise ModelFileError(f"{directory / _WEIGHTS}: weights do not match the saved "
                                  f"parameters (expected {sorted(expected)} with their shapes)")
-        est._restore_inputs(manifest_field(m, "inputs", directory, dict))
+        inputs = manifest_field(m, "inputs", directory, dict)
+        n_in = inputs.get("n_features_in", -1)
+        if not isinstance(n_in, int) or isinstance(n_in, bool) or not (n_in == -1 or n_in >= 1):
+            raise ModelFileError(f"{directory / _MANIFEST}: 'inputs.n_features_in' must be an "
+                                 "integer >= 1 (or -1)")
+        est._restore_inputs(inputs)
         saved_names = m.get("feature_names")
+        if saved_names is not None and not (
+                isinstance(saved_names, list) and all(isinstance(c, str) for c in saved_names)
+                and len(saved_names) == getattr(est, "n_features_in_", len(saved_names))):
+            raise ModelFileError(f"{directory / _MANIFEST}: 'feature_names' must be "
+                                 f"{getattr(est, 'n_features_in_', 'n')} strings")
         if saved_names is not None:
             est.feature_names_in_ = np.array(saved_names, dtype=object)
             if feature_names is not None:

@@ -24,6 +24,7 @@ Kaggle, "HMS - Harmful Brain Activity Classification" (2024), evaluation: KL div
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -32,14 +33,16 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..metrics import CLASSES, as_soft_targets, kl_divergence, kl_per_row, parse_targets
-
 # as_soft_targets lives in metrics (the one target parser); re-exported here for old imports.
+from ..metrics import CLASSES, as_soft_targets, kl_divergence, kl_per_row, parse_targets
 from ..parallel import lightgbm_threads
+from ._booster_check import check_booster_text
 from .persist import (
     ModelFileError,
+    begin_save,
     check_feature_names,
     manifest_field,
+    model_file,
     read_manifest,
     register_kind,
     write_manifest,
@@ -475,8 +478,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
 
 
         check_is_fitted(self, "booster_")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         self.booster_.save_model(str(directory / _BOOSTER_FILE),
                                  num_iteration=self.best_iteration_)
         names = getattr(self, "feature_names_in_", None)
@@ -506,13 +508,16 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         Raises
         ------
         ModelFileError
-            Missing/changed files, invalid JSON, other class order or kind.
+            Missing/changed files, invalid JSON, other class order or kind, a booster file that
+            is not a well-formed LightGBM text model of the manifest's shape (checked in Python
+            by :func:`~hms_features.models._booster_check.check_booster_text` before LightGBM
+            parses it), starting scores that are not finite, ``best_iteration`` outside the
+            rounds of the booster.
         """
         import lightgbm as lgb
 
-
         directory = Path(directory)
-        m = read_manifest(directory, kind=cls.__name__)
+        m = read_manifest(directory, kind=cls.__name__, required=[_BOOSTER_FILE])
         params = manifest_field(m, "params", directory, dict)
         known = cls().get_params(deep=False)
         unknown = sorted(set(params) - set(known))
@@ -524,9 +529,15 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
                 and all(isinstance(c, (str, int, float, bool)) for c in classes)):
             raise ModelFileError(f"{directory}: 'classes_' must be a list of >= 2 labels")
         init = manifest_field(m, "init_score", directory, list)
-        if len(init) != len(classes) or not all(isinstance(v, (int, float)) for v in init):
-            raise ModelFileError(f"{directory}: 'init_score' must be {len(classes)} numbers")
+        if len(init) != len(classes) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                and abs(v) < 1e6 for v in init):
+            raise ModelFileError(f"{directory / 'manifest.json'}: 'init_score' must be "
+                                 f"{len(classes)} finite numbers (log class priors)")
         n_features = manifest_field(m, "n_features", directory, int)
+        if isinstance(n_features, bool) or n_features < 1:
+            raise ModelFileError(f"{directory / 'manifest.json'}: 'n_features' must be >= 1")
+        best = manifest_field(m, "best_iteration", directory, int)
         names = m.get("feature_names")
         if names is not None:
             if not (isinstance(names, list) and all(isinstance(c, str) for c in names)
@@ -542,11 +553,17 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
                     f"{len(list(feature_names))} given names"
                 )
             check_feature_names(names, list(feature_names), f"{directory}")
+        booster_file = model_file(directory, _BOOSTER_FILE)
+        n_rounds = check_booster_text(booster_file, n_features=n_features,
+                                      n_classes=len(classes))
+        if isinstance(best, bool) or not 1 <= best <= n_rounds:
+            raise ModelFileError(f"{directory / 'manifest.json'}: 'best_iteration' {best} is "
+                                 f"outside the booster's 1..{n_rounds} rounds")
         try:
-            booster = lgb.Booster(model_file=str(directory / _BOOSTER_FILE))
-        except lgb.basic.LightGBMError as e:
+            booster = lgb.Booster(model_file=str(booster_file))
+        except Exception as e:  # noqa: BLE001 - whatever the parser says, the file is bad
             raise ModelFileError(
-                f"{directory / _BOOSTER_FILE}: not a LightGBM text model ({e})"
+                f"{booster_file}: not a LightGBM text model ({str(e).splitlines()[0][:100]})"
             ) from None
         if booster.num_feature() != n_features:
             raise ModelFileError(
@@ -556,7 +573,7 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
         model.booster_ = booster
         model.n_features_in_ = n_features
         model.init_score_ = np.asarray(init, dtype=np.float64)
-        model.best_iteration_ = manifest_field(m, "best_iteration", directory, int)
+        model.best_iteration_ = best
         model.classes_ = np.asarray(classes, dtype=object if isinstance(classes[0], str) else None)
         model.evals_result_ = {}
         return model

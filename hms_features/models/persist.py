@@ -14,6 +14,19 @@ file: the ``kind`` is looked up in one allow-list, the registry that classes joi
 of yours). Every listed file is checked against its SHA-256 so a half-written or swapped file is
 reported, not silently used.
 
+A model folder is untrusted input:
+
+- each kind names the files it needs (``read_manifest(..., required=...)``): a manifest whose
+  ``files`` omit one (or are emptied) is refused, so editing it cannot switch checks off;
+- a name in a manifest is a relative path of plain components inside the folder, with no
+  symbolic link on the way (:func:`model_file`); anything else is refused before it is opened,
+  so no message tells anything about a file outside the folder;
+- a LightGBM booster is validated in Python before LightGBM parses it
+  (:mod:`hms_features.models._booster_check`), so a damaged file is a :class:`ModelFileError`,
+  never a native crash;
+- a save removes the old manifest first and writes the new one last (:func:`begin_save`), so a
+  save that fails half-way leaves a folder :func:`load` refuses.
+
 This module imports no estimator: the estimators import it (to register and to write their
 manifests), so persistence and the models form no import circle.
 """
@@ -32,14 +45,18 @@ from ..metrics import CLASSES
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "FeatureMismatchError",
     "MANIFEST",
     "ModelFileError",
+    "begin_save",
     "check_feature_names",
     "load",
+    "model_file",
     "read_manifest",
     "register_kind",
     "registered_class",
     "registered_subclasses",
+    "require_files",
     "save",
     "write_manifest",
 ]
@@ -54,6 +71,10 @@ MANIFEST = "manifest.json"
 
 class ModelFileError(ValueError):
     """A saved model directory is missing, incomplete, tampered with or of another kind."""
+
+
+class FeatureMismatchError(ValueError):
+    """The columns given to a model are not the ones it was fitted on (bad input, not a bug)."""
 
 
 def _sha256(path: Path) -> str:
@@ -93,6 +114,49 @@ def json_safe(value, where: str):
     )
 
 
+def model_file(directory, name, what: str = "file") -> Path:
+    """``directory / name`` for a file or folder named in a manifest, refused unless it stays
+    inside ``directory``.
+
+    ``name`` must be a relative POSIX path of plain components (no ``..``, ``.``, empty part,
+    backslash or drive) and no component below ``directory`` may be a symbolic link. Nothing is
+    opened: a name that points outside the folder is refused before any I/O, so the message
+    cannot tell anything about the file it names.
+
+    Raises
+    ------
+    ModelFileError
+        Naming the manifest entry and the rule it breaks.
+    """
+    directory = Path(directory)
+    where = directory / MANIFEST
+    if not isinstance(name, str) or not name:
+        raise ModelFileError(f"{where}: {what} name {name!r} is not a relative file name")
+    parts = name.split("/")
+    if (name.startswith("/") or "\\" in name or ":" in name or "\x00" in name
+            or any(part in ("", ".", "..") for part in parts)):
+        raise ModelFileError(f"{where}: {what} {name!r} is outside the model folder (only "
+                             "relative names inside it are allowed; not opened)")
+    path = directory
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            raise ModelFileError(f"{path}: is a symbolic link; model files must be plain files "
+                                 "inside the model folder (not followed)")
+    return path
+
+
+def begin_save(directory) -> Path:
+    """Create ``directory`` for a save and remove its manifest first, so that a save that fails
+    half-way leaves a folder :func:`read_manifest` refuses (the manifest is written last)."""
+    directory = Path(directory)
+    if directory.is_symlink():
+        raise ModelFileError(f"{directory}: is a symbolic link; save into a plain folder")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MANIFEST).unlink(missing_ok=True)
+    return directory
+
+
 def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
     """Write ``manifest.json`` into ``directory`` (created if needed).
 
@@ -117,7 +181,7 @@ def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     checksums = {}
     for name in files:
-        path = directory / name
+        path = model_file(directory, str(name))
         if not path.is_file():
             raise ModelFileError(f"{path}: expected a saved model file, found none")
         checksums[str(name)] = _sha256(path)
@@ -137,12 +201,25 @@ def write_manifest(directory, kind: str, payload: dict, files=()) -> Path:
     return target
 
 
-def read_manifest(directory, kind=None) -> dict:
+#: Largest manifest read (bytes): a manifest holds names and a few numbers.
+_MAX_MANIFEST_BYTES = 64 << 20
+
+
+def read_manifest(directory, kind=None, required=()) -> dict:
     """Read and validate ``directory/manifest.json``.
 
     Checks: valid JSON object, ``format`` and ``format_version``, ``kind`` (when given; a str
     or tuple of accepted kinds), the class order equals :data:`~hms_features.metrics.CLASSES`,
-    every listed file exists and has the recorded SHA-256.
+    every listed file is a plain file inside ``directory`` (:func:`model_file`) with the
+    recorded SHA-256, and every name in ``required`` is listed.
+
+    Parameters
+    ----------
+    directory : str or Path
+    kind : str or tuple of str, optional
+    required : iterable of str
+        The files this kind of model needs (known by the code, not the manifest): each must be
+        listed with its checksum, so emptying ``files`` cannot switch verification off.
 
     Raises
     ------
@@ -151,12 +228,17 @@ def read_manifest(directory, kind=None) -> dict:
     """
     directory = Path(directory)
     path = directory / MANIFEST
+    if path.is_symlink():
+        raise ModelFileError(f"{path}: is a symbolic link (not followed)")
     if not path.is_file():
         raise ModelFileError(f"{path}: no model manifest (expected a directory written by save())")
+    if path.stat().st_size > _MAX_MANIFEST_BYTES:
+        raise ModelFileError(f"{path}: larger than {_MAX_MANIFEST_BYTES >> 20} MiB, not a "
+                             "model manifest")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ModelFileError(f"{path}: not valid JSON ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ModelFileError(f"{path}: not valid JSON ({str(e).splitlines()[0][:80]})") from None
     if not isinstance(manifest, dict):
         raise ModelFileError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
@@ -181,15 +263,27 @@ def read_manifest(directory, kind=None) -> dict:
     if not isinstance(files, dict):
         raise ModelFileError(f"{path}: 'files' must map file names to SHA-256 checksums")
     for name, digest in files.items():
-        fpath = directory / name
+        fpath = model_file(directory, name)  # refused before any I/O when outside the folder
         if not fpath.is_file():
             raise ModelFileError(f"{fpath}: listed in {path.name} but missing")
-        if _sha256(fpath) != digest:
+        if not isinstance(digest, str) or _sha256(fpath) != digest:
             raise ModelFileError(
                 f"{fpath}: SHA-256 differs from the one recorded in {path.name} "
                 "(file changed or corrupted after saving)"
             )
+    require_files(manifest, required, directory)
     return manifest
+
+
+def require_files(manifest: dict, names, directory) -> None:
+    """Raise :class:`ModelFileError` unless every name in ``names`` is listed (with its checksum,
+    verified by :func:`read_manifest`) in the manifest's ``files``."""
+    files = manifest.get("files") or {}
+    for name in names:
+        if name not in files:
+            raise ModelFileError(f"{Path(directory) / MANIFEST}: does not record the checksum of "
+                                 f"{name!r}, a file this {manifest.get('kind')} needs (manifest "
+                                 "edited?)")
 
 
 def manifest_field(manifest: dict, key: str, directory, types):
@@ -205,25 +299,27 @@ def manifest_field(manifest: dict, key: str, directory, types):
 
 
 def check_feature_names(expected, given, where: str) -> None:
-    """Raise ``ValueError`` unless ``given`` holds exactly the names in ``expected``.
+    """Raise :class:`FeatureMismatchError` (a ``ValueError``) unless ``given`` holds exactly
+    the names in ``expected``.
 
-    The message lists (up to 5 of) the missing and unexpected names.
+    The message is one line: both counts and (up to 5 of) the missing and unexpected names.
     """
     expected = [str(c) for c in expected]
     given = [str(c) for c in given]
     if expected == given:
         return
-    missing = [c for c in expected if c not in set(given)]
-    extra = [c for c in given if c not in set(expected)]
+    have, want = set(given), set(expected)
+    missing = [c for c in expected if c not in have]
+    extra = [c for c in given if c not in want]
     if not missing and not extra:
         if len(set(given)) != len(given):
             dup = sorted({c for c in given if given.count(c) > 1})[:5]
-            raise ValueError(f"{where}: duplicated feature names {dup}")
+            raise FeatureMismatchError(f"{where}: duplicated feature names {dup}")
         return  # same names, other order: callers reorder by name
-    raise ValueError(
+    raise FeatureMismatchError(
         f"{where}: feature names differ from those the model was fitted with: "
         f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]}); "
-        f"expected {len(expected)} features"
+        f"expected {len(expected)} features, got {len(given)}"
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -41,14 +42,18 @@ from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
 from .lstm import LSTMEmbedder
 from .mlp import MLPEmbedder
 from .persist import (
+    MANIFEST,
     ModelFileError,
+    begin_save,
     check_feature_names,
     json_safe,
     loader_for,
     manifest_field,
+    model_file,
     read_manifest,
     register_kind,
     registered_class,
+    require_files,
     write_manifest,
 )
 from .two_stage import TwoStageClassifier
@@ -162,8 +167,37 @@ _NAMED_EMBEDDERS = {"mlp": MLPEmbedder, "lstm": LSTMEmbedder}
 register_kind(HMSFeatureExtractor)
 
 
+#: Parameters of a parameter-only step (the feature extractor) that are never saved nor taken
+#: from a manifest: where to read and write, and how to run. The caller supplies them
+#: (``pipe.set_params(features__root=..., features__cache_dir=...)``).
+_NOT_RESTORED = frozenset({"root", "cache_dir", "n_jobs", "progress", "backend"})
+#: Deepest nesting of saved steps (pipeline -> union -> embedder is 3).
+_MAX_DEPTH = 8
+_depth = threading.local()
+
+
+def _step_dir(manifest: dict, sub, directory: Path) -> Path:
+    """The folder of a saved step: one plain name (a strict subfolder, no link), whose
+    manifest's checksum the parent manifest records."""
+    if not isinstance(sub, str) or "/" in sub:
+        raise ModelFileError(f"{directory / MANIFEST}: bad step directory {sub!r} (one folder "
+                             "name inside the model folder expected)")
+    path = model_file(directory, sub, "step directory")
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: step directory missing")
+    require_files(manifest, [f"{sub}/{MANIFEST}"], directory)
+    return path
+
+
 def _load_step(kind, directory: Path):
-    return loader_for(kind, directory)(directory)
+    depth = getattr(_depth, "value", 0)
+    if depth >= _MAX_DEPTH:
+        raise ModelFileError(f"{directory}: steps nested deeper than {_MAX_DEPTH} levels")
+    _depth.value = depth + 1
+    try:
+        return loader_for(kind, directory)(directory)
+    finally:
+        _depth.value = depth
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,7 +425,7 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
     def save(self, directory) -> Path:
         """Save each fitted embedder in ``directory/{index}_{name}/`` plus a manifest."""
         check_is_fitted(self, "embedders_")
-        directory = Path(directory)
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         steps = []
         for i, (name, est) in enumerate(self.embedders_):
             if not hasattr(est, "save"):
@@ -410,7 +444,8 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
             "feature_names": None if names is None else [str(c) for c in names],
             "n_features": int(self.n_features_in_),
         }
-        write_manifest(directory, type(self).__name__, payload)
+        write_manifest(directory, type(self).__name__, payload,
+                       files=[f"{s['dir']}/{MANIFEST}" for s in steps])
         return directory
 
     @classmethod
@@ -418,26 +453,46 @@ class EmbeddingUnion(TransformerMixin, _BaseComposition):
         """Load an :class:`EmbeddingUnion` written by :meth:`save` (no code executed)."""
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
+        where = directory / MANIFEST
         steps = manifest_field(m, "embedders", directory, list)
+        if not steps:
+            raise ModelFileError(f"{where}: 'embedders' lists no embedder")
         fitted = []
         n_embedding = {}
         for s in steps:
-            if not (isinstance(s, dict) and isinstance(s.get("name"), str)
-                    and isinstance(s.get("dir"), str) and "/" not in s["dir"]
-                    and ".." not in s["dir"]):
-                raise ModelFileError(f"{directory}: bad embedder entry {s!r}")
-            est = _load_step(s.get("kind"), directory / s["dir"])
+            if not (isinstance(s, dict) and isinstance(s.get("name"), str)):
+                raise ModelFileError(f"{where}: bad embedder entry {s!r}")
+            est = _load_step(s.get("kind"), _step_dir(m, s.get("dir"), directory))
+            n_out = len(est.get_feature_names_out())
+            if s.get("n_embedding") != n_out or isinstance(s.get("n_embedding"), bool):
+                raise ModelFileError(f"{where}: embedder {s['name']!r} has n_embedding "
+                                     f"{s.get('n_embedding')!r}, its files give {n_out}")
             fitted.append((s["name"], est))
-            n_embedding[s["name"]] = int(s.get("n_embedding", 0))
+            n_embedding[s["name"]] = n_out
+        n_features = manifest_field(m, "n_features", directory, int)
+        names = m.get("feature_names")
+        if names is not None and not (isinstance(names, list) and len(names) == n_features
+                                      and all(isinstance(c, str) for c in names)):
+            raise ModelFileError(f"{where}: 'feature_names' must be {n_features} strings")
+        if isinstance(n_features, bool) or n_features < 1:
+            raise ModelFileError(f"{where}: 'n_features' must be >= 1")
         passthrough = m.get("passthrough", True)
-        if not isinstance(passthrough, (bool, list)):
-            raise ModelFileError(f"{directory}: 'passthrough' must be a bool or a list of names")
-        union = cls([(n, clone(e)) for n, e in fitted], columns=m.get("columns"),
+        if not (isinstance(passthrough, bool) or (
+                isinstance(passthrough, list) and all(isinstance(c, str) for c in passthrough)
+                and (names is None or set(passthrough) <= set(names)))):
+            raise ModelFileError(f"{where}: 'passthrough' must be a bool or a list of the "
+                                 "input feature names")
+        columns = m.get("columns")
+        if not (columns is None or (isinstance(columns, dict) and set(columns) <= set(n_embedding)
+                                    and all(isinstance(v, (str, list, dict))
+                                            for v in columns.values()))):
+            raise ModelFileError(f"{where}: 'columns' must be null or map embedder names to "
+                                 "column names or prefixes")
+        union = cls([(n, clone(e)) for n, e in fitted], columns=columns,
                     passthrough=passthrough)
         union.embedders_ = fitted
         union.n_embedding_ = n_embedding
-        union.n_features_in_ = manifest_field(m, "n_features", directory, int)
-        names = m.get("feature_names")
+        union.n_features_in_ = n_features
         if names is not None:
             union.feature_names_in_ = np.asarray(names, dtype=object)
             if feature_names is not None:
@@ -573,7 +628,7 @@ class HMSPipeline(Pipeline):
         return None if names is None else [str(c) for c in names]
 
     def check_feature_table(self, X):
-        """``X`` with the model's columns in the model's order, or a one-line ``ValueError``.
+        """``X`` with the model's columns in the model's order, or a one-line error.
 
         Parameters
         ----------
@@ -587,25 +642,15 @@ class HMSPipeline(Pipeline):
 
         Raises
         ------
-        ValueError
-            One line: how many columns the model expects and the table has, how many are
-            missing and extra, and the first of each.
+        FeatureMismatchError
+            A ``ValueError`` of one line (:func:`~hms_features.models.persist.
+            check_feature_names`): both column counts and the first missing and extra names.
         """
         expected = self.feature_names()
         if expected is None or not isinstance(X, pd.DataFrame):
             return X
-        given = [str(c) for c in X.columns]
-        if given == expected:
-            return X
-        have, want = set(given), set(expected)
-        missing = [c for c in expected if c not in have]
-        extra = [c for c in given if c not in want]
-        if missing or extra or len(given) != len(expected):
-            raise ValueError(
-                f"its columns differ from the model's: {len(given)} columns, the model expects "
-                f"{len(expected)}; {len(missing)} missing (first: {missing[:3]}), "
-                f"{len(extra)} extra (first: {extra[:3]})")
-        return X[expected]
+        check_feature_names(expected, X.columns, "feature table")
+        return X if [str(c) for c in X.columns] == expected else X[expected]
 
     def provenance(self, extra: dict | None = None) -> dict:
         """What :meth:`save` records as the manifest's ``provenance``.
@@ -646,6 +691,7 @@ class HMSPipeline(Pipeline):
         """
         directory = Path(directory)
         check_is_fitted(self.steps[-1][1])
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         entries = []
         for i, (name, est) in enumerate(self.steps):
             if est is None or est == "passthrough":
@@ -657,7 +703,8 @@ class HMSPipeline(Pipeline):
                 entries.append({"name": name, "kind": kind, "dir": sub})
             elif _is_param_only(est):
                 params = {k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
-                          for k, v in est.get_params(deep=False).items()}
+                          for k, v in est.get_params(deep=False).items()
+                          if k not in _NOT_RESTORED}
                 params = json_safe(params, f"step {name!r} params")
                 entries.append({"name": name, "kind": kind, "params": params,
                                 "fitted": _fitted_state(est, name)})
@@ -669,7 +716,8 @@ class HMSPipeline(Pipeline):
         record = self.provenance(provenance)
         self.provenance_ = record
         write_manifest(directory, type(self).__name__,
-                       {"steps": entries, "inputs": self.input_spec(), "provenance": record})
+                       {"steps": entries, "inputs": self.input_spec(), "provenance": record},
+                       files=[f"{e['dir']}/{MANIFEST}" for e in entries if "dir" in e])
         return directory
 
     @classmethod
@@ -682,6 +730,14 @@ class HMSPipeline(Pipeline):
         feature_names : sequence of str, optional
             Columns of the table you will predict on (for a pipeline starting at the feature
             table); a ``ValueError`` lists the differences from the fitted ones.
+
+        Notes
+        -----
+        Nothing in the files decides where the model reads or writes: step folders are plain
+        subfolders (no links, no ``..``, each manifest's checksum recorded by its parent, at
+        most 8 levels deep), and a feature extractor's ``root``, ``cache_dir``, ``n_jobs``,
+        ``progress`` and ``backend`` are neither saved nor restored: set them on the loaded
+        model (``pipe.set_params(features__root=...)``).
         """
         directory = Path(directory)
         m = read_manifest(directory, kind=cls.__name__)
@@ -698,23 +754,26 @@ class HMSPipeline(Pipeline):
                 if hasattr(klass, "save") or not isinstance(e["params"], dict):
                     raise ModelFileError(f"{directory}: step {e['name']!r} of kind {kind!r} is "
                                          "not a parameter-only transformer")
+                params = {k: v for k, v in e["params"].items() if k not in _NOT_RESTORED}
                 try:
-                    est = _pandas_output(klass(**e["params"]))
+                    est = _pandas_output(klass(**params))
                 except TypeError as err:
                     raise ModelFileError(f"{directory}: bad params for {kind} ({err})") from None
                 _restore_state(est, e.get("fitted", {}), directory)
             else:
-                sub = e.get("dir")
-                if not isinstance(sub, str) or "/" in sub or ".." in sub:
-                    raise ModelFileError(f"{directory}: bad step directory {sub!r}")
-                est = _load_step(kind, directory / sub)
+                est = _load_step(kind, _step_dir(m, e.get("dir"), directory))
             steps.append((e["name"], est))
         pipe = cls(steps)
-        pipe.inputs_ = _check_inputs(m.get("inputs"), directory)
+        saved = _check_inputs(m.get("inputs"), directory)
+        if pipe.input_spec() != saved:  # recomputed from the fitted feature names
+            raise ModelFileError(f"{directory / MANIFEST}: 'inputs' does not describe the "
+                                 "features the model was fitted on (manifest edited?)")
+        pipe.inputs_ = saved
         prov = m.get("provenance")
         if prov is not None and not isinstance(prov, dict):
             raise ModelFileError(f"{directory}: 'provenance' must be an object")
         pipe.provenance_ = prov
+        _smoke_test(pipe, directory)
         if feature_names is not None:
             first = steps[0][1]
             names = getattr(first, "feature_names_in_", None)
@@ -722,6 +781,26 @@ class HMSPipeline(Pipeline):
                 raise ValueError(f"{directory}: the first step has no feature names to check")
             check_feature_names(names, list(feature_names), str(directory))
         return pipe
+
+
+def _smoke_test(pipe, directory) -> None:
+    """Predict one row of zeros with a pipeline that starts at the feature table: steps whose
+    manifests agree one by one but not with each other (edited sizes, names, columns) are
+    reported at load time, as a :class:`ModelFileError`, not at the first prediction."""
+    first_name, first = pipe.steps[0]
+    names = getattr(first, "feature_names_in_", None)
+    if first_name == _STEP_FEATURES or names is None:
+        return
+    row = pd.DataFrame(np.zeros((1, len(names)), dtype=np.float32), columns=list(names))
+    try:
+        proba = pipe.predict_proba(row)
+    except Exception as err:  # noqa: BLE001 - any failure here means inconsistent files
+        text = " ".join(str(err).split())[:120]
+        raise ModelFileError(f"{Path(directory) / MANIFEST}: the saved steps do not fit "
+                             f"together ({type(err).__name__}: {text})") from None
+    if not (np.isfinite(proba).all() and proba.shape == (1, len(CLASSES))):
+        raise ModelFileError(f"{Path(directory) / MANIFEST}: the loaded model predicts "
+                             "non-finite probabilities")
 
 
 def _check_inputs(inputs, directory):

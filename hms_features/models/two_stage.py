@@ -25,12 +25,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..metrics import CLASSES
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets, soft_cross_entropy_grad_hess, softmax
-from .persist import read_manifest, register_kind, write_manifest
+from .persist import begin_save, model_file, read_manifest, register_kind, write_manifest
 
 __all__ = ["TwoStageClassifier", "min_votes_mask"]
 
 _K = len(CLASSES)
 _STAGE_DIR = "lgbm"
+#: Files a saved two-stage model needs (checked whatever its manifest lists).
+_FILES = (f"{_STAGE_DIR}/manifest.json", f"{_STAGE_DIR}/booster.txt")
 
 
 def _n_votes(votes, name: str) -> np.ndarray:
@@ -218,7 +220,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         written by :meth:`SoftLabelLGBMClassifier.save`) and a manifest with the two-stage
         parameters. No pickle."""
         check_is_fitted(self, "estimator_")
-        directory = Path(directory)
+        directory = begin_save(directory)  # no loadable folder until the manifest is written
         self.estimator_.save(directory / _STAGE_DIR)
         payload = {
             "params": {"min_votes": self.min_votes, "stage2_estimators": self.stage2_estimators,
@@ -226,8 +228,7 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
             "stage1_iterations": int(self.stage1_iterations_),
             "n_stage2_rows": int(self.n_stage2_rows_),
         }
-        files = [f"{_STAGE_DIR}/manifest.json", f"{_STAGE_DIR}/booster.txt"]
-        write_manifest(directory, type(self).__name__, payload, files=files)
+        write_manifest(directory, type(self).__name__, payload, files=_FILES)
         return directory
 
     @classmethod
@@ -236,12 +237,13 @@ class TwoStageClassifier(ClassifierMixin, BaseEstimator):
         from .persist import ModelFileError, manifest_field
 
         directory = Path(directory)
-        m = read_manifest(directory, kind=cls.__name__)
+        m = read_manifest(directory, kind=cls.__name__, required=_FILES)
         params = manifest_field(m, "params", directory, dict)
         unknown = sorted(set(params) - set(cls().get_params(deep=False)) - {"base"})
         if unknown:
             raise ModelFileError(f"{directory}: manifest has unknown parameters {unknown}")
-        est = SoftLabelLGBMClassifier.load(directory / _STAGE_DIR, feature_names=feature_names)
+        est = SoftLabelLGBMClassifier.load(model_file(directory, _STAGE_DIR),
+                                           feature_names=feature_names)
         model = cls(base=SoftLabelLGBMClassifier(**est.get_params(deep=False)), **params)
         model.estimator_ = est
         model.stage1_iterations_ = manifest_field(m, "stage1_iterations", directory, int)
