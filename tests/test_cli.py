@@ -25,6 +25,7 @@ def demo(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_demo_writes_everything(demo, capsys):
     ds = HMSDataset(demo / "data")
     sub = pd.read_csv(demo / "submission.csv")
@@ -110,6 +111,7 @@ def test_model_trained_from_the_command_line_predicts_in_python(demo):
         model.feature_table(test.eeg_windows(), n_jobs=1, progress=False)
 
 
+@pytest.mark.slow
 def test_lstm_and_mlp_embedders_from_the_command_line(demo, tmp_path, capsys):
     # --embedders lstm adds the opt-in seq family (the LSTM's 10 x 5 s input sequence) to the
     # computed features; train records it, so predict recomputes the same columns

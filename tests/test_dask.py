@@ -17,6 +17,7 @@ def _windows(n=6, seed=0):
     return eeg
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_local_table(tmp_path):
     eeg = _windows()
     local = build_features(eeg, "fast", n_jobs=1, chunk_size=2, progress=False)
@@ -38,6 +39,7 @@ def test_dask_backend_without_a_client_says_what_to_do():
         build_features(_windows(2), "fast", chunk_size=1, progress=False, backend="dask")
 
 
+@pytest.mark.slow
 def test_cli_features_on_a_scheduler_address(hms_mini, tmp_path):
     from hms_features.cli import main
 

@@ -248,6 +248,7 @@ _OPS = st.lists(st.tuples(
 
 @settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
 @given(ops=_OPS, seed=st.integers(0, 2**16))
 def test_the_cache_never_changes_the_output(tmp_path_factory, ops, seed):
     """Property: whatever happens to chunk files or source files, cache == no cache."""

@@ -78,6 +78,7 @@ def synthetic(tmp_path_factory):
                               progress=False)
 
 
+@pytest.mark.slow
 def test_training_rows_equal_their_windows_as_test_files(synthetic, tmp_path):
     ds = HMSDataset(synthetic)
     # a window at offset 0, windows deep inside long recordings, one at the end of its EEG
@@ -94,6 +95,7 @@ def test_training_rows_equal_their_windows_as_test_files(synthetic, tmp_path):
     assert (np.abs(rec.to_numpy()[deep] - train.to_numpy()[deep]) > 1e-3).any()
 
 
+@pytest.mark.slow
 def test_real_training_rows_equal_their_windows_as_test_files(hms_mini, tmp_path):
     ds = HMSDataset(hms_mini)
     assert_parity(ds, ds.labels, tmp_path)

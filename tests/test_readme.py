@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from hms_features import HMSDataset, make_synthetic_hms
 from hms_features.metrics import kl_divergence
@@ -33,6 +34,7 @@ def test_quick_start_streams_uses_groups_and_ends_with_the_oof_score():
     assert "cv.oof" in last and last.startswith("print(")
 
 
+@pytest.mark.slow
 def test_quick_start_runs(tmp_path, monkeypatch, capsys):
     data = make_synthetic_hms(tmp_path / "data", n_patients=6, seed=0, progress=False)
     code = quick_start()

@@ -320,6 +320,7 @@ def test_write_report_omits_missing_sections(tmp_path):
                      votes=np.ones((30, 6)), fold_reports=None)
 
 
+@pytest.mark.slow
 def test_report_of_a_small_synthetic_run_stays_under_1_5_mb(tmp_path):
     """Three 50 s EEG windows, every default feature, all tables: well under 1.5 MB (was 4.6)."""
     from hms_features.features.registry import feature_names
