@@ -43,6 +43,18 @@ def test_demo_writes_everything(demo, capsys):
     assert (demo / "model" / "manifest.json").is_file()
 
 
+def test_demo_prints_the_kl_table_once_and_round_bars(demo, tmp_path, capsys):
+    out = tmp_path / "demo"
+    shutil.copytree(demo, out)  # reuses the dataset and the cached features
+    fast = [a for a in FAST if a != "--quiet"]
+    assert main(["demo", "--out", str(out), "--folds", "3", *fast, *MODEL]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("model (out-of-fold)") == 1
+    assert "oracle (true distributions)" in captured.out
+    # tqdm bars of the boosting rounds, inside the folds and in the final training
+    assert "fold: boosting rounds" in captured.err and "training: boosting rounds" in captured.err
+
+
 def test_features_and_cv_from_a_table(demo, tmp_path):
     table = tmp_path / "f.parquet"
     code = main(["features", str(demo / "data"), "--out", str(table), "--cache-dir", "", *FAST])
