@@ -668,10 +668,12 @@ def main(argv=None):
              f"context='window'): {w_rate:.0f} windows/s wall clock with 2 loky workers "
              f"({'met' if w_rate >= goal else 'NOT met'} on this machine; load average above), "
              f"{c_rate:.0f} projected from single-process CPU time; 106,800 windows in "
-             f"{w_min:.0f} min measured, {c_min:.0f} min projected. Two workers over one "
-             f"process: {w_rate / (c_rate / 2):.2f}x (goal >= 1.8x on an idle machine). "
-             f"context='recording': {r_rate:.0f} windows/s, window/recording "
-             f"{w_rate / r_rate:.2f}.")
+             f"{w_min:.0f} min measured, {c_min:.0f} min projected. Two workers' wall-clock "
+             f"rate over one process's CPU rate: {w_rate / (c_rate / 2):.2f}x (on an idle "
+             f"machine the speedup of two workers; goal >= 1.8x; meaningless with --quick, "
+             f"whose 3 patients make one chunk). context='recording': {r_rate:.0f} windows/s "
+             f"wall clock, window/recording {w_rate / r_rate:.2f} (CPU: "
+             f"{c_rate / summary[('dataset-recording', fset)][2]:.2f}).")
     if not quick:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text("\n".join(lines) + "\n")
