@@ -14,7 +14,7 @@ from hms_features.models import load
 
 FAST = ["--feature-set", "spectral,temporal,spectrogram", "--n-jobs", "1", "--quiet"]
 JOBS = ["--n-jobs", "1", "--quiet"]  # predict: the feature set is the one the model records
-MODEL = ["--n-estimators", "30"]
+MODEL = ["--n-estimators", "30", "--learning-rate", "0.1"]  # the demo's rate: train = demo
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def test_model_trained_in_python_predicts_from_the_command_line(demo, tmp_path):
     ds = HMSDataset(demo / "data")
     X = build_features(ds, ["spectral", "temporal", "spectrogram"], n_jobs=1, progress=False)
     votes = ds.votes()
-    model = make_hms_pipeline(n_estimators=30, learning_rate=0.05, random_state=0, n_jobs=1)
+    model = make_hms_pipeline(n_estimators=30, learning_rate=0.1, random_state=0, n_jobs=1)
     model.fit(X, votes, sample_weight=vote_weights(votes), groups=ds.labels["patient_id"])
     model.save(tmp_path / "py")
     out = tmp_path / "sub.csv"
@@ -337,7 +337,7 @@ def _python_cv(demo, table, **kwargs):
     ds = HMSDataset(demo / "data")
     X = pd.read_parquet(table).loc[ds.labels["label_id"].to_numpy()]
     votes = ds.votes()
-    model = make_hms_pipeline(n_estimators=30, learning_rate=0.05, random_state=0, n_jobs=1,
+    model = make_hms_pipeline(n_estimators=30, learning_rate=0.1, random_state=0, n_jobs=1,
                               two_stage=kwargs.pop("two_stage", None))
     return cross_validate_by_patient(model, X, votes, ds.labels["patient_id"], n_splits=3,
                                      sample_weight=vote_weights(votes), **kwargs), votes
@@ -508,7 +508,7 @@ def test_provenance_in_cv_json_model_manifest_and_report(demo, tmp_path):
     prov = json.loads((demo / "cv" / "cv.json").read_text())["provenance"]
     assert prov["library_version"] == __version__
     assert prov["params"]["final_step"] == "SoftLabelLGBMClassifier"
-    assert prov["params"]["n_estimators"] == 30 and prov["params"]["learning_rate"] == 0.05
+    assert prov["params"]["n_estimators"] == 30 and prov["params"]["learning_rate"] == 0.1
     assert prov["params"]["random_state"] == prov["seed"] == 0
     assert prov["families"] == ["spectral", "temporal", "spectrogram"]
     assert prov["weights"] == "votes" and prov["min_votes"] is None
