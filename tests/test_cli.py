@@ -14,7 +14,7 @@ from hms_features.models import load
 
 FAST = ["--feature-set", "spectral,temporal,spectrogram", "--n-jobs", "1", "--quiet"]
 JOBS = ["--n-jobs", "1", "--quiet"]  # predict: the feature set is the one the model records
-MODEL = ["--n-estimators", "30"]
+MODEL = ["--n-estimators", "30", "--learning-rate", "0.1"]  # the demo's rate: train = demo
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +42,18 @@ def test_demo_writes_everything(demo, capsys):
     html = (demo / "report" / "report.html").read_text()
     assert "<img" in html and (demo / "report" / "reliability.png").read_bytes()[:4] == b"\x89PNG"
     assert (demo / "model" / "manifest.json").is_file()
+
+
+def test_demo_prints_the_kl_table_once_and_round_bars(demo, tmp_path, capsys):
+    out = tmp_path / "demo"
+    shutil.copytree(demo, out)  # reuses the dataset and the cached features
+    fast = [a for a in FAST if a != "--quiet"]
+    assert main(["demo", "--out", str(out), "--folds", "3", *fast, *MODEL]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.count("model (out-of-fold)") == 1
+    assert "oracle (true distributions)" in captured.out
+    # tqdm bars of the boosting rounds, inside the folds and in the final training
+    assert "fold: boosting rounds" in captured.err and "training: boosting rounds" in captured.err
 
 
 def test_features_and_cv_from_a_table(demo, tmp_path):
@@ -79,7 +91,7 @@ def test_model_trained_in_python_predicts_from_the_command_line(demo, tmp_path):
     ds = HMSDataset(demo / "data")
     X = build_features(ds, ["spectral", "temporal", "spectrogram"], n_jobs=1, progress=False)
     votes = ds.votes()
-    model = make_hms_pipeline(n_estimators=30, learning_rate=0.05, random_state=0, n_jobs=1)
+    model = make_hms_pipeline(n_estimators=30, learning_rate=0.1, random_state=0, n_jobs=1)
     model.fit(X, votes, sample_weight=vote_weights(votes), groups=ds.labels["patient_id"])
     model.save(tmp_path / "py")
     out = tmp_path / "sub.csv"
@@ -327,7 +339,7 @@ def _python_cv(demo, table, **kwargs):
     ds = HMSDataset(demo / "data")
     X = pd.read_parquet(table).loc[ds.labels["label_id"].to_numpy()]
     votes = ds.votes()
-    model = make_hms_pipeline(n_estimators=30, learning_rate=0.05, random_state=0, n_jobs=1,
+    model = make_hms_pipeline(n_estimators=30, learning_rate=0.1, random_state=0, n_jobs=1,
                               two_stage=kwargs.pop("two_stage", None))
     return cross_validate_by_patient(model, X, votes, ds.labels["patient_id"], n_splits=3,
                                      sample_weight=vote_weights(votes), **kwargs), votes
@@ -498,7 +510,7 @@ def test_provenance_in_cv_json_model_manifest_and_report(demo, tmp_path):
     prov = json.loads((demo / "cv" / "cv.json").read_text())["provenance"]
     assert prov["library_version"] == __version__
     assert prov["params"]["final_step"] == "SoftLabelLGBMClassifier"
-    assert prov["params"]["n_estimators"] == 30 and prov["params"]["learning_rate"] == 0.05
+    assert prov["params"]["n_estimators"] == 30 and prov["params"]["learning_rate"] == 0.1
     assert prov["params"]["random_state"] == prov["seed"] == 0
     assert prov["families"] == ["spectral", "temporal", "spectrogram"]
     assert prov["weights"] == "votes" and prov["min_votes"] is None

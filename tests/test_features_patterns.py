@@ -298,6 +298,29 @@ def test_subwindow_measures_match_scipy_welch():
         evolution.subwindow_measures(x[:, :, :1000], FS)
 
 
+def test_subwindow_measures_from_shared_segments_equal_scipy_welch():
+    # the sub-window PSDs averaged from the whole window's segment spectra (FeatureContext
+    # .segments) are scipy's Welch of each 10 s sub-window; a window off the 1 s grid falls back
+    x = noise_eeg(2, seed=9)
+    ctx = FeatureContext(x, fs=FS)
+    f_ctx, seg = ctx.segments
+    np.testing.assert_array_equal(ctx.psd[1], welch_psd(ctx.bipolar, FS)[1])
+    freqs, psd = evolution._subwindow_psd(ctx.bipolar, FS, 5, ctx.segments)
+    for k in range(5):
+        f, ref = sps.welch(ctx.bipolar[:, :, k * 2000:(k + 1) * 2000].astype(np.float64), fs=FS,
+                           window="hann", nperseg=400, detrend=False)
+        np.testing.assert_allclose(freqs, f[: len(freqs)])
+        np.testing.assert_allclose(psd[:, :, k], ref[..., : len(freqs)], rtol=2e-4, atol=1e-6)
+    shared = evolution.subwindow_measures(ctx.bipolar, FS, segments=ctx.segments)
+    direct = evolution.subwindow_measures(ctx.bipolar, FS)
+    for key in direct:
+        np.testing.assert_allclose(shared[key], direct[key], rtol=1e-5, atol=1e-6)
+    odd = x[..., :9_900]  # 1,980-sample sub-windows: not on the 200-sample grid
+    c2 = FeatureContext(odd, fs=FS)
+    np.testing.assert_array_equal(evolution._subwindow_psd(c2.bipolar, FS, 5, c2.segments)[1],
+                                  evolution.subwindow_psd(c2.bipolar, FS, 5, fmax=40.0)[1])
+
+
 # --------------------------------------------------------------------------- spectrogram
 def test_spectrogram_stats_by_hand_with_nan():
     rng = np.random.default_rng(10)

@@ -176,6 +176,36 @@ def test_early_stopping_on_validation_kl(problem):
     assert m.score(X[200:], votes[200:]) == pytest.approx(-min(curve), rel=1e-9)
 
 
+def test_round_progress_counts_every_round_and_stops_with_early_stopping(problem, monkeypatch):
+    from hms_features.models import lgbm
+
+    bars = []
+    real = lgbm.progress_callback
+
+    def recording(total, desc):
+        callback, bar = real(total, desc)
+        bars.append(bar)
+        return callback, bar
+
+    monkeypatch.setattr(lgbm, "progress_callback", recording)
+    X, votes, _ = problem
+    plain = SoftLabelLGBMClassifier(n_estimators=25, n_jobs=1, random_state=0)
+    plain.fit(X[:200], votes[:200])
+    assert bars == []  # no bar outside round_progress
+    with lgbm.round_progress("rounds"):
+        shown = clone(plain).fit(X[:200], votes[:200])
+        with lgbm.round_progress("hidden", enabled=False):
+            clone(plain).fit(X[:200], votes[:200])
+        stopped = SoftLabelLGBMClassifier(n_estimators=400, learning_rate=0.3,
+                                          early_stopping_rounds=10, n_jobs=1, random_state=0)
+        stopped.fit(X[:200], votes[:200], eval_set=(X[200:], votes[200:]))
+    assert [b.total for b in bars] == [25, 400]
+    assert bars[0].n == 25 and bars[1].n == stopped.best_iteration_ + 10
+    # the bar does not change the model
+    np.testing.assert_array_equal(shown.predict_proba(X[200:]), plain.predict_proba(X[200:]))
+    assert lgbm._ROUND_PROGRESS == []
+
+
 def test_validation_fraction_holds_out_whole_groups(problem):
     X, votes, _ = problem
     groups = np.arange(len(X)) // 10

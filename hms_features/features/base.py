@@ -302,15 +302,27 @@ class FeatureContext:
         return self.eeg[:, -1, :]
 
     @cached_property
+    def segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Welch segment spectra of the bipolar derivations (2 s Hann segments every 1 s,
+        :func:`segment_spectra`): ``(freqs (f,) Hz, spectra (n, 18, n_seg, f) µV²/Hz)``.
+
+        Computed once per context and shared: :attr:`psd` is their mean, and families that need
+        the spectra of parts of the window (evolution's sub-windows) average their segments.
+        """
+        return segment_spectra(self.bipolar, self.fs, WELCH_SEGMENT_S)
+
+    @cached_property
     def psd(self) -> tuple[np.ndarray, np.ndarray]:
         """Welch PSD of the bipolar derivations: ``(freqs (f,) Hz, psd (n, 18, f) µV²/Hz)``.
 
-        Computed once per context with :func:`welch_psd`, or taken from ``psd_override`` when the
-        caller already has it (e.g. averaged from per-recording segment spectra).
+        The mean of :attr:`segments` (exactly :func:`welch_psd`), or taken from
+        ``psd_override`` when the caller already has it (e.g. averaged from per-recording
+        segment spectra).
         """
         if self.psd_override is not None:
             return self.psd_override
-        return welch_psd(self.bipolar, self.fs)
+        freqs, spectra = self.segments
+        return freqs, spectra.mean(axis=-2)
 
     def decimated(self, q: int) -> np.ndarray:
         """Bipolar derivations decimated by ``q`` with a block mean, shape (n, 18, s // q), µV.

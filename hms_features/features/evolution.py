@@ -96,7 +96,29 @@ def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_
     return segment_spectra(x, fs, nperseg / fs, starts=starts, fmax=fmax, average=n_seg)
 
 
-def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
+def _subwindow_psd(x, fs, n_sub, segments=None):
+    """:func:`subwindow_psd` up to :data:`TOTAL_BAND`'s top, averaged from the window's Welch
+    segment spectra ``segments`` (``(freqs, (n, c, n_seg, f))``, segments every half segment from
+    sample 0) when every sub-window starts on that grid: its segments are then exactly those
+    of the window, so no spectrum is computed twice (equal up to float32 rounding)."""
+    n_samples = x.shape[-1]
+    length = n_samples // n_sub
+    nperseg = int(round(WELCH_SEGMENT_S * fs))
+    step = nperseg // 2
+    if segments is None or step < 1 or length % step or length < nperseg:
+        return subwindow_psd(x, fs, n_sub, fmax=TOTAL_BAND[1])
+    freqs, spectra = segments
+    n_seg = (length - nperseg) // step + 1
+    first = np.arange(n_sub) * (length // step)
+    if spectra.shape[-2] < first[-1] + n_seg or spectra.shape[:2] != x.shape[:2]:
+        return subwindow_psd(x, fs, n_sub, fmax=TOTAL_BAND[1])
+    hi = int(np.searchsorted(freqs, TOTAL_BAND[1], side="right"))
+    take = (first[:, None] + np.arange(n_seg)).ravel()
+    psd = spectra[..., take, :hi].reshape(*spectra.shape[:2], n_sub, n_seg, hi).mean(axis=-2)
+    return freqs[:hi], psd
+
+
+def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segments=None):
     """Key measures on consecutive sub-windows, per group of channels.
 
     Each sub-window (``n_samples // n_sub`` samples; trailing samples dropped) gets its Welch
@@ -120,6 +142,10 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
         Number of sub-windows.
     groups : tuple of str
         Keys of :func:`~hms_features.features.base.chain_groups`.
+    segments : tuple, optional
+        ``(freqs, spectra (n, c, n_seg, f))``, the Welch segment spectra of the whole window
+        (:attr:`~hms_features.features.base.FeatureContext.segments`); the sub-window PSDs are
+        averaged from them when the sub-windows start on their 1 s grid.
 
     Returns
     -------
@@ -134,7 +160,7 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS):
             f"subwindow_measures: {n_samples} samples at {fs} Hz give {n_sub} sub-windows of "
             f"{length / fs:g} s; need >= 2 s each"
         )
-    freqs, psd = subwindow_psd(x, fs, n_sub, fmax=TOTAL_BAND[1])  # (n, c, n_sub, f)
+    freqs, psd = _subwindow_psd(x, fs, n_sub, segments)  # (n, c, n_sub, f)
     step = np.abs(np.diff(x[..., : n_sub * length], axis=-1))
     step = np.concatenate([step, np.zeros_like(step[..., :1])], axis=-1)  # pad to n_sub*length
     line = step.reshape(n, c, n_sub, length)[..., : length - 1].mean(axis=-1, dtype=np.float64)
@@ -198,7 +224,7 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
     window); slopes per second against the sub-window centres.
     """
     n_samples = ctx.bipolar.shape[-1]
-    measures = subwindow_measures(ctx.bipolar, ctx.fs)
+    measures = subwindow_measures(ctx.bipolar, ctx.fs, segments=ctx.segments)
     length_s = n_samples // N_SUBWINDOWS / ctx.fs
     t = (np.arange(N_SUBWINDOWS) + 0.5) * length_s
     out = {}

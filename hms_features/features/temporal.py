@@ -255,7 +255,8 @@ def sharp_transients(x: np.ndarray, fs: float, threshold: float = SPIKE_THRESHOL
     3.0
     """
     a = np.abs(x)
-    sigma = np.median(a[..., ::4], axis=-1, keepdims=True) / 0.6745
+    # the strided copy is partitioned in place (np.median would copy it once more)
+    sigma = np.median(a[..., ::4].copy(), axis=-1, keepdims=True, overwrite_input=True) / 0.6745
     above = (a > threshold * sigma) & (sigma > 0)
     w = max(int(round(refractory_s * fs)), 1)
     n = above.shape[-1]

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,11 +51,44 @@ from .persist import (
 
 __all__ = [
     "SoftLabelLGBMClassifier", "as_soft_targets", "soft_cross_entropy_grad_hess", "softmax",
+    "round_progress", "progress_callback",
 ]
 
 _BOOSTER_FILE = "booster.txt"
 # LightGBM refuses feature names holding JSON special characters.
 _LGB_BAD_NAME = re.compile(r'[",:\[\]{}]')
+
+#: Descriptions of the active :func:`round_progress` contexts (None: progress hidden).
+_ROUND_PROGRESS: list = []
+
+
+@contextmanager
+def round_progress(desc: str = "boosting", enabled: bool = True):
+    """While active, every :meth:`SoftLabelLGBMClassifier.fit` shows a tqdm bar of its boosting
+    rounds (named ``desc``; ``enabled=False`` hides it), wherever the fit is called from (a
+    pipeline, each fold of a cross-validation). Nested contexts: the innermost wins."""
+    _ROUND_PROGRESS.append(desc if enabled else None)
+    try:
+        yield
+    finally:
+        _ROUND_PROGRESS.pop()
+
+
+def progress_callback(total: int, desc: str = "boosting"):
+    """A LightGBM callback advancing a tqdm bar of ``total`` rounds: ``(callback, bar)``.
+
+    The bar is not left on screen once closed (the caller closes it: early stopping ends
+    training by an exception, before the last round)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="round", leave=False)
+
+    def callback(env):
+        bar.update(env.iteration + 1 - bar.n)
+
+    callback.order = 25  # before early stopping (order 30), which ends training by raising
+    return callback, bar
+
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -388,11 +422,19 @@ class SoftLabelLGBMClassifier(ClassifierMixin, BaseEstimator):
                 cbs.append(lgb.early_stopping(int(self.early_stopping_rounds),
                                               first_metric_only=True, verbose=False))
         params["metric"] = "None"
-        booster = lgb.train(
-            params, train, num_boost_round=int(self.n_estimators), valid_sets=valid_sets,
-            valid_names=[f"valid_{i}" for i in range(len(valid_sets))],
-            feval=kl_metric if valid_sets else None, callbacks=cbs,
-        )
+        bar = None
+        if _ROUND_PROGRESS and _ROUND_PROGRESS[-1]:
+            callback, bar = progress_callback(int(self.n_estimators), _ROUND_PROGRESS[-1])
+            cbs.append(callback)
+        try:
+            booster = lgb.train(
+                params, train, num_boost_round=int(self.n_estimators), valid_sets=valid_sets,
+                valid_names=[f"valid_{i}" for i in range(len(valid_sets))],
+                feval=kl_metric if valid_sets else None, callbacks=cbs,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
         self.booster_ = booster
         best = booster.best_iteration if valid_sets and self.early_stopping_rounds else 0
         self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
