@@ -124,6 +124,26 @@ def count_nan(windows: np.ndarray) -> np.ndarray:
     return np.isnan(windows).sum(axis=-1)
 
 
+
+def patient_groups(labels: pd.DataFrame, n_splits: int, who: str) -> np.ndarray:
+    """The ``patient_id`` column of ``labels``, checked for ``n_splits`` patient-grouped folds.
+
+    Raises
+    ------
+    HMSError
+        No ``patient_id`` column, or ``n_splits`` outside ``2 .. number of patients``; the
+        message starts with ``who``.
+    """
+    if "patient_id" not in labels:
+        raise HMSError(f"{who}: the label table has no 'patient_id' column")
+    groups = labels["patient_id"].to_numpy()
+    n_patients = len(np.unique(groups))
+    if not 2 <= n_splits <= n_patients:
+        raise HMSError(f"{who}: n_splits={n_splits} needs 2 <= n_splits <= number of patients "
+                       f"({n_patients})")
+    return groups
+
+
 def patient_folds(labels: pd.DataFrame, n_splits: int = 5) -> np.ndarray:
     """Deterministic patient-grouped fold index per row.
 
@@ -145,15 +165,7 @@ def patient_folds(labels: pd.DataFrame, n_splits: int = 5) -> np.ndarray:
     """
     from sklearn.model_selection import GroupKFold
 
-    if "patient_id" not in labels:
-        raise HMSError("patient_folds: the label table has no 'patient_id' column")
-    groups = labels["patient_id"].to_numpy()
-    n_patients = len(np.unique(groups))
-    if not 2 <= n_splits <= n_patients:
-        raise HMSError(
-            f"patient_folds: n_splits={n_splits} needs 2 <= n_splits <= number of patients "
-            f"({n_patients})"
-        )
+    groups = patient_groups(labels, n_splits, "patient_folds")
     folds = np.empty(len(labels), dtype=np.int64)
     for k, (_, test) in enumerate(GroupKFold(n_splits=n_splits).split(groups, groups=groups)):
         folds[test] = k

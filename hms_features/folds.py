@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import VOTE_COLUMNS, HMSError
+from .data import VOTE_COLUMNS, HMSError, patient_groups
 from .metrics import CLASSES
 
 __all__ = ["read_fold_file", "stratified_patient_folds"]
@@ -69,15 +69,7 @@ def stratified_patient_folds(labels: pd.DataFrame, n_splits: int = 5,
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    if "patient_id" not in labels:
-        raise HMSError("stratified_patient_folds: the label table has no 'patient_id' column")
-    groups = labels["patient_id"].to_numpy()
-    n_patients = len(np.unique(groups))
-    if not 2 <= n_splits <= n_patients:
-        raise HMSError(
-            f"stratified_patient_folds: n_splits={n_splits} needs 2 <= n_splits <= number of "
-            f"patients ({n_patients})"
-        )
+    groups = patient_groups(labels, n_splits, "stratified_patient_folds")
     strata = _consensus(labels)
     cv = (StratifiedGroupKFold(n_splits=n_splits) if seed is None else
           StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=int(seed)))

@@ -477,15 +477,7 @@ def read_any(path, *, start_s: float | None = None, stop_s: float | None = None)
     HMSError
         If the file does not exist or MNE cannot read it (the message names the file).
     """
-    import mne
-
-    path = Path(path)
-    if not path.is_file():
-        raise HMSError(f"{path}: file not found")
-    try:
-        raw = mne.io.read_raw(path, preload=False, verbose="error")
-    except (ValueError, OSError, RuntimeError, KeyError, IndexError) as err:
-        raise HMSError(f"{path}: not a recording MNE can read ({err})") from None
+    raw, _ = _open_raw(Path(path))
     return from_mne(raw, start_s=start_s, stop_s=stop_s)
 
 
