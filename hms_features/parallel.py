@@ -148,15 +148,18 @@ def feature_workers(n_jobs: int | None) -> int:
     -------
     int
     """
+    return _resolve(n_jobs, available_cpus, "workers; use a positive count, or -1 for all CPUs")
+
+
+def _resolve(n_jobs, cpus, zero_hint: str) -> int:
+    """joblib's ``n_jobs`` convention, the one parser: None -> 1, a positive count as it is,
+    negative counts back from ``cpus()`` (-1: all), at least 1; 0 is refused."""
     if n_jobs is None:
         return 1
     n_jobs = int(n_jobs)
     if n_jobs == 0:
-        raise ValueError("n_jobs=0 is not a number of workers; use a positive count, or -1 for "
-                         "all CPUs")
-    if n_jobs > 0:
-        return n_jobs
-    return max(1, available_cpus() + 1 + n_jobs)
+        raise ValueError(f"n_jobs=0 is not a number of {zero_hint}")
+    return n_jobs if n_jobs > 0 else max(1, cpus() + 1 + n_jobs)
 
 
 def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
@@ -192,15 +195,12 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
         Between 1 and ``cpus``.
     """
     cpus = available_cpus() if cpus is None else max(1, int(cpus))
+    wanted = _resolve(n_jobs, lambda: cpus, "LightGBM threads; use a positive count, or -1 "
+                                            "for as many as the machine has idle")
     if n_jobs is None:
         return 1
-    n_jobs = int(n_jobs)
-    if n_jobs == 0:
-        raise ValueError("n_jobs=0 is not a number of LightGBM threads; use a positive count, or "
-                         "-1 for as many as the machine has idle")
-    if n_jobs > 0:
-        return min(n_jobs, cpus)
-    wanted = max(1, cpus + 1 + n_jobs)
+    if int(n_jobs) > 0:
+        return min(wanted, cpus)
     if openmp_passive() if passive is None else passive:
         return wanted
     if int(n_rows) * int(n_features) < SMALL_TABLE_CELLS or wanted == 1:

@@ -1,4 +1,4 @@
-"""Sequences of features for the LSTM (:class:`~hms_features.models.lstm.LSTMEmbedder`); ``seq``.
+"""Sequences of features for the LSTM embedder (``LSTMEmbedder``); the ``seq`` family.
 
 Two builders turn one label's windows into a short sequence of cheap feature vectors
 ``(n_windows, T, d)`` float32, so that an LSTM can see how the EEG evolves over the window:
@@ -386,7 +386,7 @@ def sequence_table(seq: np.ndarray, names, index=None) -> pd.DataFrame:
 # ===================================================================== the opt-in seq family
 # Opt-in ``seq`` family: the LSTM's input sequence as feature columns.
 #
-# :class:`~hms_features.models.lstm.LSTMEmbedder` reads a window as a short sequence of feature
+# the LSTM embedder (``LSTMEmbedder``) reads a window as a short sequence of feature
 # vectors. This family computes that sequence -
 # :func:`subwindow_sequence` on the preprocessed 50 s window: ten 5 s
 # sub-windows, each described per chain (LL, LP, RP, RL, C) by the log relative power of delta,
