@@ -28,7 +28,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import re
 import sys
 import time
@@ -39,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._io import write_atomic as _write_atomic
 from .data import VOTE_COLUMNS, HMSDataset, HMSError, patient_folds, vote_weights
 from .metrics import CLASSES, kl_table
 
@@ -62,19 +62,6 @@ def _say(args, *msg) -> None:
 
 
 # ------------------------------------------------------------------------------------- helpers
-def _write_atomic(path, write) -> Path:
-    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``: a failure
-    never leaves a half-written output (the temporary file is removed)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def _label_rows(ds: HMSDataset, by_eeg: bool) -> pd.DataFrame:
     return ds.eeg_labels() if by_eeg else ds.labels
 

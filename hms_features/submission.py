@@ -13,13 +13,12 @@ when given, is used to check the ids and columns, not to reorder.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ._io import write_atomic
 from .data import VOTE_COLUMNS, check_sample_submission
 from .metrics import CLASSES, normalize_votes
 
@@ -107,15 +106,12 @@ def write_submission(eeg_ids, proba, path, sample_submission=None) -> pd.DataFra
     sub.insert(0, "eeg_id", ids_int)
     if sample_submission is not None:
         check_sample_submission(sample_submission, ids_int)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    def write(tmp):
         sub.to_csv(tmp, index=False, float_format="%.17g")
         back = pd.read_csv(tmp)
         sums = back[list(SUBMISSION_COLUMNS[1:])].to_numpy().sum(axis=1)
         if tuple(back.columns) != SUBMISSION_COLUMNS or not np.allclose(sums, 1.0):
             raise RuntimeError(f"{path}: written file failed its own check")  # pragma: no cover
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    write_atomic(path, write)
     return sub

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .._io import write_atomic
 from .._version import __version__
 
 __all__ = ["ChunkCache", "cache_key", "code_fingerprint", "write_chunk", "chunk_digest"]
@@ -96,11 +97,9 @@ def write_chunk(df: pd.DataFrame, path: Path) -> None:
     table = pa.Table.from_pandas(df)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            META_KEY: json.dumps(meta).encode()})
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
     if path.is_dir() and not path.is_symlink():  # something else took the name: replace it
         shutil.rmtree(path)
-    os.replace(tmp, path)
+    write_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 class ChunkCache:
