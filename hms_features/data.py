@@ -295,7 +295,12 @@ def read_spectrogram_file(path) -> tuple[np.ndarray, np.ndarray]:
     _check_time(path, time)
     values = np.empty((table.num_rows, len(SPEC_COLUMNS)), np.float32)
     for j, c in enumerate(SPEC_COLUMNS):
-        values[:, j] = _finite_or_nan(path, c, table.column(c).to_numpy(zero_copy_only=False))
+        col = table.column(c).to_numpy(zero_copy_only=False)
+        # a float32 column (the Kaggle files') is checked below with the others, in one pass
+        values[:, j] = col if col.dtype == np.float32 else _finite_or_nan(path, c, col)
+    if np.isinf(values).any():  # the message names the column and row
+        for c in SPEC_COLUMNS:
+            _finite_or_nan(path, c, table.column(c).to_numpy(zero_copy_only=False))
     return time, values
 
 

@@ -166,14 +166,15 @@ def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv:
         Channels set to zero (all-NaN or flat).
     """
     eeg = check_eeg(eeg, caller="repair_nan", n_channels=None, dtype=None, order=None,
-                    add_window_axis=True)
+                    add_window_axis=True)  # refuses infinite samples: only NaN is missing
+    nan = np.isnan(eeg)
+    nan_fraction = np.count_nonzero(nan, axis=-1) / eeg.shape[-1]
     x = np.array(eeg, dtype=np.float64, order="C")  # a C-ordered copy: input untouched, and
     # x.reshape below must be a view (a strided input, e.g. a sliding-window view, would copy)
-    nan = np.isnan(x)
-    x[np.isinf(x)] = 0.0
-    nan_fraction = nan.mean(axis=-1)
     n = x.shape[-1]
-    if nan.any():
+    if not nan.any():  # the common case: the extremes of the input are those of x
+        ptp = eeg.max(axis=-1).astype(np.float64) - eeg.min(axis=-1)
+    else:
         rows = np.flatnonzero(nan.any(axis=-1).ravel())  # only (window, channel) rows with gaps
         flat = x.reshape(-1, n)
         sub = flat[rows]
@@ -195,7 +196,7 @@ def repair_nan(eeg: np.ndarray, fs: float = FS, max_gap_s: float = 1.0, flat_uv:
         sub = np.where(m, fill, sub)
         sub = np.nan_to_num(sub, nan=0.0)  # rows with no valid sample at all
         flat[rows] = sub
-    ptp = x.max(axis=-1).astype(np.float64) - x.min(axis=-1)
+        ptp = x.max(axis=-1) - x.min(axis=-1)
     bad = (nan_fraction >= 1.0) | (ptp < flat_uv)
     x[bad] = 0.0
     return x, nan_fraction, bad
@@ -266,9 +267,11 @@ def filter_eeg(eeg: np.ndarray, fs: float = FS, l_freq: float | None = 0.5,
         return x.copy() if x is eeg else x
     flat = x.reshape(-1, n)
     out = np.empty(flat.shape)
-    # blocks of ~2**21 samples (16 MB): sosfiltfilt makes ~5 padded float64 copies of its
-    # input, which on a whole chunk (64 windows x 20 channels x 50 s) peaked at 530 MB
-    rows = max(1, 2**21 // n)
+    # blocks of ~2**17 samples (1 MB): sosfiltfilt makes ~5 padded float64 copies of its input,
+    # which on a whole chunk (64 windows x 20 channels x 50 s) peaked at 530 MB; blocks that
+    # stay in the CPU's cache also filter ~20 % faster than 16 MB ones (same values: rows are
+    # filtered independently)
+    rows = max(1, 2**17 // n)
     for a in range(0, flat.shape[0], rows):
         y = flat[a:a + rows]
         for sos, padlen in stages:
@@ -318,7 +321,7 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     if l_freq is not None or h_freq is not None or notch is not None:
         x = filter_eeg(x, fs, l_freq, h_freq, notch, order)
     limit = _F32_SAFE if clip_uv is None else min(float(clip_uv), _F32_SAFE)
-    x = np.clip(x, -limit, limit).astype(np.float32)
+    x = np.clip(x, -limit, limit, out=x).astype(np.float32)
     x[bad] = 0.0
     return x, window_quality(raw, x, clip_uv)
 
