@@ -10,8 +10,9 @@ once (0.5-40 Hz, 60 Hz notch), 18 bipolar derivations x 10,000 samples (50 s at 
 
 Measures
 --------
-1. ``build_features`` windows/s for the default and fast sets on 2 cores, on raw arrays (every
-   window filtered and featurised on its own) and on the dataset path in both contexts
+1. ``build_features`` windows/s for the default and fast sets with two workers and with one,
+   interleaved, medians, on raw arrays (every window filtered and featurised on its own) and on
+   the dataset path in both contexts
    (``context="window"``, the default: each label window cut from the raw recording and
    preprocessed alone, as a test file; ``context="recording"``: recordings filtered once, Welch
    spectra shared by the overlapping label windows), with the projected time for the
@@ -67,16 +68,6 @@ from hms_features.synthetic import make_synthetic_hms
 
 OUT = Path(__file__).resolve().parent / "results" / "features.md"
 REAL_TRAIN_ROWS = 106_800
-
-
-def _best(fn, repeat=3):
-    times = []
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def _ab(fns, reps=5):
@@ -258,6 +249,8 @@ def _filter_section(emit, eeg, quick):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few windows, for a smoke run")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="interleaved repetitions of section 1 (default 3)")
     args = ap.parse_args(argv)
     quick = args.quick
     warnings.filterwarnings("ignore")
@@ -287,9 +280,8 @@ def main(argv=None):
          f"{_load()}); Python "
          f"{platform.python_version()}, numpy {np.__version__}. Windows: synthetic HMS "
          f"recordings (`make_synthetic_hms`), 20 channels x 10,000 samples (50 s, 200 Hz), "
-         f"18 bipolar derivations. Section 1 times are the best of 3 after a warm-up; every "
-         f"comparison (sections 2-3d) is a median of interleaved runs, with the load average "
-         f"printed beside it.")
+         f"18 bipolar derivations. Every figure is a median of interleaved runs, with the load "
+         f"average printed beside it.")
     emit()
     emit("Feature counts: " + ", ".join(
         f"`{s}` {len(feature_names(s))}" for s in ("default", "fast")) + " (with the "
@@ -299,42 +291,58 @@ def main(argv=None):
     emit()
 
     # ------------------------------------------------------------ 1. build_features
-    emit("## 1. `build_features` throughput")
+    reps = 1 if quick else args.reps
+    emit("## 1. `build_features` throughput: two workers and one, interleaved")
     emit()
-    emit("Wall clock with 2 loky workers (already started), and CPU time of one process "
-         "(`n_jobs=1`, `time.process_time`), which other jobs on the machine inflate less; the "
-         "CPU projection is `2 / CPU seconds per window`. The 106,800-window times scale the "
-         "measured rates.")
+    emit(f"Every case runs with 2 loky workers (already started) and in one process "
+         f"(`n_jobs=1`), interleaved (case A 2 workers, A 1 worker, B 2, B 1, ..., then the "
+         f"reverse order), {reps} time(s); the table gives medians of the wall clock and of the "
+         f"single process's CPU time (`time.process_time`). Load average before: {_load()}. "
+         "The 106,800-window times scale the measured 2-worker rates.")
     emit()
-    emit("| input | feature set | windows | wall s (2 workers) | windows/s wall | "
-         "106,800 windows at that rate | CPU ms / window | windows/s on 2 cores, projected | "
-         "106,800 windows, projected |")
-    emit("|---|---|---|---|---|---|---|---|---|")
+    emit("| input | feature set | windows | windows/s, 2 workers | windows/s, 1 process | "
+         "2 workers / 1 | CPU ms / window (1 process) | 106,800 windows, 2 workers |")
+    emit("|---|---|---|---|---|---|---|---|")
     arrays = {"eeg": eeg, "spectrogram": spec}
     build_features(arrays, "fast", n_jobs=2, chunk_size=8, progress=False)  # warm the workers
     mem = _PeakMemory().__enter__()
-    summary = {}
     n_ds = len(rows)
     n_eeg = rows["eeg_id"].nunique()
-    cases = [("raw arrays", arrays, n_arr, {}),
-             (f"dataset ({n_eeg} EEGs), context='window' (default: each window filtered alone, "
-              "as a test file)", ds, n_ds, {"context": "window"}),
-             (f"dataset ({n_eeg} EEGs), context='recording' (recordings filtered once, spectra "
-              "shared)", ds, n_ds, {"context": "recording"})]
-    for label, src, n, kw in cases:
-        for fset in ("default", "fast"):
-            t, _ = _best(lambda src=src, fset=fset, kw=kw: build_features(
-                src, fset, n_jobs=2, progress=False, **kw), 1)
-            c = _cpu(lambda src=src, fset=fset, kw=kw: build_features(
-                src, fset, n_jobs=1, backend="sequential", progress=False, **kw), 1)
-            per = c / n
-            key = label.split(" ")[0] if not kw else f"dataset-{kw['context']}"
-            summary[(key, fset)] = (n / t, REAL_TRAIN_ROWS * t / n / 60,
-                                    2 / per, REAL_TRAIN_ROWS * per / 2 / 60)
-            emit(f"| {label} | {fset} | {n} | {t:.1f} | {n / t:.1f} | "
-                 f"{REAL_TRAIN_ROWS * t / n / 60:.0f} min | {per * 1e3:.0f} | "
-                 f"{2 / per:.0f} | {REAL_TRAIN_ROWS * per / 2 / 60:.0f} min |")
+    cases = {}
+    for fset in ("default", "fast"):
+        for ctx in ("window", "recording"):
+            cases[(f"dataset-{ctx}", fset)] = (ds, n_ds, {"context": ctx})
+        cases[("raw arrays", fset)] = (arrays, n_arr, {})
+    labels = {"dataset-window": f"dataset ({n_eeg} EEGs), context='window' (default: each "
+                                "window filtered alone, as a test file)",
+              "dataset-recording": f"dataset ({n_eeg} EEGs), context='recording' (recordings "
+                                   "filtered once, spectra shared)",
+              "raw arrays": "raw arrays (each window filtered alone, no spectrogram)"}
+    wall = {k: {1: [], 2: []} for k in cases}
+    cpu = {k: [] for k in cases}
+    keys = list(cases)
+    for r in range(reps):
+        for key in keys if r % 2 == 0 else keys[::-1]:
+            src, n, kw = cases[key]
+            for jobs in (2, 1) if r % 2 == 0 else (1, 2):
+                extra = {"backend": "sequential"} if jobs == 1 else {}
+                t0, c0 = time.perf_counter(), time.process_time()
+                build_features(src, key[1], n_jobs=jobs, progress=False, **kw, **extra)
+                wall[key][jobs].append(time.perf_counter() - t0)
+                if jobs == 1:
+                    cpu[key].append(time.process_time() - c0)
     mem.__exit__(None, None, None)
+    summary = {}
+    for key in sorted(keys, key=lambda k: (k[0] != "dataset-window", k[0], k[1])):
+        n = cases[key][1]
+        w2, w1 = (statistics.median(wall[key][j]) for j in (2, 1))
+        per = statistics.median(cpu[key]) / n
+        summary[key] = (n / w2, n / w1, per)
+        emit(f"| {labels[key[0]]} | {key[1]} | {n} | {n / w2:.1f} | {n / w1:.1f} | "
+             f"{w1 / w2:.2f} | {per * 1e3:.1f} | {REAL_TRAIN_ROWS * w2 / n / 60:.0f} min |")
+    emit()
+    emit(f"Load average after: {_load()}. Spread (max/min of the {reps} runs, 2 workers): " +
+         ", ".join(f"{k[0]} {k[1]} {max(wall[k][2]) / min(wall[k][2]):.2f}" for k in keys) + ".")
     emit()
     emit(f"Peak resident memory during these runs: {mem.peak_total:.0f} MB in all (main process "
          f"holding the input windows, plus workers), largest worker {mem.peak_worker:.0f} MB "
@@ -662,18 +670,17 @@ def main(argv=None):
          "mne-features differences are the documented convention differences above, and zero "
          "(to rounding) where the convention could be converted.")
     for fset, goal in (("default", 85), ("fast", 130)):
-        w_rate, w_min, c_rate, c_min = summary[("dataset-window", fset)]
-        r_rate = summary[("dataset-recording", fset)][0]
+        w2, w1, per = summary[("dataset-window", fset)]
+        r2 = summary[("dataset-recording", fset)][0]
         emit(f"- {fset} set >= {goal} label windows/s on 2 cores (dataset path, "
-             f"context='window'): {w_rate:.0f} windows/s wall clock with 2 loky workers "
-             f"({'met' if w_rate >= goal else 'NOT met'} on this machine; load average above), "
-             f"{c_rate:.0f} projected from single-process CPU time; 106,800 windows in "
-             f"{w_min:.0f} min measured, {c_min:.0f} min projected. Two workers' wall-clock "
-             f"rate over one process's CPU rate: {w_rate / (c_rate / 2):.2f}x (on an idle "
-             f"machine the speedup of two workers; goal >= 1.8x; meaningless with --quick, "
-             f"whose 3 patients make one chunk). context='recording': {r_rate:.0f} windows/s "
-             f"wall clock, window/recording {w_rate / r_rate:.2f} (CPU: "
-             f"{c_rate / summary[('dataset-recording', fset)][2]:.2f}).")
+             f"context='window'): {w2:.0f} windows/s with 2 workers "
+             f"({'met' if w2 >= goal else 'NOT met'} on this machine; load average above); "
+             f"context='recording' {r2:.0f}.")
+    for fset in ("default", "fast"):
+        w2, w1, _ = summary[("dataset-window", fset)]
+        emit(f"- Two workers >= 1.8x one ({fset} set, context='window'): {w2 / w1:.2f}x "
+             f"({'met' if w2 / w1 >= 1.8 else 'NOT met'}; meaningless with --quick, whose 3 "
+             "patients make one chunk).")
     if not quick:
         OUT.parent.mkdir(parents=True, exist_ok=True)
         OUT.write_text("\n".join(lines) + "\n")
