@@ -628,6 +628,9 @@ def cmd_scan(args):
     if args.clip_uv is not None and not args.clip_uv > 0:
         raise UsageError(f"--clip-uv must be > 0 µV (0 or 'none' for no clipping), got "
                          f"{args.clip_uv}")
+    probe = pd.DataFrame()  # the scan's preprocessing, refused before the long read if other
+    probe.attrs["preprocess"] = {"clip_uv": args.clip_uv}
+    model.check_preprocessing(probe, where=f"{args.recording}: --clip-uv {args.clip_uv}")
     try:
         res = scan_file(args.recording, model, Path(args.out), step_s=args.step,
                         window_s=args.window_s, clip_uv=args.clip_uv, on=args.on, off=args.off,

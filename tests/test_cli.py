@@ -111,7 +111,9 @@ def test_model_trained_from_the_command_line_predicts_in_python(demo):
     assert model.input_spec() == {
         "feature_set": ["spectral", "temporal", "spectrogram"],
         "families": ["spectral", "temporal", "spectrogram"], "spectrogram": True,
-        "sequence": None, "n_features": model.steps[-1][1].n_features_in_}
+        "sequence": None, "n_features": model.steps[-1][1].n_features_in_,
+        "preprocess": {"l_freq": 0.5, "h_freq": 40.0, "notch": 60.0, "order": 4,
+                       "clip_uv": 1024.0, "max_gap_s": 1.0, "flat_uv": 1e-3}}
     test = HMSDataset(demo / "data", "test")
     X = model.feature_table(test, n_jobs=1, progress=False)
     sub = pd.read_csv(demo / "submission.csv")

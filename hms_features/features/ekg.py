@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from .base import FeatureContext, register
+from .base import FeatureContext, chain_groups, register
 
 __all__ = ["detect_r_peaks", "heart_rate_stats", "qrs_leakage", "RR_RANGE_S", "MIN_INTERVALS"]
 
@@ -232,13 +232,16 @@ def qrs_leakage(eeg, ekg, peaks, fs):
 def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
     """EKG family: ``ekg_{hr|sdnn|rmssd|nbeats|rrregular|valid}_all_{span}`` and leakage indicators
     ``ekg_leakcorr_{max|mean}_{span}`` / ``ekg_leakratio_{max|mean}_{span}`` over the 18
-    bipolar derivations (see :func:`heart_rate_stats`, :func:`qrs_leakage` for units and fills).
+    bipolar derivations (see :func:`heart_rate_stats`, :func:`qrs_leakage` for units and fills);
+    on a partial recording (``compute_features(present=...)``) over the present derivations.
     """
     peaks = detect_r_peaks(ctx.ekg, ctx.fs)
     stats = heart_rate_stats(peaks, ctx.fs)
     s = ctx.span
     out = {f"ekg_{k}_all_{s}": v for k, v in stats.items()}
-    corr, ratio = qrs_leakage(ctx.bipolar, ctx.ekg, peaks, ctx.fs)
+    present = chain_groups()["all"]  # a partial recording: the derivations that exist only
+    bip = ctx.bipolar if len(present) == ctx.bipolar.shape[1] else ctx.bipolar[:, present]
+    corr, ratio = qrs_leakage(bip, ctx.ekg, peaks, ctx.fs)
     out[f"ekg_leakcorr_max_{s}"] = corr.max(axis=1)
     out[f"ekg_leakcorr_mean_{s}"] = corr.mean(axis=1)
     out[f"ekg_leakratio_max_{s}"] = ratio.max(axis=1)

@@ -287,6 +287,8 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
     autocorrelation averaged over the group's derivations gives ``acfpeak`` (height), ``acfperiod``
     (s) and ``acfprom``; the group-mean Welch PSD gives ``deltaprom`` (log10), ``deltafreq`` (Hz)
     and ``deltaconc``. ``periodicity_acfpeak_max`` is the highest single-derivation peak.
+    On a partial recording (``compute_features(present=...)``) every group and the maximum
+    read the present derivations only.
     """
     env = band_envelope(ctx.bipolar, ctx.fs)
     max_lag = min(int(np.floor(LAG_RANGE_S[1] * ENVELOPE_FS)) + 1, env.shape[-1] - 1)
@@ -303,5 +305,7 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
         out[f"periodicity_deltaprom_{name}_{s}"] = prom
         out[f"periodicity_deltafreq_{name}_{s}"] = freq
         out[f"periodicity_deltaconc_{name}_{s}"] = conc
-    out[f"periodicity_acfpeak_max_{s}"] = acf_peak(acf, ENVELOPE_FS)[0].max(axis=1)
+    present = chain_groups()["all"]  # the highest peak among the derivations that exist
+    rows = acf if len(present) == acf.shape[1] else acf[:, present]
+    out[f"periodicity_acfpeak_max_{s}"] = acf_peak(rows, ENVELOPE_FS)[0].max(axis=1)
     return out

@@ -153,11 +153,15 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
         depend on it.
     present : array of bool, shape (18,), optional
         The derivations that exist (a partial recording: the others are not real signals).
-        Chain and hemisphere summaries then average the present derivations only
-        (:func:`~hms_features.features.base.present_derivations`), and a column whose group
-        has no present derivation is NaN (missing, never a value computed from an absent
-        channel); so is a ``spatial`` column whose groups are not complete (its pair and
-        synchrony measures need every member).
+        The rule: every column is computed from the present derivations only, or is NaN
+        (missing, never a value computed from an absent channel). Chain and hemisphere
+        summaries average the present derivations
+        (:func:`~hms_features.features.base.present_derivations`; a group with none is NaN);
+        the montage-wide ``periodicity_acfpeak_max`` and ``ekg_leak*`` reductions take the
+        present derivations. ``spatial`` columns whose groups are not complete are NaN (pair
+        and synchrony measures need every member), and so are ``spectrogram`` chain columns
+        of an incomplete chain (a spectrogram row is already the mean of the chain's four
+        derivations, see the registry's ``_absent``).
 
     Returns
     -------
@@ -230,24 +234,47 @@ def _groups_of(token: str, index: dict) -> list:
     return []
 
 
+#: Families whose columns need every derivation of their groups (a chain or pair not complete
+#: cannot be measured honestly): ``spatial`` (pairs, synchrony over a whole group) and
+#: ``spectrogram`` (a chain's spectrogram row is the mean over the chain's four derivations,
+#: taken before the family sees it, so a chain missing one of them is not that chain).
+_STRICT_FAMILIES = ("spatial", "spectrogram")
+
+
+def _group_token(name: str) -> str:
+    """The group part of a column name: ``spectral_relpower_alpha_LL_50s`` -> ``LL``,
+    ``seq_logpower_total_LL_5s_t03`` -> ``LL`` (the sequence's step suffix skipped)."""
+    parts = name.split("_")
+    if name.startswith("seq_") and len(parts) > 3 and parts[-1][:1] == "t":
+        parts = parts[:-1]
+    return parts[-2] if len(parts) >= 3 else ""
+
+
 @lru_cache(maxsize=64)
 def _absent(names: tuple, present: tuple) -> np.ndarray:
     """Rows (columns of the table) to set to NaN for a partial montage ``present``.
 
-    The group of a column is the part before its span (``..._LL_50s`` -> ``LL``); a pair such
-    as ``LLRL`` or ``LR`` names two groups. A column is absent when one of its groups has no
-    present derivation; a ``spatial`` column already when one of them is incomplete.
+    The rule for a partial recording: a column is computed from the present derivations only,
+    or it is NaN. The group of a column is the part before its span (``..._LL_50s`` -> ``LL``;
+    a ``seq`` column's step suffix is skipped); a pair such as ``LLRL`` or ``LR`` names two
+    groups. A column is absent when one of its groups has no present derivation. For the
+    ``_STRICT_FAMILIES`` already when one of its chain or hemisphere groups is incomplete,
+    and for ``spatial`` also its montage-wide measures (``maxpair``, ``all``: they need all 18).
+    The families' own montage-wide reductions (``periodicity_acfpeak_max``, the ``ekg``
+    leakage ``max`` / ``mean``) take the present derivations only and stay.
     """
     index = chain_groups(present)
     full = chain_groups(np.ones(len(present), bool))
     out = np.zeros(len(names), bool)
     for i, name in enumerate(names):
-        groups = _groups_of(name.rsplit("_", 2)[-2] if name.count("_") >= 2 else "", index)
-        strict = name.startswith("spatial_")
+        groups = _groups_of(_group_token(name), index)
+        family = name.split("_", 1)[0]
+        strict = family in _STRICT_FAMILIES
         for g in groups:
-            if len(index[g]) == 0 or (strict and len(index[g]) < len(full[g])):
+            incomplete = len(index[g]) < len(full[g]) and (family == "spatial" or g != "all")
+            if len(index[g]) == 0 or (strict and incomplete):
                 out[i] = True
-        if strict and not groups and not all(present):  # montage-wide measures (maxpair, ...)
+        if family == "spatial" and not groups and not all(present):  # maxpair, ...
             out[i] = True
     return out
 

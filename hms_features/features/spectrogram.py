@@ -236,7 +236,9 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
 
     2,400 bin statistics (4 chains x 100 bins x mean/min x 3 windows), 96 band statistics and
     3 NaN fractions. Returns an empty dict when ``ctx.spectrogram`` is None (the registry decides
-    whether to run the family).
+    whether to run the family). A spectrogram row of a chain is the mean over its four
+    derivations, so on a partial recording (``compute_features(present=...)``) the columns of
+    a chain that is not whole are NaN (set by the registry).
     """
     if ctx.spectrogram is None:
         return {}

@@ -50,6 +50,7 @@ __all__ = [
     "ModelFileError",
     "begin_save",
     "check_feature_names",
+    "check_preprocessing",
     "load",
     "model_file",
     "read_manifest",
@@ -321,6 +322,31 @@ def check_feature_names(expected, given, where: str) -> None:
         f"{len(missing)} missing (e.g. {missing[:5]}), {len(extra)} unexpected (e.g. {extra[:5]}); "
         f"expected {len(expected)} features, got {len(given)}"
     )
+
+
+def check_preprocessing(expected: dict, given: dict, where: str) -> None:
+    """Raise :class:`FeatureMismatchError` (a ``ValueError``) unless a feature table was built
+    with the preprocessing parameters a model was fitted on.
+
+    Parameters
+    ----------
+    expected, given : dict
+        Parameter name -> value (``clip_uv`` µV, ``l_freq`` / ``h_freq`` / ``notch`` Hz, ...) of
+        the model and of the table (:func:`hms_features.models.pipeline.preprocess_spec`).
+    where : str
+        What is checked, for the message.
+
+    The message is one line naming every parameter that differs with both values, e.g.
+    ``feature table: built with clip_uv=500.0, the model was fitted on clip_uv=1024.0 (...)``.
+    """
+    diff = [k for k in sorted(set(expected) | set(given)) if expected.get(k) != given.get(k)]
+    if not diff:
+        return
+    built = ", ".join(f"{k}={given.get(k)!r}" for k in diff)
+    fitted = ", ".join(f"{k}={expected.get(k)!r}" for k in diff)
+    raise FeatureMismatchError(
+        f"{where}: built with {built}, the model was fitted on {fitted} (rebuild the features "
+        "with the model's preprocessing: --clip-uv, or preprocess_kwargs in Python)")
 
 
 #: The one allow-list of loadable kinds: kind -> class (from the decorator) or loader callable.

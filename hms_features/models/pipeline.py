@@ -38,6 +38,7 @@ from ..data import patient_folds
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..metrics import CLASSES, kl_divergence, kl_report
+from ..signal import preprocess
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
 from .lstm import LSTMEmbedder
 from .mlp import MLPEmbedder
@@ -46,6 +47,7 @@ from .persist import (
     ModelFileError,
     begin_save,
     check_feature_names,
+    check_preprocessing,
     json_safe,
     loader_for,
     manifest_field,
@@ -67,6 +69,7 @@ __all__ = [
     "input_spec",
     "make_hms_pipeline",
     "make_pipeline",
+    "preprocess_spec",
     "sequence_shape",
 ]
 
@@ -157,6 +160,46 @@ def input_spec(columns) -> dict | None:
                                               "n_per_step": seq[1]},
         "n_features": len(columns),
     }
+
+
+#: The preprocessing parameters of :func:`hms_features.signal.preprocess` (its keyword-only
+#: arguments) and their defaults: what a feature table's ``attrs["preprocess"]`` completes.
+_PREPROCESS_DEFAULTS = {k: p.default for k, p in inspect.signature(preprocess).parameters.items()
+                        if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
+def preprocess_spec(table) -> dict | None:
+    """The preprocessing a feature table was built with, every parameter spelled out.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A feature table; :func:`~hms_features.build.build_features` and
+        :func:`~hms_features.recording.recording_features` record the preprocessing they were
+        given in ``table.attrs["preprocess"]`` (parquet files keep it).
+
+    Returns
+    -------
+    dict or None
+        Every keyword of :func:`hms_features.signal.preprocess` (``l_freq`` / ``h_freq`` filter
+        edges and ``notch``, Hz; ``order``; ``clip_uv``, µV; ``max_gap_s``, s; ``flat_uv``, µV):
+        the recorded value, else the default. None when the table records none (a table of
+        your own, or one whose ``attrs`` were dropped): nothing to compare.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"a": [0.0]})
+    >>> t.attrs["preprocess"] = {"clip_uv": 500.0}
+    >>> preprocess_spec(t)["clip_uv"], preprocess_spec(t)["notch"]
+    (500.0, 60.0)
+    """
+    given = (getattr(table, "attrs", None) or {}).get("preprocess")
+    if not isinstance(given, dict):
+        return None
+    out = {**_PREPROCESS_DEFAULTS, **given}
+    return {str(k): v if v is None or isinstance(v, (bool, str)) else
+            int(v) if isinstance(v, (int, np.integer)) else float(v) for k, v in out.items()}
 
 
 #: The embedders ``make_hms_pipeline`` builds by short name.
@@ -533,9 +576,13 @@ class HMSPipeline(Pipeline):
     :func:`~hms_features.models.persist.register_kind` by kind name.
 
     The manifest also records what the pipeline's input is (:func:`input_spec`: the feature
-    set, its families, whether the Kaggle spectrogram is needed, the sequence shape), so a
-    saved model recomputes its own input with :meth:`feature_table`, from Python or from
-    ``hms-features predict`` alike.
+    set, its families, whether the Kaggle spectrogram is needed, the sequence shape; and
+    ``preprocess``, the :func:`preprocess_spec` of the table it was fitted on), so a saved
+    model recomputes its own input with :meth:`feature_table`, from Python or from
+    ``hms-features predict`` alike, and refuses a table built with other preprocessing (a
+    clipping level, filter edge or notch of its own) in :meth:`predict_proba`,
+    :meth:`predict` and :meth:`check_feature_table`. The window length is in the column names
+    (``_50s``), checked with them.
     """
 
     def fit(self, X, y=None, sample_weight=None, groups=None, **params):
@@ -565,13 +612,47 @@ class HMSPipeline(Pipeline):
         super().fit(X, y, **params)
         if hasattr(self, "inputs_"):
             del self.inputs_
+        # the table's preprocessing (None: not recorded; a feature extractor brings its own)
+        self.preprocess_ = (preprocess_spec(X) if self.steps[0][0] != _STEP_FEATURES
+                            else None)
         return self
+
+    def predict_proba(self, X, **params):
+        """Class probabilities, shape (n, 6), after :meth:`check_preprocessing` of ``X``."""
+        self.check_preprocessing(X)
+        return super().predict_proba(X, **params)
+
+    def predict(self, X, **params):
+        """Predicted classes, after :meth:`check_preprocessing` of ``X``."""
+        self.check_preprocessing(X)
+        return super().predict(X, **params)
+
+    def check_preprocessing(self, X, where: str = "feature table") -> None:
+        """Refuse a feature table built with other preprocessing than the model's.
+
+        Compares :func:`preprocess_spec` of ``X`` with the one recorded at fit (the manifest's
+        ``inputs["preprocess"]`` for a loaded model); nothing to compare when either is
+        unknown (a table without ``attrs["preprocess"]``, a model saved before it was
+        recorded).
+
+        Raises
+        ------
+        FeatureMismatchError
+            A ``ValueError`` of one line naming each differing parameter with both values
+            (:func:`~hms_features.models.persist.check_preprocessing`).
+        """
+        expected = getattr(self, "preprocess_", None)
+        given = preprocess_spec(X) if expected is not None else None
+        if given is not None:
+            check_preprocessing(expected, given, where)
 
     def input_spec(self) -> dict | None:
         """What the pipeline's input is (:func:`input_spec` of its fitted feature names).
 
         Read from the manifest for a loaded pipeline; None when the pipeline was fitted on a
         table that ``build_features`` does not compute (or starts with a feature extractor).
+        Its ``preprocess`` entry is the :func:`preprocess_spec` of the table the pipeline was
+        fitted on (None: not recorded).
         """
         if not hasattr(self, "inputs_"):
             first = self.steps[0][1]
@@ -580,6 +661,8 @@ class HMSPipeline(Pipeline):
                 self.inputs_ = None
             else:
                 self.inputs_ = input_spec(names)
+                if self.inputs_ is not None:
+                    self.inputs_["preprocess"] = getattr(self, "preprocess_", None)
         return self.inputs_
 
     def feature_table(self, data, **build_kwargs) -> pd.DataFrame:
@@ -592,7 +675,8 @@ class HMSPipeline(Pipeline):
             "test")``, or ``{"eeg": windows, "spectrogram": spectrograms}``).
         **build_kwargs
             Further :func:`~hms_features.build.build_features` arguments (``n_jobs``,
-            ``cache_dir``, ``progress``, ``labels``, ...); the feature set is the model's.
+            ``cache_dir``, ``progress``, ``labels``, ...); the feature set is the model's, and
+            so is the preprocessing unless ``preprocess_kwargs`` is given.
 
         Returns
         -------
@@ -602,14 +686,21 @@ class HMSPipeline(Pipeline):
         Raises
         ------
         ValueError
-            When the pipeline was fitted on a table of other columns (naming the model), or
-            ``data`` lacks what the features need (e.g. a spectrogram).
+            When the pipeline was fitted on a table of other columns (naming the model),
+            ``data`` lacks what the features need (e.g. a spectrogram), or
+            ``preprocess_kwargs`` differ from the model's preprocessing.
         """
         spec = self.input_spec()
         if spec is None:
             raise ValueError("this pipeline was not fitted on a feature table computed by "
                              "build_features (its columns are not a feature set), so it cannot "
                              "recompute its input: build the table yourself")
+        prep = getattr(self, "preprocess_", None)
+        if prep is not None and build_kwargs.get("preprocess_kwargs") is None:
+            # the parameters that differ from preprocess's defaults (a default build's cache
+            # key stays that of a default build)
+            build_kwargs["preprocess_kwargs"] = {
+                k: v for k, v in prep.items() if _PREPROCESS_DEFAULTS.get(k, v) != v} or None
         table = build_features(data, spec["feature_set"], **build_kwargs)
         if table.shape[1] != spec["n_features"]:
             raise ValueError(
@@ -644,12 +735,14 @@ class HMSPipeline(Pipeline):
         ------
         FeatureMismatchError
             A ``ValueError`` of one line (:func:`~hms_features.models.persist.
-            check_feature_names`): both column counts and the first missing and extra names.
+            check_feature_names`): both column counts and the first missing and extra names;
+            or the preprocessing parameters that differ (:meth:`check_preprocessing`).
         """
         expected = self.feature_names()
         if expected is None or not isinstance(X, pd.DataFrame):
             return X
         check_feature_names(expected, X.columns, "feature table")
+        self.check_preprocessing(X)
         return X if [str(c) for c in X.columns] == expected else X[expected]
 
     def provenance(self, extra: dict | None = None) -> dict:
@@ -765,10 +858,12 @@ class HMSPipeline(Pipeline):
             steps.append((e["name"], est))
         pipe = cls(steps)
         saved = _check_inputs(m.get("inputs"), directory)
-        if pipe.input_spec() != saved:  # recomputed from the fitted feature names
+        named = None if saved is None else {**saved, "preprocess": None}
+        if pipe.input_spec() != named:  # recomputed from the fitted feature names
             raise ModelFileError(f"{directory / MANIFEST}: 'inputs' does not describe the "
                                  "features the model was fitted on (manifest edited?)")
         pipe.inputs_ = saved
+        pipe.preprocess_ = None if saved is None else saved.get("preprocess")
         prov = m.get("provenance")
         if prov is not None and not isinstance(prov, dict):
             raise ModelFileError(f"{directory}: 'provenance' must be an object")
@@ -813,6 +908,12 @@ def _check_inputs(inputs, directory):
                                            for k, t in types.items()):
         raise ModelFileError(f"{directory}: 'inputs' must be null or an object with "
                              f"{sorted(types)}, got {inputs!r}")
+    prep = inputs.get("preprocess")  # absent in models saved before it was recorded
+    if prep is not None and not (isinstance(prep, dict) and all(
+            isinstance(v, (int, float, type(None))) and not isinstance(v, bool)
+            for v in prep.values())):
+        raise ModelFileError(f"{directory}: 'inputs.preprocess' must be null or an object of "
+                             f"numbers (preprocessing parameters), got {prep!r}")
     return inputs
 
 
