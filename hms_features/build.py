@@ -76,7 +76,8 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     feature_set : {"default", "fast"} or list of str
         Families to compute, see :mod:`hms_features.features.registry`.
     n_jobs : int
-        Parallel workers (joblib convention, -1 = all cores).
+        Parallel workers (joblib convention, -1 = all cores). With the loky backend, fewer than
+        four chunks to compute run in this process (starting a worker costs about one chunk).
     chunk_size : int, optional
         Windows (arrays) or label rows (datasets) per chunk, the unit of parallel work and of
         the cache; default :data:`DEFAULT_CHUNK_SIZE`. A dataset chunk keeps whole recordings

@@ -23,8 +23,6 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import DataConversionWarning
-from sklearn.metrics import make_scorer
 
 __all__ = [
     "CLASSES", "EPSILON", "as_soft_targets", "kl_divergence", "kl_per_row", "kl_report",
@@ -382,6 +380,8 @@ def parse_targets(y, classes=None, name: str = "y") -> tuple[np.ndarray, np.ndar
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         # a column of labels; scikit-learn's warning (and wording) for it
+        from sklearn.exceptions import DataConversionWarning
+
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected. Please change the shape "
             f"of y to (n_samples, ), for example using ravel() ({name}: read as class labels).",
@@ -464,4 +464,16 @@ def kl_score(y_true, y_proba, sample_weight=None) -> float:
 #: scikit-learn passes ``y`` to the score function unchanged (2-D here) and, since the
 #: estimator's ``classes_`` are the six class names, does not reduce the probabilities to one
 #: column.
-kl_scorer = make_scorer(kl_score, greater_is_better=False, response_method="predict_proba")
+#: Built on first use (module ``__getattr__``), so that importing the metrics (every reader does,
+#: for ``CLASSES``) does not import scikit-learn.
+
+
+def __getattr__(name):
+    if name == "kl_scorer":
+        from sklearn.metrics import make_scorer
+
+        global kl_scorer
+        kl_scorer = make_scorer(kl_score, greater_is_better=False,
+                                response_method="predict_proba")
+        return kl_scorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -323,3 +323,29 @@ def test_quality_has_one_definition_on_both_paths():
         np.testing.assert_array_equal(quality[k], ref[k])
     np.testing.assert_array_equal(quality["nan_fraction"],
                                   [400 / 190000, 0.0, 0.2])
+
+
+def test_few_chunks_run_in_this_process_many_in_workers(monkeypatch):
+    # a loky worker's start costs about one chunk of CPU: below MIN_WORKER_CHUNKS chunks the
+    # chunks run here (no worker process), from that many on in joblib workers
+    import os
+
+    from hms_features._build import run as run_mod
+    from hms_features._build.plan import make_plan
+
+    pids = []
+    real = run_mod.run_chunk
+
+    def spy(chunk, path):
+        pids.append(os.getpid())
+        return real(chunk, path)
+
+    monkeypatch.setattr(run_mod, "run_chunk", spy)
+    few = make_plan(_eeg(3), ["spectral"], chunk_size=1)  # 3 chunks
+    run_mod.run_plan(few, n_jobs=2, backend="loky", progress=False)
+    assert pids == [os.getpid()] * 3
+    pids.clear()
+    many = make_plan(_eeg(run_mod.MIN_WORKER_CHUNKS), ["spectral"], chunk_size=1)
+    tables, n = run_mod.run_plan(many, n_jobs=2, backend="loky", progress=False)
+    # the workers import the module afresh (no spy there): no chunk ran in this process
+    assert n == run_mod.MIN_WORKER_CHUNKS and len(tables) == n and pids == []

@@ -17,6 +17,12 @@ __all__ = ["BACKENDS", "parallel", "run_plan"]
 #: Parallel backends accepted by :func:`hms_features.build.build_features`.
 BACKENDS = ("loky", "threading", "sequential", "dask")
 
+#: Fewest chunks to compute for which loky worker processes are started. A worker's start
+#: (a fresh interpreter importing numpy, scipy, MNE and the library) costs about as much CPU as
+#: one 64-window chunk, so below four chunks one process is as fast on an idle machine and
+#: faster on a busy one (``benchmarks/bench_contention.py``, section 3).
+MIN_WORKER_CHUNKS = 4
+
 
 def parallel(n_jobs, backend):
     """The joblib executor of a backend name.
@@ -102,7 +108,8 @@ def run_plan(plan, cache=None, *, n_jobs: int = -1, backend: str = "loky",
         if todo:
             from joblib import delayed
 
-            par = parallel(n_jobs if len(todo) > 1 else 1, backend)
+            few = len(todo) < (MIN_WORKER_CHUNKS if backend == "loky" else 2)
+            par = parallel(1 if few else n_jobs, backend)
             for i, df in par(delayed(_indexed)(i, chunks[i], paths[i]) for i in todo):
                 done[i] = df
                 bar.update(chunks[i].size)
