@@ -85,10 +85,12 @@ def moments(x: np.ndarray):
     return m2, skew, kurt
 
 
-def _var_of_diff(dx: np.ndarray) -> np.ndarray:
-    # var(dx) = mean(dx^2) - mean(dx)^2, and mean(dx) telescopes to (x[-1] - x[0]) / len(dx)
+def _var_of_diff(dx: np.ndarray, x: np.ndarray) -> np.ndarray:
+    # var(dx) = mean(dx^2) - mean(dx)^2 for dx = diff(x); mean(dx) telescopes to
+    # (x[-1] - x[0]) / len(dx) (exact up to the float32 rounding of each step, invisible next to
+    # mean(dx^2)), which saves a float64 pass over dx
     n = dx.shape[-1]
-    mean = dx.sum(axis=-1, dtype=np.float64) / n
+    mean = (x[..., -1].astype(np.float64) - x[..., 0]) / n
     return np.maximum(_dot(dx, dx) / n - mean**2, 0.0)
 
 
@@ -135,8 +137,8 @@ def hjorth(x: np.ndarray, fs: float, dx: np.ndarray | None = None,
     dx = np.diff(x, axis=-1) if dx is None else dx
     ddx = np.diff(dx, axis=-1)
     v0 = moments(x)[0] if var is None else var
-    v1 = _var_of_diff(dx)
-    v2 = _var_of_diff(ddx)
+    v1 = _var_of_diff(dx, x)
+    v2 = _var_of_diff(ddx, dx)
     mob = np.sqrt(v1 / np.where(v0 > 0, v0, np.inf))
     mob_d = np.sqrt(v2 / np.where(v1 > 0, v1, np.inf))
     comp = np.where(mob > 0, mob_d / np.where(mob > 0, mob, 1.0), 0.0)
@@ -254,9 +256,14 @@ def sharp_transients(x: np.ndarray, fs: float, threshold: float = SPIKE_THRESHOL
     >>> float(sharp_transients(x, fs=200.0))
     3.0
     """
-    a = np.abs(x)
+    return _transients(np.abs(x), fs, threshold, refractory_s)
+
+
+def _transients(a: np.ndarray, fs: float, threshold: float, refractory_s: float) -> np.ndarray:
+    """:func:`sharp_transients` of ``a = |x|`` (computed once by the family for ``maxabs``)."""
     sigma = _median(a[..., ::4]) / 0.6745
-    above = (a > threshold * sigma) & (sigma > 0)
+    # a silent (sigma 0) or NaN channel has no transient: an infinite threshold, one pass
+    above = a > np.where(sigma > 0, threshold * sigma, np.inf)
     w = max(int(round(refractory_s * fs)), 1)
     n = above.shape[-1]
     # supra-threshold samples are sparse: a sample starts a transient when it is the first of
@@ -328,6 +335,8 @@ def _measures(x: np.ndarray, fs: float) -> np.ndarray:
     var, skew, kurt = moments(x)
     dx = np.diff(x, axis=-1)
     mob, comp = hjorth(x, fs, dx, var)
+    a = np.abs(x)
     return np.stack([np.log10(var + EPS), line_length(x, fs, dx), skew, kurt, mob, comp,
-                     zero_crossings(x, fs), np.abs(x).max(axis=-1),
-                     sharp_transients(x, fs)]).astype(np.float64)
+                     zero_crossings(x, fs), a.max(axis=-1),
+                     _transients(a, fs, SPIKE_THRESHOLD, SPIKE_REFRACTORY_S)]
+                    ).astype(np.float64)
