@@ -414,3 +414,16 @@ def test_kaggle_names_are_defined_once():
     assert [c.lower() for c in data.CONSENSUS_NAMES] == list(CLASSES)
     assert data.SPEC_COLUMNS is sig.SPEC_COLUMNS and data.SPEC_STEP_S is sig.SPEC_STEP_S
     assert not hasattr(synthetic, "_CONSENSUS") and not hasattr(data, "_CONSENSUS")
+
+
+@pytest.mark.parametrize("q", [1, 4, 7])
+def test_context_decimated_is_the_block_mean(q):
+    eeg = RNG.standard_normal((2, 20, 1003)).astype(np.float32) * 40
+    ctx = FeatureContext(eeg)
+    b = ctx.bipolar
+    m = b.shape[-1] // q
+    ref = b[..., :m * q].reshape(2, 18, m, q).mean(axis=-1, dtype=np.float64)
+    out = ctx.decimated(q)
+    assert out.dtype == np.float64 and out.shape == (2, 18, m)
+    np.testing.assert_allclose(out, ref, rtol=1e-15, atol=1e-12)
+    assert ctx.decimated(q) is out  # cached
