@@ -173,6 +173,23 @@ def test_line_length_and_sharp_transients():
     assert count[0, 0] == 50
 
 
+@pytest.mark.parametrize("n", [1, 2, 500, 501, 2500])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_median_equals_numpy_median(n, dtype):
+    # the robust spread of sharp_transients: bit-identical to np.median, ties and NaN included
+    a = np.abs(RNG.standard_normal((6, n))).astype(dtype)
+    a[0, : n // 2] = 1.0  # ties across the middle
+    a[1, n // 3] = np.nan
+    a[2, -1] = np.inf
+    got = temporal._median(a[:, ::1])
+    ref = np.median(a, axis=-1, keepdims=True)
+    assert got.dtype == ref.dtype
+    np.testing.assert_array_equal(got, ref)
+    # a strided view, as sharp_transients passes it
+    np.testing.assert_array_equal(temporal._median(a[:, ::2]),
+                                  np.median(a[:, ::2], axis=-1, keepdims=True))
+
+
 def test_temporal_family_fills_for_flat_windows():
     x = np.zeros((1, 20, 4000), np.float32)
     out = temporal.compute_temporal(FeatureContext(x, span="10s"))
@@ -397,3 +414,16 @@ def test_kaggle_names_are_defined_once():
     assert [c.lower() for c in data.CONSENSUS_NAMES] == list(CLASSES)
     assert data.SPEC_COLUMNS is sig.SPEC_COLUMNS and data.SPEC_STEP_S is sig.SPEC_STEP_S
     assert not hasattr(synthetic, "_CONSENSUS") and not hasattr(data, "_CONSENSUS")
+
+
+@pytest.mark.parametrize("q", [1, 4, 7])
+def test_context_decimated_is_the_block_mean(q):
+    eeg = RNG.standard_normal((2, 20, 1003)).astype(np.float32) * 40
+    ctx = FeatureContext(eeg)
+    b = ctx.bipolar
+    m = b.shape[-1] // q
+    ref = b[..., :m * q].reshape(2, 18, m, q).mean(axis=-1, dtype=np.float64)
+    out = ctx.decimated(q)
+    assert out.dtype == np.float64 and out.shape == (2, 18, m)
+    np.testing.assert_allclose(out, ref, rtol=1e-15, atol=1e-12)
+    assert ctx.decimated(q) is out  # cached

@@ -521,3 +521,15 @@ def test_real_windows_are_finite(hms_mini):
                   spectrogram=values[None])
         assert len(out) == 2499
         assert 0 <= out["spectrogram_nanfrac_all_600s"][0] < 0.2
+
+
+@pytest.mark.parametrize("shape", [(3, 18, 1003), (40, 1000), (997,)])
+def test_boxcar_decimate_is_the_block_mean(shape):
+    # q consecutive samples averaged, trailing samples dropped, whatever the leading axes
+    x = np.random.default_rng(5).standard_normal(shape).astype(np.float32) * 30
+    q = 5
+    m = shape[-1] // q
+    ref = x[..., :m * q].astype(np.float64).reshape(shape[:-1] + (m, q)).mean(axis=-1)
+    out = spatial.boxcar_decimate(x, q)
+    assert out.shape == shape[:-1] + (m,) and out.dtype == np.float32
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-4)

@@ -161,9 +161,11 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segme
             f"{length / fs:g} s; need >= 2 s each"
         )
     freqs, psd = _subwindow_psd(x, fs, n_sub, segments)  # (n, c, n_sub, f)
-    step = np.abs(np.diff(x[..., : n_sub * length], axis=-1))
-    step = np.concatenate([step, np.zeros_like(step[..., :1])], axis=-1)  # pad to n_sub*length
-    line = step.reshape(n, c, n_sub, length)[..., : length - 1].mean(axis=-1, dtype=np.float64)
+    # the steps inside each sub-window, straight from a (n, c, n_sub, length) view of x
+    sub = x[..., : n_sub * length].reshape(n, c, n_sub, length)
+    step = np.subtract(sub[..., 1:], sub[..., :-1])
+    np.abs(step, out=step)
+    line = step.mean(axis=-1, dtype=np.float64)
     line *= fs  # (n, c, n_sub) µV/s
     df = freqs[1] - freqs[0]
 

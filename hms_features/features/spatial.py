@@ -130,10 +130,17 @@ def boxcar_decimate(x, q):
     """
     x = np.asarray(x, dtype=np.float32)
     m = x.shape[-1] // q
-    out = x[..., 0:m * q:q].copy()
-    for i in range(1, q):
-        out += x[..., i:m * q:q]
-    return out * np.float32(1.0 / q)
+    flat = x.reshape(-1, x.shape[-1])
+    out = np.empty((flat.shape[0], m), np.float32)
+    # 16 signals at a time: the q strided passes then read a block that stays in cache
+    # (about half the CPU time of strided passes over the whole chunk); same values
+    for a in range(0, flat.shape[0], 16):
+        o = out[a:a + 16]
+        np.copyto(o, flat[a:a + 16, 0:m * q:q])
+        for i in range(1, q):
+            o += flat[a:a + 16, i:m * q:q]
+    out *= np.float32(1.0 / q)
+    return out.reshape(x.shape[:-1] + (m,))
 
 
 def asymmetry_index(left, right):
