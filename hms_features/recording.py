@@ -569,9 +569,12 @@ def recording_features(source, feature_set="fast", *, window_s: float = 50.0,
     :func:`hms_features.montage.iter_montage`; a 24 h file is never in memory at once), brought
     to 200 Hz (:func:`hms_features.montage.resample`), preprocessed per block with
     ``CONTEXT_S`` = 10 s of context around its windows, and the windows of each block share
-    their filtering and their Welch segment spectra
-    (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
-    :func:`~hms_features.build.build_features`).
+    their filtering, their Welch segment spectra and the counts behind their quality
+    indicators (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
+    :func:`~hms_features.build.build_features`), and the ``evolution`` family's sub-window
+    measures (each distinct 10 s sub-window is measured once, not once per window holding it;
+    :func:`_shared_evolution`). Values equal the per-window computation on the same windows up
+    to float32 rounding.
 
     Parameters
     ----------
