@@ -75,8 +75,8 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     Yields
     ------
     tuple
-        ``(first row, windows (k, 20, n) float32, quality dict, psd dict span -> (freqs,
-        (k, 18, f)))`` for consecutive groups of ``k <= batch`` rows, so the memory held is one
+        ``(first row, windows (k, 20, n) float32 (a read-only view into the preprocessed
+        recording), quality dict, psd dict span -> (freqs, (k, 18, f)))`` for consecutive groups of ``k <= batch`` rows, so the memory held is one
         recording plus one batch of windows, however many label rows the recording has (the real
         train.csv has recordings with hundreds).
 
@@ -118,8 +118,9 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     spans = span_slices(n_win, fs)
     for a in range(0, len(starts), batch):
         st = starts[a:a + batch]
-        windows = np.ascontiguousarray(cut_windows(clean, offsets[a:a + batch], window_s,
-                                                   fs))  # (k, 20, n_win)
+        # (k, 20, n_win), a read-only view: the families read it as they read a copy, and
+        # copying overlapping windows (five times the samples at a 10 s step) costs time
+        windows = cut_windows(clean, offsets[a:a + batch], window_s, fs)
         quality = quality_of(st)
         psd = {}
         for span, sl in spans.items():
