@@ -508,7 +508,7 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
     k, _, n_samples = windows.shape
     length = n_samples // N_SUBWINDOWS
     sub = np.asarray(starts, np.int64)[:, None] + np.arange(N_SUBWINDOWS) * length  # (k, 5)
-    distinct, first, which = np.unique(sub.ravel(), return_index=True, return_inverse=True)
+    _, first, which = np.unique(sub.ravel(), return_index=True, return_inverse=True)
     win, part = np.divmod(first, N_SUBWINDOWS)  # a window holding each distinct sub-window
     chunks = np.stack([windows[i, :, j * length:(j + 1) * length] for i, j in zip(win, part)])
     measures = subwindow_measures(bipolar(chunks), fs, n_sub=1)  # (m, 1) each

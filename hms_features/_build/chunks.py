@@ -76,9 +76,10 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     ------
     tuple
         ``(first row, windows (k, 20, n) float32 (a read-only view into the preprocessed
-        recording), quality dict, psd dict span -> (freqs, (k, 18, f)))`` for consecutive groups of ``k <= batch`` rows, so the memory held is one
-        recording plus one batch of windows, however many label rows the recording has (the real
-        train.csv has recordings with hundreds).
+        recording), quality dict, psd dict span -> (freqs, (k, 18, f)))`` for consecutive
+        groups of ``k <= batch`` rows, so the memory held is one recording plus one batch of
+        windows' results, however many label rows the recording has (the real train.csv has
+        recordings with hundreds).
 
     Notes
     -----
