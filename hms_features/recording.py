@@ -407,6 +407,10 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
         spectrogram = bool(spec_fams)
     eeg_fams = [f for f in families if not FAMILIES[f].needs_spectrogram]
     names = feature_names(eeg_fams, spectrogram=False, fs=fs) if eeg_fams else []
+    # evolution's sub-window measures are shared by the overlapping windows (a partial montage
+    # keeps the family's own path, which averages the present derivations only)
+    shared_evolution = "evolution" in eeg_fams and not partial
+    per_window = [f for f in eeg_fams if not (shared_evolution and f == "evolution")]
     n = len(starts)
     out = (np.empty((n, len(names)), np.float32) if predict_windows is None
            else np.empty((n, len(CLASSES)), np.float64))
@@ -428,8 +432,11 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                 if predict_windows is not None:
                     out[rows] = _checked_proba(predict_windows(w), len(w), starts[rows[0]])
                 elif eeg_fams:
-                    feats = compute_features(w, fs, feature_set=eeg_fams, quality=q, psd=psd,
-                                             **partial)
+                    feats = (compute_features(w, fs, feature_set=per_window, quality=q, psd=psd,
+                                              **partial) if per_window else {})
+                    if shared_evolution:
+                        starts_n = np.rint(offsets[a:a + len(w)] * fs).astype(np.int64)
+                        feats.update(_shared_evolution(w, starts_n, fs))
                     out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
                 bar.update(len(w))
             if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds
@@ -464,6 +471,56 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
         out = tab
     return dict(label=label, stem=stem, duration_s=duration_s, raw=raw, starts=starts,
                 table=out, rms=rms)
+
+
+def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dict:
+    """The ``evolution`` family's columns for windows of one recording, sharing sub-windows.
+
+    The family cuts each window into :data:`~hms_features.features.evolution.N_SUBWINDOWS`
+    consecutive sub-windows and measures each on its own (its Welch PSD and line length see no
+    sample outside it), so a sub-window's measures depend only on where it starts in the
+    recording: with 50 s windows every 10 s, each 10 s sub-window belongs to five windows. Here
+    every distinct sub-window of the batch is measured once
+    (:func:`~hms_features.features.evolution.subwindow_measures` with one sub-window), then each
+    window's sequence of measures is summarised as the family does (slope and range,
+    :func:`~hms_features.features.evolution.trend`). Equal to the family's values on the same
+    windows up to float32 rounding (the sub-window PSDs are computed directly rather than
+    averaged from the window's segment spectra).
+
+    Parameters
+    ----------
+    windows : array, shape (k, 20, n_samples)
+        Preprocessed windows, µV.
+    starts : array of int, shape (k,)
+        Their first samples in the recording (any common origin).
+    fs : float
+        Sampling rate, Hz.
+
+    Returns
+    -------
+    dict
+        ``evolution_{measure}_{slope|range}_{group}_50s`` -> float32 (k,), finite (as
+        :func:`~hms_features.features.registry.compute_features` returns them).
+    """
+    from .features.evolution import N_SUBWINDOWS, subwindow_measures, trend
+    from .signal import bipolar
+
+    k, _, n_samples = windows.shape
+    length = n_samples // N_SUBWINDOWS
+    sub = np.asarray(starts, np.int64)[:, None] + np.arange(N_SUBWINDOWS) * length  # (k, 5)
+    _, first, which = np.unique(sub.ravel(), return_index=True, return_inverse=True)
+    win, part = np.divmod(first, N_SUBWINDOWS)  # a window holding each distinct sub-window
+    chunks = np.stack([windows[i, :, j * length:(j + 1) * length] for i, j in zip(win, part)])
+    measures = subwindow_measures(bipolar(chunks), fs, n_sub=1)  # (m, 1) each
+    which = which.reshape(k, N_SUBWINDOWS)
+    t = (np.arange(N_SUBWINDOWS) + 0.5) * (length / fs)
+    out = {}
+    for (measure, g), v in measures.items():  # as hms_features.features.evolution.compute
+        slope, rng = trend(v[:, 0][which], t)
+        out[f"evolution_{measure}_slope_{g}_50s"] = slope
+        out[f"evolution_{measure}_range_{g}_50s"] = rng
+    return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+            for name, v in out.items()}
 
 
 def _clip_default():
@@ -512,9 +569,12 @@ def recording_features(source, feature_set="fast", *, window_s: float = 50.0,
     :func:`hms_features.montage.iter_montage`; a 24 h file is never in memory at once), brought
     to 200 Hz (:func:`hms_features.montage.resample`), preprocessed per block with
     ``CONTEXT_S`` = 10 s of context around its windows, and the windows of each block share
-    their filtering and their Welch segment spectra
-    (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
-    :func:`~hms_features.build.build_features`).
+    their filtering, their Welch segment spectra and the counts behind their quality
+    indicators (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
+    :func:`~hms_features.build.build_features`), and the ``evolution`` family's sub-window
+    measures (each distinct 10 s sub-window is measured once, not once per window holding it;
+    :func:`_shared_evolution`). Values equal the per-window computation on the same windows up
+    to float32 rounding.
 
     Parameters
     ----------

@@ -20,7 +20,7 @@ import pandas as pd
 from ..data import EEG_WINDOW_S
 from ..features.base import WELCH_SEGMENT_S, segment_spectra, welch_psd
 from ..features.registry import compute_features, span_slices
-from ..signal import bipolar, preprocess, window_quality
+from ..signal import SCALP_CHANNELS, bipolar, preprocess
 from ..validation import check_eeg
 from ..windows import cut_windows, window_samples
 
@@ -75,18 +75,22 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     Yields
     ------
     tuple
-        ``(first row, windows (k, 20, n) float32, quality dict, psd dict span -> (freqs,
-        (k, 18, f)))`` for consecutive groups of ``k <= batch`` rows, so the memory held is one
-        recording plus one batch of windows, however many label rows the recording has (the real
-        train.csv has recordings with hundreds).
+        ``(first row, windows (k, 20, n) float32 (a read-only view into the preprocessed
+        recording), quality dict, psd dict span -> (freqs, (k, 18, f)))`` for consecutive
+        groups of ``k <= batch`` rows, so the memory held is one recording plus one batch of
+        windows' results, however many label rows the recording has (the real train.csv has
+        recordings with hundreds).
 
     Notes
     -----
     Windows running past the end of the recording are NaN-padded before preprocessing, which
     repairs and flags them (a window starting after the end is moved to the end: all padding
-    either way, and the padding stays at most one window long). Welch PSDs are shared through the segment spectra of the recording
-    (2 s segments every 1 s, computed once over the stretch the rows cover): a window on the
-    segment grid averages its segments, one off the grid gets its own Welch estimate.
+    either way, and the padding stays at most one window long). Welch PSDs are shared through
+    the segment spectra of the recording (2 s segments every 1 s, computed once over the
+    stretch the rows cover): a window on the segment grid averages its segments, one off the
+    grid gets its own Welch estimate. The quality indicators come from running counts over the
+    recording (:func:`_shared_quality`, bit-identical to
+    :func:`~hms_features.signal.window_quality` of each window).
     """
     rec = check_eeg(rec, name="rec", caller="recording_windows", layout="recording",
                     fs=fs, order=None, allow_empty=True)
@@ -110,14 +114,15 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
     np.cumsum(spectra, axis=1, out=cs[:, 1:])
     del spectra
-    clip = prep.get("clip_uv", _CLIP_UV)
+    quality_of = _shared_quality(raw, clean, n_win, prep.get("clip_uv", _CLIP_UV))
+    del raw
     spans = span_slices(n_win, fs)
     for a in range(0, len(starts), batch):
         st = starts[a:a + batch]
-        windows = np.ascontiguousarray(cut_windows(clean, offsets[a:a + batch], window_s,
-                                                   fs))  # (k, 20, n_win)
-        quality = window_quality(cut_windows(raw, offsets[a:a + batch], window_s, fs),
-                                 windows, clip)
+        # (k, 20, n_win), a read-only view: the families read it as they read a copy, and
+        # copying overlapping windows (five times the samples at a 10 s step) costs time
+        windows = cut_windows(clean, offsets[a:a + batch], window_s, fs)
+        quality = quality_of(st)
         psd = {}
         for span, sl in spans.items():
             length = sl.stop - sl.start
@@ -131,6 +136,46 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
                 out[~on_grid] = welch_psd(bipolar(windows[~on_grid][..., sl]), fs)[1]
             psd[span] = (freqs, out)
         yield a, windows, quality, psd
+
+
+def _shared_quality(raw: np.ndarray, clean: np.ndarray, n_win: int, clip_uv):
+    """:func:`~hms_features.signal.window_quality` of windows of one recording, from counts.
+
+    ``raw`` and ``clean`` are the whole recording (20, n) before and after preprocessing. Each
+    indicator is a count over a window's samples: NaN samples of ``raw`` and clipped samples of
+    ``clean`` (summed over the scalp channels), and per scalp channel the changes between
+    consecutive samples of ``clean`` (a channel is constant, ``ptp == 0``, when it has none).
+    Running sums of these counts are taken once over the recording, so overlapping windows
+    share them; the returned function ``quality_of(starts)`` (window starts in samples) gives
+    exactly ``window_quality`` of the windows ``[s, s + n_win)`` (integer counts divided by
+    the same sample counts: bit-identical).
+    """
+    scalp = slice(0, len(SCALP_CHANNELS))
+    n_scalp = len(SCALP_CHANNELS)
+
+    def running(counts, dtype=np.int64):  # cumulative sum along the last axis, from 0
+        out = np.zeros(counts.shape[:-1] + (counts.shape[-1] + 1,), dtype)
+        np.cumsum(counts, axis=-1, out=out[..., 1:])
+        return out
+
+    nan_cs = running(np.isnan(raw[scalp]).sum(axis=0))
+    clip_cs = (None if clip_uv is None else
+               running((np.abs(clean[scalp]) >= clip_uv).sum(axis=0)))
+    change_cs = running(clean[scalp, 1:] != clean[scalp, :-1], np.int32)  # (19, n - 1 + 1)
+    size = n_scalp * n_win
+
+    def quality_of(starts):
+        s = np.asarray(starts, np.int64)
+        e = s + n_win
+        changes = change_cs[:, e - 1] - change_cs[:, s]  # (19, k) changes inside each window
+        return {
+            "nan_fraction": (nan_cs[e] - nan_cs[s]) / size,
+            "bad_channels": (changes == 0).sum(axis=0).astype(np.float64),
+            "clipped_fraction": (np.zeros(len(s)) if clip_cs is None else
+                                 (clip_cs[e] - clip_cs[s]) / size),
+        }
+
+    return quality_of
 
 
 def standalone_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dict,
