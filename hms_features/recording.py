@@ -457,7 +457,7 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
             time_s = np.concatenate(spec_t) if spec_t else np.zeros(0)
             values = np.concatenate(spec_v) if spec_v else np.zeros((0, 400), np.float32)
             tab = _spectrogram_features(tab, families, spec_fams, (time_s, values),
-                                        starts + window_s / 2, fs, batch_size)
+                                        starts + window_s / 2, fs, batch_size, **partial)
         tab.columns = span_names(list(tab.columns), window_s)
         tab.index = pd.Index(starts, name="start_s")
         tab.attrs["preprocess"] = {"clip_uv": prep.get("clip_uv", _clip_default()), **prep}
@@ -531,9 +531,11 @@ def _clip_default():
     return inspect.signature(preprocess).parameters["clip_uv"].default
 
 
-def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, batch):
+def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, batch,
+                          present=None):
     """Append the spectrogram families' columns (computed from Kaggle-style spectrogram windows
-    of the whole recording) and order the columns as :func:`feature_names` does."""
+    of the whole recording) and order the columns as :func:`feature_names` does; with
+    ``present`` (a partial recording) the chains not whole are NaN (see compute_features)."""
     from .features.registry import compute_features, feature_names
 
     parts = []
@@ -541,7 +543,8 @@ def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, ba
     for a in range(0, len(centres), batch):
         c = centres[a:a + batch]
         feats = compute_features(dummy[:len(c)], fs, feature_set=spec_fams,
-                                 spectrogram=_spectrogram_windows(spectrogram, c))
+                                 spectrogram=_spectrogram_windows(spectrogram, c),
+                                 present=present)
         parts.append(pd.DataFrame(feats))
     spec = pd.concat(parts, ignore_index=True)
     full = pd.concat([tab, spec], axis=1)

@@ -413,3 +413,15 @@ def test_streaming_memory_is_bounded_by_the_block_not_the_recording(long_rec):
     # the whole recording as float64 (20 x 180,000 samples) is 29 MB; its filtering several
     # times that. Blocks hold 160 s at a time.
     assert whole > 100e6 and blocks < 0.4 * whole, (whole, blocks)
+
+
+def test_scan_spectrogram_of_a_partial_recording_is_nan_for_chains_not_whole(tmp_path):
+    left = [lab for lab in LONG_LABELS if any(f" {c}-" in lab for c in
+                                              ("Fp1", "F7", "T3", "T5", "O1", "F3", "C3", "P3"))]
+    edf = _short_edf(tmp_path, "left.edf", labels=left)
+    with pytest.warns(UserWarning, match="cannot be built"):
+        f = recording_features(edf, ["spectrogram"])
+    for chain in ("LL", "LP"):  # whole: the EEG-computed spectrogram of that chain
+        assert np.isfinite(f.filter(like=f"_{chain}_").to_numpy()).all()
+    for chain in ("RL", "RP"):  # no derivation: missing, not the spectrogram of zeros
+        assert np.isnan(f.filter(like=f"_{chain}_").to_numpy()).all()
