@@ -427,3 +427,26 @@ def test_context_decimated_is_the_block_mean(q):
     assert out.dtype == np.float64 and out.shape == (2, 18, m)
     np.testing.assert_allclose(out, ref, rtol=1e-15, atol=1e-12)
     assert ctx.decimated(q) is out  # cached
+
+
+def test_centre_span_slices_the_whole_windows_spectra_bit_for_bit():
+    # the 10 s context takes the 50 s context's derivations and Welch segments (same samples,
+    # same arithmetic) instead of recomputing them: the same values as its own computation
+    from hms_features.features.base import FeatureContext
+    from hms_features.features.registry import span_slices
+
+    eeg = np.random.default_rng(3).normal(0, 30, (3, 20, 10_000)).astype(np.float32)
+    sl = span_slices(eeg.shape[-1])["10s"]
+    whole = FeatureContext(eeg)
+    alone = FeatureContext(eeg[..., sl], span="10s")
+    assert whole.segments is not None and whole.bipolar is not None  # computed first
+    part = FeatureContext(eeg[..., sl], span="10s", parent=whole, within=sl)
+    np.testing.assert_array_equal(part.bipolar, alone.bipolar)
+    np.testing.assert_array_equal(part.segments[1], alone.segments[1])
+    np.testing.assert_array_equal(part.psd[1], alone.psd[1])
+    assert np.shares_memory(part.segments[1], whole.segments[1])  # really taken from the parent
+    # off the segment grid: computed on its own
+    off = slice(sl.start + 7, sl.stop + 7)
+    shifted = FeatureContext(eeg[..., off], span="10s", parent=whole, within=off)
+    assert not np.shares_memory(shifted.segments[1], whole.segments[1])
+    np.testing.assert_array_equal(shifted.psd[1], FeatureContext(eeg[..., off]).psd[1])

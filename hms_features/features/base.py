@@ -273,6 +273,15 @@ class FeatureContext:
         The Kaggle spectrogram windows (10 min, 2 s steps, ``SPEC_COLUMNS`` order), or None.
     quality : dict, optional
         Per-window quality indicators from preprocessing (name -> array (n_windows,)).
+    psd_override : tuple, optional
+        ``(freqs, psd)`` already computed by the caller, see :attr:`psd`.
+    parent : FeatureContext, optional
+        The context of the whole windows when this one covers a part of them (the 10 s centre
+        of the 50 s window), ``within`` being its samples there: the bipolar derivations and
+        the Welch segments the parent has already computed are sliced instead of recomputed
+        (same samples, same arithmetic: the same values).
+    within : slice, optional
+        This context's samples within ``parent``'s.
     """
 
     eeg: np.ndarray
@@ -281,6 +290,8 @@ class FeatureContext:
     spectrogram: np.ndarray | None = None
     quality: dict = field(default_factory=dict)
     psd_override: tuple | None = None
+    parent: FeatureContext | None = None
+    within: slice | None = None
 
     def __post_init__(self):
         self.eeg = check_eeg(self.eeg, caller="FeatureContext", n_channels=len(EEG_COLUMNS),
@@ -294,6 +305,8 @@ class FeatureContext:
     @cached_property
     def bipolar(self) -> np.ndarray:
         """Double-banana derivations, shape (n_windows, 18, n_samples), µV."""
+        if self.parent is not None and "bipolar" in self.parent.__dict__:
+            return np.ascontiguousarray(self.parent.bipolar[..., self.within])
         return bipolar(self.eeg)
 
     @property
@@ -309,7 +322,24 @@ class FeatureContext:
         Computed once per context and shared: :attr:`psd` is their mean, and families that need
         the spectra of parts of the window (evolution's sub-windows) average their segments.
         """
+        shared = self._parent_segments()
+        if shared is not None:
+            return shared
         return segment_spectra(self.bipolar, self.fs, WELCH_SEGMENT_S)
+
+    def _parent_segments(self):
+        """This span's Welch segments taken from the parent's, when the parent has computed
+        them and this span starts on their grid (every half segment from sample 0)."""
+        if self.parent is None or "segments" not in self.parent.__dict__:
+            return None
+        seg = int(round(WELCH_SEGMENT_S * self.fs))
+        hop = seg // 2
+        n = self.within.stop - self.within.start
+        if hop < 1 or self.within.start % hop or n < seg:
+            return None
+        freqs, spectra = self.parent.segments
+        k0 = self.within.start // hop
+        return freqs, spectra[..., k0:k0 + (n - seg) // hop + 1, :]
 
     @cached_property
     def psd(self) -> tuple[np.ndarray, np.ndarray]:

@@ -212,9 +212,13 @@ def _compute(families, eeg, fs, slices, spectrogram, quality, psd, contexts, out
             continue
         for span in fam.spans or ("50s",):
             if span not in contexts:
+                # a span inside the whole window slices the whole window's derivations and
+                # Welch segments when those are computed (the 10 s centre of the 50 s window)
+                whole = contexts.get("50s") if span != "50s" else None
                 contexts[span] = FeatureContext(
                     eeg[..., slices[span]], fs=fs, span=span, spectrogram=spectrogram,
-                    quality=quality or {}, psd_override=psd.get(span))
+                    quality=quality or {}, psd_override=psd.get(span), parent=whole,
+                    within=slices[span] if whole is not None else None)
             res = fam.compute(contexts[span])
             for k, v in res.items():
                 v = np.asarray(v, dtype=np.float32).reshape(-1)
