@@ -22,7 +22,6 @@ import numpy as np
 from ..signal import CHAINS
 from .base import (
     BROADBAND,
-    EPS,
     WELCH_SEGMENT_S,
     FeatureContext,
     chain_groups,
@@ -183,7 +182,7 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segme
         for b, rng in REL_BANDS.items():
             bp = p[..., mask(rng)].sum(axis=-1) * df
             out[f"rel{b}", g] = np.where(total > 0, bp / np.where(total > 0, total, 1.0), 0.0)
-        out["loglinelength", g] = np.log10(line[:, idx[g]].mean(axis=1) + EPS)
+        out["loglinelength", g] = log_power(line[:, idx[g]].mean(axis=1))
     return out
 
 

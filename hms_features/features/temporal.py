@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import EPS, FeatureContext, aggregate, register
+from .base import FeatureContext, aggregate, log_power, register
 
 __all__ = ["moments", "hjorth", "line_length", "zero_crossings", "sharp_transients",
            "compute_temporal", "SPIKE_THRESHOLD", "SPIKE_REFRACTORY_S"]
@@ -336,7 +336,7 @@ def _measures(x: np.ndarray, fs: float) -> np.ndarray:
     dx = np.diff(x, axis=-1)
     mob, comp = hjorth(x, fs, dx, var)
     a = np.abs(x)
-    return np.stack([np.log10(var + EPS), line_length(x, fs, dx), skew, kurt, mob, comp,
+    return np.stack([log_power(var), line_length(x, fs, dx), skew, kurt, mob, comp,
                      zero_crossings(x, fs), a.max(axis=-1),
                      _transients(a, fs, SPIKE_THRESHOLD, SPIKE_REFRACTORY_S)]
                     ).astype(np.float64)
