@@ -483,7 +483,7 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
     every distinct sub-window of the batch is measured once
     (:func:`~hms_features.features.evolution.subwindow_measures` with one sub-window), then each
     window's sequence of measures is summarised as the family does (slope and range,
-    :func:`~hms_features.features.evolution.trend`). Equal to the family's values on the same
+    :func:`~hms_features.features.evolution.summarise`). Equal to the family's values on the same
     windows up to float32 rounding (the sub-window PSDs are computed directly rather than
     averaged from the window's segment spectra).
 
@@ -502,7 +502,7 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
         ``evolution_{measure}_{slope|range}_{group}_50s`` -> float32 (k,), finite (as
         :func:`~hms_features.features.registry.compute_features` returns them).
     """
-    from .features.evolution import N_SUBWINDOWS, subwindow_measures, trend
+    from .features.evolution import N_SUBWINDOWS, subwindow_measures, summarise
     from .signal import bipolar
 
     k, _, n_samples = windows.shape
@@ -513,12 +513,7 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
     chunks = np.stack([windows[i, :, j * length:(j + 1) * length] for i, j in zip(win, part)])
     measures = subwindow_measures(bipolar(chunks), fs, n_sub=1)  # (m, 1) each
     which = which.reshape(k, N_SUBWINDOWS)
-    t = (np.arange(N_SUBWINDOWS) + 0.5) * (length / fs)
-    out = {}
-    for (measure, g), v in measures.items():  # as hms_features.features.evolution.compute
-        slope, rng = trend(v[:, 0][which], t)
-        out[f"evolution_{measure}_slope_{g}_50s"] = slope
-        out[f"evolution_{measure}_range_{g}_50s"] = rng
+    out = summarise({key: v[:, 0][which] for key, v in measures.items()}, length / fs, "50s")
     return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
             for name, v in out.items()}
 

@@ -32,7 +32,7 @@ from .base import (
 )
 
 __all__ = ["N_SUBWINDOWS", "TOTAL_BAND", "DOMINANT_BAND", "REL_BANDS", "EVOLUTION_GROUPS",
-           "subwindow_psd", "subwindow_measures", "trend"]
+           "subwindow_psd", "subwindow_measures", "trend", "summarise"]
 
 #: Number of consecutive sub-windows the window is cut into.
 N_SUBWINDOWS = 5
@@ -224,13 +224,33 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
     Measures and groups as in :func:`subwindow_measures` (5 sub-windows of 10 s on a 50 s
     window); slopes per second against the sub-window centres.
     """
-    n_samples = ctx.bipolar.shape[-1]
     measures = subwindow_measures(ctx.bipolar, ctx.fs, segments=ctx.segments)
-    length_s = n_samples // N_SUBWINDOWS / ctx.fs
+    return summarise(measures, ctx.bipolar.shape[-1] // N_SUBWINDOWS / ctx.fs, ctx.span)
+
+
+def summarise(measures: dict, length_s: float, span: str) -> dict[str, np.ndarray]:
+    """The family's columns from sequences of sub-window measures: :func:`trend` of each
+    against the sub-window centres.
+
+    Parameters
+    ----------
+    measures : dict
+        ``(measure, group) -> (n, N_SUBWINDOWS)``, as :func:`subwindow_measures` returns them
+        (or gathered from sub-windows measured once and shared, as a scan does).
+    length_s : float
+        Sub-window length, s.
+    span : str
+        Span suffix of the names.
+
+    Returns
+    -------
+    dict
+        ``evolution_{measure}_{slope|range}_{group}_{span}`` -> (n,).
+    """
     t = (np.arange(N_SUBWINDOWS) + 0.5) * length_s
     out = {}
     for (measure, g), v in measures.items():
         slope, rng = trend(v, t)
-        out[f"evolution_{measure}_slope_{g}_{ctx.span}"] = slope
-        out[f"evolution_{measure}_range_{g}_{ctx.span}"] = rng
+        out[f"evolution_{measure}_slope_{g}_{span}"] = slope
+        out[f"evolution_{measure}_range_{g}_{span}"] = rng
     return out
