@@ -35,11 +35,10 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._build.cache import ChunkCache
-from ._build.chunks import _CLIP_UV
 from ._build.plan import make_plan, span_names
 from ._build.run import BACKENDS, run_plan
 from .features.registry import feature_names, resolve_families
-from .signal import FS
+from .signal import FS, PREPROCESS_DEFAULTS
 
 __all__ = ["build_features", "HMSFeatureExtractor", "DEFAULT_CHUNK_SIZE", "BACKENDS",
            "CacheWarning", "PaddingWarning"]
@@ -161,7 +160,7 @@ def build_features(data, feature_set="default", n_jobs: int = -1,
     table = table.astype(np.float32)
     table.index = plan.index
     table.columns = span_names(list(table.columns), plan.window_s)
-    table.attrs["preprocess"] = {"clip_uv": _CLIP_UV, **plan.prep}
+    table.attrs["preprocess"] = {"clip_uv": PREPROCESS_DEFAULTS["clip_uv"], **plan.prep}
     if plan.dropped:
         table.attrs["dropped_derivations"] = list(plan.dropped)
     table.attrs["chunks_total"] = len(plan.chunks)

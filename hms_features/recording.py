@@ -37,7 +37,7 @@ from .montage import (  # noqa: F401 - channel matching is montage's; re-exporte
     match_channels,
     normalize_channel_name,
 )
-from .signal import BIPOLAR_NAMES, EEG_COLUMNS, FS
+from .signal import BIPOLAR_NAMES, EEG_COLUMNS, FS, PREPROCESS_DEFAULTS
 from .validation import check_eeg
 from .windows import cut_windows
 
@@ -460,7 +460,7 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                                         starts + window_s / 2, fs, batch_size, **partial)
         tab.columns = span_names(list(tab.columns), window_s)
         tab.index = pd.Index(starts, name="start_s")
-        tab.attrs["preprocess"] = {"clip_uv": prep.get("clip_uv", _clip_default()), **prep}
+        tab.attrs["preprocess"] = {"clip_uv": PREPROCESS_DEFAULTS["clip_uv"], **prep}
         tab.attrs["window_s"] = float(window_s)
         tab.attrs["step_s"] = float(step_s)
         tab.attrs["duration_s"] = float(duration_s)
@@ -516,14 +516,6 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
     out = summarise({key: v[:, 0][which] for key, v in measures.items()}, length / fs, "50s")
     return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
             for name, v in out.items()}
-
-
-def _clip_default():
-    import inspect
-
-    from .signal import preprocess
-
-    return inspect.signature(preprocess).parameters["clip_uv"].default
 
 
 def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, batch,

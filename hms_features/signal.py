@@ -11,8 +11,10 @@ by default.
 
 from __future__ import annotations
 
+import inspect
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
+from types import MappingProxyType
 
 import numpy as np
 from scipy import fft as sp_fft
@@ -35,6 +37,7 @@ __all__ = [
     "filter_design",
     "filter_eeg",
     "preprocess",
+    "PREPROCESS_DEFAULTS",
     "QUALITY_NAMES",
     "window_quality",
     "LOG_EPS",
@@ -346,6 +349,14 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     x = np.clip(x, -limit, limit, out=x).astype(np.float32)
     x[bad] = 0.0
     return x, window_quality(raw, x, clip_uv)
+
+
+#: The preprocessing parameters (the keyword-only arguments of :func:`preprocess`) and their
+#: defaults, read from its signature: the one place a feature table's recorded preprocessing,
+#: the model manifest and the report complete a partial setting from.
+PREPROCESS_DEFAULTS = MappingProxyType({
+    k: p.default for k, p in inspect.signature(preprocess).parameters.items()
+    if p.kind is inspect.Parameter.KEYWORD_ONLY})
 
 
 def window_quality(raw: np.ndarray, clean: np.ndarray, clip_uv: float | None = 1024.0):

@@ -12,15 +12,13 @@ not have). Both return a float32 DataFrame, one row per window.
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 
 from ..data import EEG_WINDOW_S
 from ..features.base import WELCH_SEGMENT_S, segment_spectra, welch_psd
 from ..features.registry import compute_features, span_slices
-from ..signal import SCALP_CHANNELS, bipolar, preprocess
+from ..signal import PREPROCESS_DEFAULTS, SCALP_CHANNELS, bipolar, preprocess
 from ..validation import check_eeg
 from ..windows import cut_windows, window_samples
 
@@ -28,9 +26,6 @@ __all__ = ["CONTEXTS", "array_chunk", "dataset_chunk", "recording_windows", "sta
 
 #: The preprocessing contexts of a dataset window (see the module docstring).
 CONTEXTS = ("window", "recording")
-
-# preprocess's default clipping level, µV (the quality of recording windows needs it)
-_CLIP_UV = inspect.signature(preprocess).parameters["clip_uv"].default
 
 
 def table(feats: dict, names: list[str], index) -> pd.DataFrame:
@@ -114,7 +109,7 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
     np.cumsum(spectra, axis=1, out=cs[:, 1:])
     del spectra
-    quality_of = _shared_quality(raw, clean, n_win, prep.get("clip_uv", _CLIP_UV))
+    quality_of = _shared_quality(raw, clean, n_win, prep.get("clip_uv", PREPROCESS_DEFAULTS["clip_uv"]))
     del raw
     spans = span_slices(n_win, fs)
     for a in range(0, len(starts), batch):

@@ -38,7 +38,7 @@ from ..data import patient_folds
 from ..features.base import FAMILIES
 from ..features.registry import feature_names, resolve_families
 from ..metrics import CLASSES, kl_divergence, kl_report
-from ..signal import preprocess
+from ..signal import PREPROCESS_DEFAULTS
 from .lgbm import SoftLabelLGBMClassifier, as_soft_targets
 from .lstm import LSTMEmbedder
 from .mlp import MLPEmbedder
@@ -162,12 +162,6 @@ def input_spec(columns) -> dict | None:
     }
 
 
-#: The preprocessing parameters of :func:`hms_features.signal.preprocess` (its keyword-only
-#: arguments) and their defaults: what a feature table's ``attrs["preprocess"]`` completes.
-_PREPROCESS_DEFAULTS = {k: p.default for k, p in inspect.signature(preprocess).parameters.items()
-                        if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-
 def preprocess_spec(table) -> dict | None:
     """The preprocessing a feature table was built with, every parameter spelled out.
 
@@ -197,7 +191,7 @@ def preprocess_spec(table) -> dict | None:
     given = (getattr(table, "attrs", None) or {}).get("preprocess")
     if not isinstance(given, dict):
         return None
-    out = {**_PREPROCESS_DEFAULTS, **given}
+    out = {**PREPROCESS_DEFAULTS, **given}
     return {str(k): v if v is None or isinstance(v, (bool, str)) else
             int(v) if isinstance(v, (int, np.integer)) else float(v) for k, v in out.items()}
 
@@ -700,7 +694,7 @@ class HMSPipeline(Pipeline):
             # the parameters that differ from preprocess's defaults (a default build's cache
             # key stays that of a default build)
             build_kwargs["preprocess_kwargs"] = {
-                k: v for k, v in prep.items() if _PREPROCESS_DEFAULTS.get(k, v) != v} or None
+                k: v for k, v in prep.items() if PREPROCESS_DEFAULTS.get(k, v) != v} or None
         table = build_features(data, spec["feature_set"], **build_kwargs)
         if table.shape[1] != spec["n_features"]:
             raise ValueError(

@@ -13,7 +13,15 @@ import numpy as np
 
 from ..data import SPEC_CHAINS, SPEC_COLUMNS, SPEC_FREQS, SPEC_STEP_S
 from ..metrics import CLASSES
-from ..signal import BIPOLAR_PAIRS, CHAINS, EEG_COLUMNS, FS, bipolar, preprocess
+from ..signal import (
+    BIPOLAR_PAIRS,
+    CHAINS,
+    EEG_COLUMNS,
+    FS,
+    PREPROCESS_DEFAULTS,
+    bipolar,
+    preprocess,
+)
 from .numbers import _fractions, _prob_matrix, confusion_counts, reliability_bins
 
 __all__ = [
@@ -426,11 +434,7 @@ def viewer_caption(raw: bool = False, preprocess_kwargs: dict | None = None) -> 
     """
     if raw:
         return "raw: each trace's median removed, no filtering"
-    import inspect
-
-    settings = {k: v.default for k, v in inspect.signature(preprocess).parameters.items()
-                if v.default is not inspect.Parameter.empty}
-    settings.update(preprocess_kwargs or {})
+    settings = {**PREPROCESS_DEFAULTS, **(preprocess_kwargs or {})}
     lo, hi, notch = settings.get("l_freq"), settings.get("h_freq"), settings.get("notch")
     order, clip = settings.get("order"), settings.get("clip_uv")
     steps = []
