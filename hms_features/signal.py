@@ -39,9 +39,11 @@ __all__ = [
     "preprocess",
     "PREPROCESS_DEFAULTS",
     "QUALITY_NAMES",
+    "quality_counts",
     "window_quality",
     "LOG_EPS",
     "WELCH_SEGMENT_S",
+    "welch_grid",
     "segment_spectra",
     "welch_psd",
     "log_power",
@@ -340,6 +342,14 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
         ``clipped_fraction`` (fraction of scalp samples clipped).
     """
     raw = check_eeg(eeg, caller="preprocess", dtype=None, order=None, add_window_axis=True)
+    clean = _clean(raw, fs, l_freq=l_freq, h_freq=h_freq, notch=notch, order=order,
+                   clip_uv=clip_uv, max_gap_s=max_gap_s, flat_uv=flat_uv)
+    return clean, window_quality(raw, clean, clip_uv)
+
+
+def _clean(raw, fs, *, l_freq, h_freq, notch, order, clip_uv, max_gap_s, flat_uv):
+    """:func:`preprocess` without the quality indicators, on checked (n, 20, n_samples) input
+    (a recording preprocessed whole takes its windows' indicators from running counts)."""
     x, _, bad = repair_nan(raw, fs, max_gap_s=max_gap_s, flat_uv=flat_uv)
     # x is float64 (from repair_nan) until clipped: huge float32 inputs must not overflow
     x -= x.mean(axis=-1, keepdims=True)
@@ -348,7 +358,7 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     limit = _F32_SAFE if clip_uv is None else min(float(clip_uv), _F32_SAFE)
     x = np.clip(x, -limit, limit, out=x).astype(np.float32)
     x[bad] = 0.0
-    return x, window_quality(raw, x, clip_uv)
+    return x
 
 
 #: The preprocessing parameters (the keyword-only arguments of :func:`preprocess`) and their
@@ -357,6 +367,39 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
 PREPROCESS_DEFAULTS = MappingProxyType({
     k: p.default for k, p in inspect.signature(preprocess).parameters.items()
     if p.kind is inspect.Parameter.KEYWORD_ONLY})
+
+
+def quality_counts(raw: np.ndarray, clean: np.ndarray, clip_uv: float | None = 1024.0):
+    """The per-sample counts the quality indicators are made of.
+
+    Each indicator of :func:`window_quality` is a count over a window's samples, so windows
+    cut from one recording can share running sums of these counts
+    (``build_features(context="recording")`` and ``scan`` do) and get the same bits.
+
+    Parameters
+    ----------
+    raw, clean : array, shape (..., 20, n_samples)
+        Windows or a whole recording before and after :func:`preprocess`, µV.
+    clip_uv : float or None
+        The clipping level ``clean`` was clipped to, µV (None: no clipping).
+
+    Returns
+    -------
+    nan : ndarray of int, shape (..., n_samples)
+        NaN samples of ``raw`` over the 19 scalp channels, at each sample.
+    clipped : ndarray of int, shape (..., n_samples), or None
+        Scalp samples of ``clean`` at the clipping level (``|x| >= clip_uv``); None without
+        clipping.
+    changes : ndarray of bool, shape (..., 19, n_samples - 1)
+        Whether each scalp channel of ``clean`` changes between consecutive samples (a
+        channel is constant, i.e. zeroed as all-NaN or flat, when it never does).
+    """
+    scalp = slice(0, len(SCALP_CHANNELS))
+    nan = np.count_nonzero(np.isnan(raw[..., scalp, :]), axis=-2)
+    clipped = (None if clip_uv is None else
+               np.count_nonzero(np.abs(clean[..., scalp, :]) >= clip_uv, axis=-2))
+    changes = clean[..., scalp, 1:] != clean[..., scalp, :-1]
+    return nan, clipped, changes
 
 
 def window_quality(raw: np.ndarray, clean: np.ndarray, clip_uv: float | None = 1024.0):
@@ -378,13 +421,15 @@ def window_quality(raw: np.ndarray, clean: np.ndarray, clip_uv: float | None = 1
         ``bad_channels``: number of scalp channels that are exactly constant in ``clean``
         (zeroed by preprocessing as all-NaN or flat); ``clipped_fraction``: fraction of scalp
         samples of ``clean`` at the clipping level (``|x| >= clip_uv``), 0 without clipping.
+        Sums of :func:`quality_counts` over each window.
     """
-    scalp = slice(0, len(SCALP_CHANNELS))
+    nan, clipped, changes = quality_counts(raw, clean, clip_uv)
+    size = len(SCALP_CHANNELS) * raw.shape[-1]
     return {
-        "nan_fraction": np.isnan(raw[:, scalp]).mean(axis=(1, 2)),
-        "bad_channels": (np.ptp(clean[:, scalp], axis=-1) == 0).sum(axis=1).astype(np.float64),
-        "clipped_fraction": (np.zeros(len(clean)) if clip_uv is None else
-                             (np.abs(clean[:, scalp]) >= clip_uv).mean(axis=(1, 2))),
+        "nan_fraction": nan.sum(axis=-1) / size,
+        "bad_channels": (~changes.any(axis=-1)).sum(axis=-1).astype(np.float64),
+        "clipped_fraction": (np.zeros(len(clean)) if clipped is None else
+                             clipped.sum(axis=-1) / size),
     }
 
 
@@ -399,6 +444,58 @@ LOG_EPS = 1e-6
 WELCH_SEGMENT_S = 2.0
 
 
+def welch_grid(first, length: int, fs: float = FS):
+    """Where a stretch of signal finds its Welch segments on the default segment grid.
+
+    The grid is that of :func:`segment_spectra`'s defaults on a signal starting at sample 0:
+    segments of ``nperseg = round(WELCH_SEGMENT_S * fs)`` samples every
+    ``hop = nperseg - nperseg // 2`` (scipy's 50 % overlap, ``noverlap = nperseg // 2``).
+    A stretch ``[first, first + length)`` starting on the grid (``first % hop == 0``) and at
+    least one segment long is covered exactly by the grid segments ``k0 .. k0 + n_seg - 1``,
+    the segments its own Welch estimate would use (trailing samples that fill no segment
+    dropped), so its PSD is their mean. Feature contexts, evolution's sub-windows and a
+    recording's windows all take their shared segments from here.
+
+    Parameters
+    ----------
+    first : int or array of int
+        First sample(s) of the stretch(es), counted from the grid's origin.
+    length : int
+        Samples per stretch.
+    fs : float
+        Sampling rate, Hz.
+
+    Returns
+    -------
+    on_grid : bool or ndarray of bool
+        Whether each stretch can use the grid (False everywhere when ``length < nperseg``).
+    k0 : int or ndarray of int
+        Index of its first grid segment (meaningful where ``on_grid``).
+    n_seg : int
+        Grid segments per stretch (0 when shorter than one segment).
+    hop : int
+        Samples between grid segments (segment ``k`` starts at sample ``k * hop``).
+
+    Examples
+    --------
+    At 200 Hz, 2 s segments every 1 s: the 10 s starting at 20 s uses segments 20..28.
+
+    >>> welch_grid(4000, 2000, 200.0)
+    (True, 20, 9, 200)
+    """
+    nperseg = int(round(WELCH_SEGMENT_S * fs))
+    hop = nperseg - nperseg // 2
+    first = np.asarray(first, dtype=np.int64)
+    if hop < 1 or length < nperseg:
+        on_grid, n_seg = np.zeros(first.shape, bool), 0
+    else:
+        on_grid, n_seg = first % hop == 0, (int(length) - nperseg) // hop + 1
+    hop = max(hop, 1)
+    k0 = first // hop
+    if first.ndim == 0:
+        return bool(on_grid), int(k0), n_seg, hop
+    return on_grid, k0, n_seg, hop
+
 def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGMENT_S,
                     step_s: float | None = None, *, starts=None, fmin: float | None = None,
                     fmax: float | None = None, detrend: bool = False, periodic: bool = True,
@@ -406,8 +503,9 @@ def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGM
     """Spectra of Hann-windowed segments: the one spectral engine of the library.
 
     Segment ``j`` is ``x[..., s_j : s_j + nperseg]`` with ``nperseg = round(segment_s * fs)``
-    (clipped to the signal length) and ``s_j = j * step`` (default step: half a segment, Welch's
-    50 % overlap; trailing samples that fill no segment are dropped) or the given ``starts``.
+    (clipped to the signal length) and ``s_j = j * step`` (default step
+    ``nperseg - nperseg // 2``, Welch's 50 % overlap as scipy counts it; trailing samples that
+    fill no segment are dropped) or the given ``starts``.
     Each segment is optionally mean-removed, multiplied by a Hann window and Fourier-transformed.
     With ``scaling="density"`` the result is the one-sided power spectral density
 
@@ -427,7 +525,8 @@ def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGM
     segment_s : float
         Segment length, seconds.
     step_s : float, optional
-        Hop between segment starts, seconds; default half a segment.
+        Hop between segment starts, seconds; default ``nperseg - nperseg // 2`` samples
+        (scipy's ``noverlap = nperseg // 2``).
     starts : array of int, optional
         Explicit segment start samples (overrides ``step_s``), e.g. the segments of consecutive
         sub-windows, or spectrogram rows centred on given samples.
@@ -479,7 +578,9 @@ def segment_spectra(x: np.ndarray, fs: float = FS, segment_s: float = WELCH_SEGM
         raise ValueError(f"segment_spectra: segment_s={segment_s} s at fs={fs} Hz on {n} samples "
                          "gives no sample per segment")
     if starts is None:
-        step = max(nperseg // 2 if step_s is None else int(round(step_s * fs)), 1)
+        # Welch's 50 % overlap as scipy counts it: noverlap = nperseg // 2 (odd nperseg: the
+        # step is the larger half)
+        step = max(nperseg - nperseg // 2 if step_s is None else int(round(step_s * fs)), 1)
         n_seg = (n - nperseg) // step + 1
         take = slice(0, step * (n_seg - 1) + 1, step)  # a view: no gather copy
     else:

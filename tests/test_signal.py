@@ -23,6 +23,9 @@ from hms_features.signal import (
     preprocess,
     repair_nan,
     segment_spectra,
+    welch_grid,
+    welch_psd,
+    window_quality,
 )
 
 IIR = dict(order=4, ftype="butter", output="sos")
@@ -114,6 +117,50 @@ def test_clipping_bounds_amplitude_and_reports_fraction():
     assert 0 < q["clipped_fraction"][0] <= 1 / 19  # only channel 0 (filter ringing spreads it)
     unclipped, q2 = preprocess(x, FS, clip_uv=None)
     assert np.abs(unclipped).max() > 1024.0 and q2["clipped_fraction"][0] == 0
+
+
+def test_window_quality_counts_nan_constant_and_clipped_scalp_samples_by_hand():
+    # hand-made windows with known answers; the EKG (channel 19) never counts
+    raw = np.ones((2, 20, 100), np.float32)
+    raw[0, 2, :10] = np.nan  # 10 NaN samples
+    raw[0, 19, :] = np.nan  # EKG: ignored
+    raw[1, :, 50] = np.nan  # one sample on every channel: 19 scalp NaN
+    clean = np.tile(np.linspace(-2000.0, 2000.0, 100, dtype=np.float32), (2, 20, 1))
+    clean[0, 4] = 0.0  # constant (zeroed) channels
+    clean[0, 5] = 7.0
+    clean[1, 19] = 0.0  # a constant EKG is not a bad scalp channel
+    clean[1, 6, :99] = 3.0  # constant but for the last sample: not constant
+    q = window_quality(raw, clean, 1024.0)
+    np.testing.assert_array_equal(q["nan_fraction"], [10 / 1900, 19 / 1900])
+    np.testing.assert_array_equal(q["bad_channels"], [2.0, 0.0])
+    # |x| >= 1024 on a ramp from -2000 to 2000 in 100 steps: 24 samples at each end
+    n_clip = int((np.abs(clean[0, 0]) >= 1024.0).sum())
+    # a -2000..2000 ramp of 100 samples steps 4000/99 µV: |x| >= 1024 for i <= 24 at each end
+    assert n_clip == 2 * 25
+    np.testing.assert_array_equal(q["clipped_fraction"], [17 * 50 / 1900, (18 * 50 + 1) / 1900])
+    assert (window_quality(raw, clean, None)["clipped_fraction"] == 0).all()
+
+
+@pytest.mark.parametrize("fs", [200.0, 173.61, 100.0])
+def test_welch_grid_segments_are_those_of_the_stretchs_own_welch(fs):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(int(60 * fs))
+    nperseg = int(round(2.0 * fs))
+    freqs, spectra = segment_spectra(x, fs)  # the grid: every half segment from sample 0
+    hop = nperseg - nperseg // 2  # scipy's noverlap = nperseg // 2
+    for first, length in [(0, 2000), (3 * hop, int(10 * fs)), (7 * hop, nperseg),
+                          (5 * hop, int(9.3 * fs))]:
+        on, k0, n_seg, h = welch_grid(first, length, fs)
+        assert on and h == hop
+        ref = sps.welch(x[first:first + length], fs, nperseg=nperseg, detrend=False)[1]
+        np.testing.assert_allclose(spectra[k0:k0 + n_seg].mean(axis=0), ref, rtol=1e-10)
+    on, _, _, _ = welch_grid(np.array([hop + 1, 2 * hop, 0]), nperseg - 1, fs)
+    assert not on.any()  # shorter than a segment: never on the grid
+    on, k0, _, _ = welch_grid(np.array([hop + 1, 2 * hop]), 4 * nperseg, fs)
+    assert on.tolist() == [False, True] and k0[1] == 2
+    # the default segments are scipy's at odd nperseg too (347 samples at 173.61 Hz: step 174)
+    np.testing.assert_allclose(welch_psd(x, fs)[1],
+                               sps.welch(x, fs, nperseg=nperseg, detrend=False)[1], rtol=1e-10)
 
 
 def test_preprocess_rejects_wrong_channel_count():

@@ -18,7 +18,15 @@ import pandas as pd
 from ..data import EEG_WINDOW_S
 from ..features.base import WELCH_SEGMENT_S, segment_spectra, welch_psd
 from ..features.registry import compute_features, span_slices
-from ..signal import PREPROCESS_DEFAULTS, SCALP_CHANNELS, bipolar, preprocess
+from ..signal import (
+    PREPROCESS_DEFAULTS,
+    SCALP_CHANNELS,
+    _clean,
+    bipolar,
+    preprocess,
+    quality_counts,
+    welch_grid,
+)
 from ..validation import check_eeg
 from ..windows import cut_windows, window_samples
 
@@ -100,11 +108,14 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     # flags the padding
     length = max(rec.shape[-1], need)
     raw = cut_windows(rec, [0.0], length / fs, fs, pad=True)  # (1, 20, length)
-    clean, _ = preprocess(raw, fs, **prep)
+    # the whole recording's own indicators would be discarded: its windows' come from counts
+    clean = _clean(check_eeg(raw, caller="recording_windows", dtype=None, order=None),
+                   fs, **{**PREPROCESS_DEFAULTS, **prep})
     clean, raw = clean[0], raw[0]
-    seg = int(round(WELCH_SEGMENT_S * fs))
-    hop = seg // 2
-    lo = int(starts.min()) // hop * hop  # the segment grid stays anchored at sample 0
+    # the segment grid stays anchored at sample 0: the spectra start at the grid segment
+    # holding the first window's start
+    _, k_lo, _, hop = welch_grid(int(starts.min()), n_win, fs)
+    lo = k_lo * hop
     freqs, spectra = segment_spectra(bipolar(clean[:, lo:need]), fs, WELCH_SEGMENT_S)
     cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
     np.cumsum(spectra, axis=1, out=cs[:, 1:])
@@ -120,12 +131,9 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
         quality = quality_of(st)
         psd = {}
         for span, sl in spans.items():
-            length = sl.stop - sl.start
-            n_seg = (length - seg) // hop + 1
-            first = st + sl.start
+            on_grid, k0, n_seg, _ = welch_grid(st + sl.start, sl.stop - sl.start, fs)
+            k0 = k0[on_grid] - k_lo
             out = np.empty((len(st), cs.shape[0], len(freqs)), np.float32)
-            on_grid = first % hop == 0
-            k0 = (first[on_grid] - lo) // hop
             out[on_grid] = np.moveaxis((cs[:, k0 + n_seg] - cs[:, k0]) / n_seg, 1, 0)
             if (~on_grid).any():
                 out[~on_grid] = welch_psd(bipolar(windows[~on_grid][..., sl]), fs)[1]
@@ -137,27 +145,23 @@ def _shared_quality(raw: np.ndarray, clean: np.ndarray, n_win: int, clip_uv):
     """:func:`~hms_features.signal.window_quality` of windows of one recording, from counts.
 
     ``raw`` and ``clean`` are the whole recording (20, n) before and after preprocessing. Each
-    indicator is a count over a window's samples: NaN samples of ``raw`` and clipped samples of
-    ``clean`` (summed over the scalp channels), and per scalp channel the changes between
-    consecutive samples of ``clean`` (a channel is constant, ``ptp == 0``, when it has none).
-    Running sums of these counts are taken once over the recording, so overlapping windows
+    indicator is a sum of :func:`~hms_features.signal.quality_counts` over a window's samples;
+    running sums of these counts are taken once over the recording, so overlapping windows
     share them; the returned function ``quality_of(starts)`` (window starts in samples) gives
     exactly ``window_quality`` of the windows ``[s, s + n_win)`` (integer counts divided by
     the same sample counts: bit-identical).
     """
-    scalp = slice(0, len(SCALP_CHANNELS))
-    n_scalp = len(SCALP_CHANNELS)
-
     def running(counts, dtype=np.int64):  # cumulative sum along the last axis, from 0
         out = np.zeros(counts.shape[:-1] + (counts.shape[-1] + 1,), dtype)
         np.cumsum(counts, axis=-1, out=out[..., 1:])
         return out
 
-    nan_cs = running(np.isnan(raw[scalp]).sum(axis=0))
-    clip_cs = (None if clip_uv is None else
-               running((np.abs(clean[scalp]) >= clip_uv).sum(axis=0)))
-    change_cs = running(clean[scalp, 1:] != clean[scalp, :-1], np.int32)  # (19, n - 1 + 1)
-    size = n_scalp * n_win
+    nan, clipped, changes = quality_counts(raw, clean, clip_uv)
+    nan_cs = running(nan)
+    clip_cs = None if clipped is None else running(clipped)
+    change_cs = running(changes, np.int32)  # (19, n - 1 + 1)
+    del nan, clipped, changes
+    size = len(SCALP_CHANNELS) * n_win
 
     def quality_of(starts):
         s = np.asarray(starts, np.int64)

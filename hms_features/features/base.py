@@ -30,6 +30,7 @@ from ..signal import (
     bipolar,
     log_power,
     segment_spectra,
+    welch_grid,
     welch_psd,
 )
 from ..validation import check_eeg
@@ -332,14 +333,12 @@ class FeatureContext:
         them and this span starts on their grid (every half segment from sample 0)."""
         if self.parent is None or "segments" not in self.parent.__dict__:
             return None
-        seg = int(round(WELCH_SEGMENT_S * self.fs))
-        hop = seg // 2
-        n = self.within.stop - self.within.start
-        if hop < 1 or self.within.start % hop or n < seg:
+        on_grid, k0, n_seg, _ = welch_grid(self.within.start, self.within.stop - self.within.start,
+                                        self.fs)
+        if not on_grid:
             return None
         freqs, spectra = self.parent.segments
-        k0 = self.within.start // hop
-        return freqs, spectra[..., k0:k0 + (n - seg) // hop + 1, :]
+        return freqs, spectra[..., k0:k0 + n_seg, :]
 
     @cached_property
     def psd(self) -> tuple[np.ndarray, np.ndarray]:

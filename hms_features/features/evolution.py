@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..signal import CHAINS
+from ..signal import CHAINS, welch_grid
 from .base import (
     BROADBAND,
     WELCH_SEGMENT_S,
@@ -89,7 +89,7 @@ def subwindow_psd(x, fs, n_sub=N_SUBWINDOWS, fmax=None, segment_s=WELCH_SEGMENT_
     x = np.asarray(x, dtype=np.float32)
     length = x.shape[-1] // n_sub
     nperseg = min(int(round(segment_s * fs)), length)
-    step = max(nperseg // 2, 1)
+    step = max(nperseg - nperseg // 2, 1)  # scipy's noverlap = nperseg // 2
     n_seg = (length - nperseg) // step + 1
     starts = (np.arange(n_sub)[:, None] * length + np.arange(n_seg) * step).ravel()
     return segment_spectra(x, fs, nperseg / fs, starts=starts, fmax=fmax, average=n_seg)
@@ -100,17 +100,13 @@ def _subwindow_psd(x, fs, n_sub, segments=None):
     segment spectra ``segments`` (``(freqs, (n, c, n_seg, f))``, segments every half segment from
     sample 0) when every sub-window starts on that grid: its segments are then exactly those
     of the window, so no spectrum is computed twice (equal up to float32 rounding)."""
-    n_samples = x.shape[-1]
-    length = n_samples // n_sub
-    nperseg = int(round(WELCH_SEGMENT_S * fs))
-    step = nperseg // 2
-    if segments is None or step < 1 or length % step or length < nperseg:
+    length = x.shape[-1] // n_sub
+    on_grid, first, n_seg, _ = welch_grid(np.arange(n_sub) * length, length, fs)
+    if (segments is None or not on_grid.all()
+            or segments[1].shape[-2] < first[-1] + n_seg
+            or segments[1].shape[:2] != x.shape[:2]):
         return subwindow_psd(x, fs, n_sub, fmax=TOTAL_BAND[1])
     freqs, spectra = segments
-    n_seg = (length - nperseg) // step + 1
-    first = np.arange(n_sub) * (length // step)
-    if spectra.shape[-2] < first[-1] + n_seg or spectra.shape[:2] != x.shape[:2]:
-        return subwindow_psd(x, fs, n_sub, fmax=TOTAL_BAND[1])
     hi = int(np.searchsorted(freqs, TOTAL_BAND[1], side="right"))
     take = (first[:, None] + np.arange(n_seg)).ravel()
     psd = spectra[..., take, :hi].reshape(*spectra.shape[:2], n_sub, n_seg, hi).mean(axis=-2)
