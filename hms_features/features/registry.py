@@ -211,21 +211,30 @@ def _compute(families, eeg, fs, slices, spectrogram, quality, psd, contexts, out
         if fam.needs_spectrogram and spectrogram is None:
             continue
         for span in fam.spans or ("50s",):
-            if span not in contexts:
-                # a span inside the whole window slices the whole window's derivations and
-                # Welch segments when those are computed (the 10 s centre of the 50 s window)
-                whole = contexts.get("50s") if span != "50s" else None
-                contexts[span] = FeatureContext(
-                    eeg[..., slices[span]], fs=fs, span=span, spectrogram=spectrogram,
-                    quality=quality or {}, psd_override=psd.get(span), parent=whole,
-                    within=slices[span] if whole is not None else None)
-            res = fam.compute(contexts[span])
+            res = fam.compute(span_context(span, contexts, eeg, fs, slices, spectrogram,
+                                           quality, psd))
             for k, v in res.items():
                 v = np.asarray(v, dtype=np.float32).reshape(-1)
                 if v.shape[0] != eeg.shape[0]:
                     raise ValueError(f"family {fam.name!r}: feature {k!r} has {v.shape[0]} "
                                      f"values for {eeg.shape[0]} windows")
                 out[k] = v
+
+
+def span_context(span, contexts, eeg, fs, slices, spectrogram=None, quality=None, psd=None):
+    """The :class:`FeatureContext` of one span, made once per chunk and kept in ``contexts``.
+
+    A span inside the whole window slices the whole window's derivations and Welch segments
+    when those are computed (the 10 s centre of the 50 s window, ``slices`` from
+    :func:`span_slices`).
+    """
+    if span not in contexts:
+        whole = contexts.get("50s") if span != "50s" else None
+        contexts[span] = FeatureContext(
+            eeg[..., slices[span]], fs=fs, span=span, spectrogram=spectrogram,
+            quality=quality or {}, psd_override=(psd or {}).get(span), parent=whole,
+            within=slices[span] if whole is not None else None)
+    return contexts[span]
 
 
 def _groups_of(token: str, index: dict) -> list:
