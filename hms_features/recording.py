@@ -396,7 +396,7 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
     from .features import evolution
     from .features.base import FAMILIES
     from .features.registry import compute_features, feature_names, resolve_families
-    from .signal import bipolar, eeg_to_spectrogram
+    from .signal import eeg_to_spectrogram
 
     prep = dict(preprocess_kwargs or {})
     label, stem, duration_s, raw, starts, blocks, present = _window_blocks(
@@ -431,22 +431,26 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
         for b0, eeg, pos, offsets in blocks:
             for a, w, q, psd in recording_windows(eeg, offsets, fs, prep, batch_size, window_s):
                 rows = pos[a:a + len(w)]
+                starts_n = np.rint(offsets[a:a + len(w)] * fs).astype(np.int64)
+                # the derivations of the stretch the windows cover, computed once (not once per
+                # window holding a sample), and the windows as views into them
+                bip = _bipolar_windows(w, starts_n)
                 c = w.shape[-1] // 2
-                rms[rows] = np.sqrt(np.mean(np.square(bipolar(w[..., c - half:c + half]),
+                rms[rows] = np.sqrt(np.mean(np.square(bip[..., c - half:c + half],
                                                       dtype=np.float64), axis=-1))
                 if predict_windows is not None:
                     out[rows] = _checked_proba(predict_windows(w), len(w), starts[rows[0]])
                 elif eeg_fams:
                     feats = (compute_features(w, fs, feature_set=per_window, quality=q, psd=psd,
-                                              **partial) if per_window else {})
-                    starts_n = np.rint(offsets[a:a + len(w)] * fs).astype(np.int64)
+                                              bipolar=bip, **partial) if per_window else {})
                     cut = {}  # pieces cut once when both families use the same ones
                     if shared_temporal:
-                        cut[n_pieces] = _pieces(w, starts_n, n_pieces)
+                        cut[n_pieces] = _pieces(bip, starts_n, n_pieces)
                         feats.update(_shared_temporal(w, starts_n, fs, cut[n_pieces]))
                     if shared_evolution:
                         n_sub = evolution.N_SUBWINDOWS
-                        feats.update(_shared_evolution(w, starts_n, fs, cut.get(n_sub)))
+                        pieces = cut.get(n_sub) or _pieces(bip, starts_n, n_sub)
+                        feats.update(_shared_evolution(w, starts_n, fs, pieces))
                     out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
                 bar.update(len(w))
             if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds
@@ -486,19 +490,41 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
 def _pieces(windows: np.ndarray, starts: np.ndarray, n_pieces: int):
     """The distinct pieces of windows of one recording cut into ``n_pieces`` consecutive parts.
 
-    Returns ``(bipolar (m, 18, n_samples // n_pieces) float32 (each distinct piece once, in time
-    order), which (k, n_pieces) int)``: ``which[i, j]`` is the piece ``j`` of window ``i``.
-    ``starts`` are the windows' first samples in the recording (any common origin).
+    Returns ``(pieces (m, c, n_samples // n_pieces) float32, contiguous (each distinct piece
+    once, in time order), which (k, n_pieces) int)``: ``which[i, j]`` is the piece ``j`` of
+    window ``i``. ``windows`` (k, c, n_samples) are any signals (the bipolar derivations for the
+    shared families), ``starts`` their first samples in the recording (any common origin).
     """
-    from .signal import bipolar
-
     k, _, n_samples = windows.shape
     length = n_samples // n_pieces
     sub = np.asarray(starts, np.int64)[:, None] + np.arange(n_pieces) * length  # (k, p)
     _, first, which = np.unique(sub.ravel(), return_index=True, return_inverse=True)
     win, part = np.divmod(first, n_pieces)  # a window holding each distinct piece
     chunks = np.stack([windows[i, :, j * length:(j + 1) * length] for i, j in zip(win, part)])
-    return bipolar(chunks), which.reshape(k, n_pieces)
+    return chunks, which.reshape(k, n_pieces)
+
+
+def _bipolar_windows(windows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """:func:`~hms_features.signal.bipolar` of overlapping windows, each sample computed once.
+
+    When the windows (sorted ``starts``, samples in the recording) cover one stretch without
+    gaps, its derivations are computed once and the windows returned as views into them (the
+    same float32 values: the montage is one subtraction per sample); otherwise per window.
+    """
+    from .signal import bipolar
+
+    n = windows.shape[-1]
+    step = np.diff(np.asarray(starts, np.int64))
+    if len(windows) < 2 or (step <= 0).any() or (step > n).any():
+        return bipolar(windows)
+    # window i adds the last step[i - 1] samples to the stretch of the ones before it
+    stretch = bipolar(np.concatenate([windows[0]] + [windows[i, :, n - d:]
+                                                     for i, d in enumerate(step, 1)], axis=-1))
+    view = np.lib.stride_tricks.sliding_window_view(stretch, n, axis=-1)  # (18, total-n+1, n)
+    # evenly spaced windows (a scan) are a strided view, others a copy
+    even = (step == step[0]).all()
+    at = slice(None, None, int(step[0])) if even else np.asarray(starts) - starts[0]
+    return view[:, at].transpose(1, 0, 2)
 
 
 def _temporal_pieces(n_samples: int, fs: float) -> int | None:
@@ -539,7 +565,8 @@ def _shared_temporal(windows: np.ndarray, starts: np.ndarray, fs: float,
     fs : float
         Sampling rate, Hz.
     pieces : tuple, optional
-        :func:`_pieces` of the windows with :func:`_temporal_pieces` parts, when already cut.
+        :func:`_pieces` of the windows' bipolar derivations with :func:`_temporal_pieces`
+        parts, when already cut.
 
     Returns
     -------
@@ -560,13 +587,17 @@ def _shared_temporal(windows: np.ndarray, starts: np.ndarray, fs: float,
         pool,
         sums,
     )
+    from .signal import bipolar
 
     k, _, n_samples = windows.shape
     p = _temporal_pieces(n_samples, fs)
     if p is None:
         raise ValueError(f"_shared_temporal: windows of {n_samples} samples are not a whole odd "
                          "number of 10 s pieces around their 10 s centre")
-    chunks, which = _pieces(windows, starts, p) if pieces is None else pieces
+    if pieces is None:
+        chunks, which = _pieces(windows, starts, p)
+        pieces = bipolar(chunks), which
+    chunks, which = pieces
     m, r, length = chunks.shape
     parts = sums(chunks)
     absx = np.abs(chunks)
@@ -611,7 +642,8 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
     fs : float
         Sampling rate, Hz.
     pieces : tuple, optional
-        :func:`_pieces` of the windows with ``N_SUBWINDOWS`` parts, when already cut.
+        :func:`_pieces` of the windows' bipolar derivations with ``N_SUBWINDOWS`` parts, when
+        already cut.
 
     Returns
     -------
@@ -620,9 +652,11 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
         :func:`~hms_features.features.registry.compute_features` returns them).
     """
     from .features.evolution import N_SUBWINDOWS, subwindow_measures, summarise
+    from .signal import bipolar
 
     if pieces is None:
-        pieces = _pieces(windows, starts, N_SUBWINDOWS)
+        chunks, which = _pieces(windows, starts, N_SUBWINDOWS)
+        pieces = bipolar(chunks), which
     chunks, which = pieces
     measures = subwindow_measures(chunks, fs, n_sub=1)  # (m, 1) each
     out = summarise({key: v[:, 0][which] for key, v in measures.items()},

@@ -19,13 +19,14 @@ from hms_features.features import evolution, temporal
 from hms_features.features.base import GROUPS
 from hms_features.features.registry import compute_features
 from hms_features.recording import (
+    _bipolar_windows,
     _pieces,
     _shared_evolution,
     _shared_temporal,
     _temporal_pieces,
     recording_features,
 )
-from hms_features.signal import FS, window_quality
+from hms_features.signal import FS, bipolar, window_quality
 from hms_features.synthetic_long import make_long_recording
 from hms_features.windows import cut_windows
 
@@ -176,11 +177,36 @@ def test_pieces_are_cut_once_per_distinct_start():
     offsets = np.arange(0, 70, 10.0)  # 7 windows, 11 distinct 10 s pieces
     (_, windows, _, _), = recording_windows(rec, offsets, FS, {}, len(offsets))
     chunks, which = _pieces(windows, np.rint(offsets * FS).astype(np.int64), 5)
-    assert chunks.shape == (11, 18, 2000)
+    assert chunks.shape == (11, 20, 2000) and chunks.flags.c_contiguous
     np.testing.assert_array_equal(which, np.arange(7)[:, None] + np.arange(5))
-    from hms_features.signal import bipolar
+    for i, j in [(0, 0), (3, 2), (6, 4)]:
+        np.testing.assert_array_equal(chunks[which[i, j]],
+                                      windows[i, :, j * 2000:(j + 1) * 2000])
 
-    np.testing.assert_array_equal(chunks[which[3, 2]], bipolar(windows[3, :, 4000:6000]))
+
+@pytest.mark.parametrize("offsets", [np.arange(0, 70, 10.0), np.arange(0, 70, 7.0),
+                                     np.array([0.0, 3.0, 20.0, 21.5]),  # uneven steps
+                                     np.array([0.0, 60.0, 65.0])])  # a gap: per window
+def test_bipolar_windows_are_the_montage_of_each_window(offsets):
+    rec = _recording(seconds=130, seed=7)
+    (_, windows, _, _), = recording_windows(rec, offsets, FS, {}, len(offsets))
+    got = _bipolar_windows(windows, np.rint(offsets * FS).astype(np.int64))
+    np.testing.assert_array_equal(got, bipolar(np.ascontiguousarray(windows)))
+    if np.ptp(np.diff(offsets)) == 0:  # a scan's even steps: views, each sample computed once
+        assert np.shares_memory(got[0], got[1])  # overlapping windows: the same samples
+
+
+def test_features_on_shared_bipolar_windows_equal_the_families_own():
+    rec = _hostile(200, seed=8)
+    offsets = np.arange(0, 150, 10.0)
+    (_, windows, quality, psd), = recording_windows(rec, offsets, FS, {}, len(offsets))
+    kw = dict(feature_set="fast", quality=quality, psd=psd)
+    ref = compute_features(windows, FS, **kw)
+    got = compute_features(windows, FS, bipolar=_bipolar_windows(
+        windows, np.rint(offsets * FS).astype(np.int64)), **kw)
+    assert sorted(got) == sorted(ref)
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
 
 
 def test_recording_features_use_the_shared_families(tmp_path):
