@@ -450,7 +450,8 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                     if shared_evolution:
                         n_sub = evolution.N_SUBWINDOWS
                         pieces = cut.get(n_sub) or _pieces(bip, starts_n, n_sub)
-                        feats.update(_shared_evolution(w, starts_n, fs, pieces))
+                        feats.update(_shared_evolution(w, starts_n, fs, pieces,
+                                                       psd.get("10s")))
                     out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
                 bar.update(len(w))
             if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds
@@ -619,7 +620,7 @@ def _shared_temporal(windows: np.ndarray, starts: np.ndarray, fs: float,
 
 
 def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
-                      pieces=None) -> dict:
+                      pieces=None, centre_psd=None) -> dict:
     """The ``evolution`` family's columns for windows of one recording, sharing sub-windows.
 
     The family cuts each window into :data:`~hms_features.features.evolution.N_SUBWINDOWS`
@@ -630,8 +631,8 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
     (:func:`~hms_features.features.evolution.subwindow_measures` with one sub-window), then each
     window's sequence of measures is summarised as the family does (slope and range,
     :func:`~hms_features.features.evolution.summarise`). Equal to the family's values on the same
-    windows up to float32 rounding (the sub-window PSDs are computed directly rather than
-    averaged from the window's segment spectra).
+    windows up to float32 rounding (the sub-window PSDs are computed directly, or taken from
+    ``centre_psd``, rather than averaged from the window's segment spectra).
 
     Parameters
     ----------
@@ -644,6 +645,10 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
     pieces : tuple, optional
         :func:`_pieces` of the windows' bipolar derivations with ``N_SUBWINDOWS`` parts, when
         already cut.
+    centre_psd : tuple, optional
+        ``(freqs, (k, 18, f))`` the Welch PSDs of the windows' ``10s`` spans (as
+        :func:`~hms_features._build.chunks.recording_windows` shares them): when that span is
+        the middle sub-window, its PSD is taken from there instead of being recomputed.
 
     Returns
     -------
@@ -651,14 +656,33 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
         ``evolution_{measure}_{slope|range}_{group}_50s`` -> float32 (k,), finite (as
         :func:`~hms_features.features.registry.compute_features` returns them).
     """
-    from .features.evolution import N_SUBWINDOWS, subwindow_measures, summarise
+    from .features.evolution import (
+        N_SUBWINDOWS,
+        TOTAL_BAND,
+        subwindow_measures,
+        subwindow_psd,
+        summarise,
+    )
     from .signal import bipolar
 
     if pieces is None:
         chunks, which = _pieces(windows, starts, N_SUBWINDOWS)
         pieces = bipolar(chunks), which
     chunks, which = pieces
-    measures = subwindow_measures(chunks, fs, n_sub=1)  # (m, 1) each
+    psd = None
+    if centre_psd is not None and _temporal_pieces(windows.shape[-1], fs) == N_SUBWINDOWS:
+        # the 10 s span's PSD of a window is its middle sub-window's; the others (at the ends of
+        # the batch) are computed
+        freqs, cpsd = centre_psd
+        hi = int(np.searchsorted(freqs, TOTAL_BAND[1], side="right"))
+        psd = np.empty((len(chunks), chunks.shape[1], 1, hi), np.float32)
+        mid = which[:, N_SUBWINDOWS // 2]
+        psd[mid, :, 0] = cpsd[..., :hi]
+        rest = np.setdiff1d(np.arange(len(chunks)), mid)
+        if len(rest):
+            psd[rest] = subwindow_psd(chunks[rest], fs, 1, fmax=TOTAL_BAND[1])[1]
+        psd = freqs[:hi], psd
+    measures = subwindow_measures(chunks, fs, n_sub=1, psd=psd)  # (m, 1) each
     out = summarise({key: v[:, 0][which] for key, v in measures.items()},
                     chunks.shape[-1] / fs, "50s")
     return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)

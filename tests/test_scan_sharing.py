@@ -69,13 +69,15 @@ def _family(windows, family="evolution"):
     return compute_features(windows, FS, feature_set=[family])
 
 
+@pytest.mark.parametrize("centre_psd", [False, True])
 @pytest.mark.parametrize("step_s", [10.0, 5.0, 7.0])
-def test_shared_evolution_equals_the_family_on_the_same_windows(step_s):
+def test_shared_evolution_equals_the_family_on_the_same_windows(step_s, centre_psd):
     rec = _recording(seconds=300, seed=1)
     offsets = np.arange(0, 250, step_s)
-    (_, windows, _, _), = recording_windows(rec, offsets, FS, {}, len(offsets))
+    (_, windows, _, psd), = recording_windows(rec, offsets, FS, {}, len(offsets))
     starts = np.rint(offsets * FS).astype(np.int64)
-    got = _shared_evolution(windows, starts, FS)
+    # with centre_psd the middle sub-windows' PSDs come from the shared 10 s span PSDs
+    got = _shared_evolution(windows, starts, FS, centre_psd=psd["10s"] if centre_psd else None)
     ref = _family(windows)
     assert sorted(got) == sorted(ref) and len(got) == 72
     for k in ref:
@@ -95,9 +97,17 @@ def test_evolution_sub_windows_are_measured_once(monkeypatch):
     monkeypatch.setattr(evolution, "subwindow_measures", counting)
     rec = _recording(seconds=300, seed=2)
     offsets = np.arange(0, 250, 10.0)  # 25 windows of 5 sub-windows: 29 distinct ones
-    (_, windows, _, _), = recording_windows(rec, offsets, FS, {}, 25)
-    _shared_evolution(windows, np.rint(offsets * FS).astype(np.int64), FS)
+    (_, windows, _, psd), = recording_windows(rec, offsets, FS, {}, 25)
+    starts = np.rint(offsets * FS).astype(np.int64)
+    _shared_evolution(windows, starts, FS)
     assert calls == [29]
+    # given the 10 s spans' PSDs, only the 4 sub-windows that are no window's middle get one
+    spectra = []
+    direct = evolution.subwindow_psd
+    monkeypatch.setattr(evolution, "subwindow_psd",
+                        lambda x, *a, **k: spectra.append(x.shape[0]) or direct(x, *a, **k))
+    _shared_evolution(windows, starts, FS, centre_psd=psd["10s"])
+    assert calls == [29, 29] and spectra == [4]
 
 
 def _hostile(seconds, seed):
