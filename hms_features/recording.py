@@ -393,9 +393,10 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
 
     from ._build.chunks import recording_windows, table
     from ._build.plan import span_names
+    from .features import evolution
     from .features.base import FAMILIES
     from .features.registry import compute_features, feature_names, resolve_families
-    from .signal import bipolar, eeg_to_spectrogram
+    from .signal import eeg_to_spectrogram
 
     prep = dict(preprocess_kwargs or {})
     label, stem, duration_s, raw, starts, blocks, present = _window_blocks(
@@ -410,7 +411,11 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
     # evolution's sub-window measures are shared by the overlapping windows (a partial montage
     # keeps the family's own path, which averages the present derivations only)
     shared_evolution = "evolution" in eeg_fams and not partial
-    per_window = [f for f in eeg_fams if not (shared_evolution and f == "evolution")]
+    # so are temporal's 10 s pieces (when the window is made of them: 50 s, 30 s, ...)
+    n_pieces = _temporal_pieces(_samples(window_s, fs, "window_s"), fs)
+    shared_temporal = "temporal" in eeg_fams and not partial and n_pieces is not None
+    shared = {"evolution": shared_evolution, "temporal": shared_temporal}
+    per_window = [f for f in eeg_fams if not shared.get(f)]
     n = len(starts)
     out = (np.empty((n, len(names)), np.float32) if predict_windows is None
            else np.empty((n, len(CLASSES)), np.float64))
@@ -426,17 +431,27 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
         for b0, eeg, pos, offsets in blocks:
             for a, w, q, psd in recording_windows(eeg, offsets, fs, prep, batch_size, window_s):
                 rows = pos[a:a + len(w)]
+                starts_n = np.rint(offsets[a:a + len(w)] * fs).astype(np.int64)
+                # the derivations of the stretch the windows cover, computed once (not once per
+                # window holding a sample), and the windows as views into them
+                bip = _bipolar_windows(w, starts_n)
                 c = w.shape[-1] // 2
-                rms[rows] = np.sqrt(np.mean(np.square(bipolar(w[..., c - half:c + half]),
+                rms[rows] = np.sqrt(np.mean(np.square(bip[..., c - half:c + half],
                                                       dtype=np.float64), axis=-1))
                 if predict_windows is not None:
                     out[rows] = _checked_proba(predict_windows(w), len(w), starts[rows[0]])
                 elif eeg_fams:
                     feats = (compute_features(w, fs, feature_set=per_window, quality=q, psd=psd,
-                                              **partial) if per_window else {})
+                                              bipolar=bip, **partial) if per_window else {})
+                    cut = {}  # pieces cut once when both families use the same ones
+                    if shared_temporal:
+                        cut[n_pieces] = _pieces(bip, starts_n, n_pieces)
+                        feats.update(_shared_temporal(w, starts_n, fs, cut[n_pieces]))
                     if shared_evolution:
-                        starts_n = np.rint(offsets[a:a + len(w)] * fs).astype(np.int64)
-                        feats.update(_shared_evolution(w, starts_n, fs))
+                        n_sub = evolution.N_SUBWINDOWS
+                        pieces = cut.get(n_sub) or _pieces(bip, starts_n, n_sub)
+                        feats.update(_shared_evolution(w, starts_n, fs, pieces,
+                                                       psd.get("10s")))
                     out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
                 bar.update(len(w))
             if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds
@@ -473,7 +488,139 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                 table=out, rms=rms)
 
 
-def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dict:
+def _pieces(windows: np.ndarray, starts: np.ndarray, n_pieces: int):
+    """The distinct pieces of windows of one recording cut into ``n_pieces`` consecutive parts.
+
+    Returns ``(pieces (m, c, n_samples // n_pieces) float32, contiguous (each distinct piece
+    once, in time order), which (k, n_pieces) int)``: ``which[i, j]`` is the piece ``j`` of
+    window ``i``. ``windows`` (k, c, n_samples) are any signals (the bipolar derivations for the
+    shared families), ``starts`` their first samples in the recording (any common origin).
+    """
+    k, _, n_samples = windows.shape
+    length = n_samples // n_pieces
+    sub = np.asarray(starts, np.int64)[:, None] + np.arange(n_pieces) * length  # (k, p)
+    _, first, which = np.unique(sub.ravel(), return_index=True, return_inverse=True)
+    win, part = np.divmod(first, n_pieces)  # a window holding each distinct piece
+    chunks = np.stack([windows[i, :, j * length:(j + 1) * length] for i, j in zip(win, part)])
+    return chunks, which.reshape(k, n_pieces)
+
+
+def _bipolar_windows(windows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """:func:`~hms_features.signal.bipolar` of overlapping windows, each sample computed once.
+
+    When the windows (sorted ``starts``, samples in the recording) cover one stretch without
+    gaps, its derivations are computed once and the windows returned as views into them (the
+    same float32 values: the montage is one subtraction per sample); otherwise per window.
+    """
+    from .signal import bipolar
+
+    n = windows.shape[-1]
+    step = np.diff(np.asarray(starts, np.int64))
+    if len(windows) < 2 or (step <= 0).any() or (step > n).any():
+        return bipolar(windows)
+    # window i adds the last step[i - 1] samples to the stretch of the ones before it
+    stretch = bipolar(np.concatenate([windows[0]] + [windows[i, :, n - d:]
+                                                     for i, d in enumerate(step, 1)], axis=-1))
+    view = np.lib.stride_tricks.sliding_window_view(stretch, n, axis=-1)  # (18, total-n+1, n)
+    # evenly spaced windows (a scan) are a strided view, others a copy
+    even = (step == step[0]).all()
+    at = slice(None, None, int(step[0])) if even else np.asarray(starts) - starts[0]
+    return view[:, at].transpose(1, 0, 2)
+
+
+def _temporal_pieces(n_samples: int, fs: float) -> int | None:
+    """Pieces per window for :func:`_shared_temporal`: the window must be a whole, odd number of
+    pieces the length of the ``10s`` span, with that span the middle piece (None otherwise)."""
+    from .features.registry import span_slices
+
+    centre = span_slices(n_samples, fs)["10s"]
+    length = centre.stop - centre.start
+    p = n_samples // length
+    if p * length != n_samples or p < 2 or centre.start != (p // 2) * length:
+        return None
+    return p
+
+
+def _shared_temporal(windows: np.ndarray, starts: np.ndarray, fs: float,
+                     pieces=None) -> dict:
+    """The ``temporal`` family's columns for windows of one recording, sharing 10 s pieces.
+
+    A window is cut into consecutive pieces the length of its ``10s`` span (five for 50 s, the
+    middle one being that span, see :func:`_temporal_pieces`); with 50 s windows every 10 s each
+    piece belongs to five windows. Every distinct piece is summed once
+    (:func:`~hms_features.features.temporal.sums`, the family's own first step); the ``10s``
+    columns are the middle piece's measures (:func:`~hms_features.features.temporal.finish`,
+    the family's values exactly) and the ``50s`` ones pool the window's pieces
+    (:func:`~hms_features.features.temporal.pool`), except the sharp-transient count, whose
+    threshold is a median over the whole span: it is counted per window
+    (:func:`~hms_features.features.temporal.sharp_transients`) on the pieces' ``|x|`` joined.
+    The ``50s`` columns equal the family's values on the same windows up to the family's
+    float32 accumulation (the pooled power sums are float64), the ``10s`` ones exactly.
+
+    Parameters
+    ----------
+    windows : array, shape (k, 20, n_samples)
+        Preprocessed windows, µV.
+    starts : array of int, shape (k,)
+        Their first samples in the recording (any common origin).
+    fs : float
+        Sampling rate, Hz.
+    pieces : tuple, optional
+        :func:`_pieces` of the windows' bipolar derivations with :func:`_temporal_pieces`
+        parts, when already cut.
+
+    Returns
+    -------
+    dict
+        ``temporal_{measure}_{group}_{50s|10s}`` -> float32 (k,), finite.
+
+    Raises
+    ------
+    ValueError
+        If the windows are not made of such pieces.
+    """
+    from .features.temporal import (
+        SPIKE_REFRACTORY_S,
+        SPIKE_THRESHOLD,
+        _transients,
+        columns,
+        finish,
+        pool,
+        sums,
+    )
+    from .signal import bipolar
+
+    k, _, n_samples = windows.shape
+    p = _temporal_pieces(n_samples, fs)
+    if p is None:
+        raise ValueError(f"_shared_temporal: windows of {n_samples} samples are not a whole odd "
+                         "number of 10 s pieces around their 10 s centre")
+    if pieces is None:
+        chunks, which = _pieces(windows, starts, p)
+        pieces = bipolar(chunks), which
+    chunks, which = pieces
+    m, r, length = chunks.shape
+    parts = sums(chunks)
+    absx = np.abs(chunks)
+    # the 10 s span is the middle piece: the family's own measures of it
+    mid = which[:, p // 2]
+    centre = finish({key: v[mid] for key, v in parts.items()}, length, fs,
+                    _transients(absx[mid], fs, SPIKE_THRESHOLD, SPIKE_REFRACTORY_S))
+    out = columns(centre, length / fs, "10s")
+    # the 50 s span pools its pieces; its sharp transients are counted on the joined |x|
+    count = np.empty((k, r))
+    step = 8  # windows joined at once (cache-sized)
+    for a in range(0, k, step):
+        joined = absx[which[a:a + step]].transpose(0, 2, 1, 3).reshape(-1, r, p * length)
+        count[a:a + step] = _transients(joined, fs, SPIKE_THRESHOLD, SPIKE_REFRACTORY_S)
+    out.update(columns(finish(pool(parts, which, length), n_samples, fs, count),
+                       n_samples / fs, "50s"))
+    return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+            for name, v in out.items()}
+
+
+def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
+                      pieces=None, centre_psd=None) -> dict:
     """The ``evolution`` family's columns for windows of one recording, sharing sub-windows.
 
     The family cuts each window into :data:`~hms_features.features.evolution.N_SUBWINDOWS`
@@ -484,8 +631,8 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
     (:func:`~hms_features.features.evolution.subwindow_measures` with one sub-window), then each
     window's sequence of measures is summarised as the family does (slope and range,
     :func:`~hms_features.features.evolution.summarise`). Equal to the family's values on the same
-    windows up to float32 rounding (the sub-window PSDs are computed directly rather than
-    averaged from the window's segment spectra).
+    windows up to float32 rounding (the sub-window PSDs are computed directly, or taken from
+    ``centre_psd``, rather than averaged from the window's segment spectra).
 
     Parameters
     ----------
@@ -495,6 +642,13 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
         Their first samples in the recording (any common origin).
     fs : float
         Sampling rate, Hz.
+    pieces : tuple, optional
+        :func:`_pieces` of the windows' bipolar derivations with ``N_SUBWINDOWS`` parts, when
+        already cut.
+    centre_psd : tuple, optional
+        ``(freqs, (k, 18, f))`` the Welch PSDs of the windows' ``10s`` spans (as
+        :func:`~hms_features._build.chunks.recording_windows` shares them): when that span is
+        the middle sub-window, its PSD is taken from there instead of being recomputed.
 
     Returns
     -------
@@ -502,18 +656,35 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float) -> dic
         ``evolution_{measure}_{slope|range}_{group}_50s`` -> float32 (k,), finite (as
         :func:`~hms_features.features.registry.compute_features` returns them).
     """
-    from .features.evolution import N_SUBWINDOWS, subwindow_measures, summarise
+    from .features.evolution import (
+        N_SUBWINDOWS,
+        TOTAL_BAND,
+        subwindow_measures,
+        subwindow_psd,
+        summarise,
+    )
     from .signal import bipolar
 
-    k, _, n_samples = windows.shape
-    length = n_samples // N_SUBWINDOWS
-    sub = np.asarray(starts, np.int64)[:, None] + np.arange(N_SUBWINDOWS) * length  # (k, 5)
-    _, first, which = np.unique(sub.ravel(), return_index=True, return_inverse=True)
-    win, part = np.divmod(first, N_SUBWINDOWS)  # a window holding each distinct sub-window
-    chunks = np.stack([windows[i, :, j * length:(j + 1) * length] for i, j in zip(win, part)])
-    measures = subwindow_measures(bipolar(chunks), fs, n_sub=1)  # (m, 1) each
-    which = which.reshape(k, N_SUBWINDOWS)
-    out = summarise({key: v[:, 0][which] for key, v in measures.items()}, length / fs, "50s")
+    if pieces is None:
+        chunks, which = _pieces(windows, starts, N_SUBWINDOWS)
+        pieces = bipolar(chunks), which
+    chunks, which = pieces
+    psd = None
+    if centre_psd is not None and _temporal_pieces(windows.shape[-1], fs) == N_SUBWINDOWS:
+        # the 10 s span's PSD of a window is its middle sub-window's; the others (at the ends of
+        # the batch) are computed
+        freqs, cpsd = centre_psd
+        hi = int(np.searchsorted(freqs, TOTAL_BAND[1], side="right"))
+        psd = np.empty((len(chunks), chunks.shape[1], 1, hi), np.float32)
+        mid = which[:, N_SUBWINDOWS // 2]
+        psd[mid, :, 0] = cpsd[..., :hi]
+        rest = np.setdiff1d(np.arange(len(chunks)), mid)
+        if len(rest):
+            psd[rest] = subwindow_psd(chunks[rest], fs, 1, fmax=TOTAL_BAND[1])[1]
+        psd = freqs[:hi], psd
+    measures = subwindow_measures(chunks, fs, n_sub=1, psd=psd)  # (m, 1) each
+    out = summarise({key: v[:, 0][which] for key, v in measures.items()},
+                    chunks.shape[-1] / fs, "50s")
     return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
             for name, v in out.items()}
 
@@ -561,10 +732,11 @@ def recording_features(source, feature_set="fast", *, window_s: float = 50.0,
     ``CONTEXT_S`` = 10 s of context around its windows, and the windows of each block share
     their filtering, their Welch segment spectra and the counts behind their quality
     indicators (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
-    :func:`~hms_features.build.build_features`), and the ``evolution`` family's sub-window
+    :func:`~hms_features.build.build_features`), the ``evolution`` family's sub-window
     measures (each distinct 10 s sub-window is measured once, not once per window holding it;
-    :func:`_shared_evolution`). Values equal the per-window computation on the same windows up
-    to float32 rounding.
+    :func:`_shared_evolution`) and the ``temporal`` family's sums (each distinct 10 s piece
+    summed once; :func:`_shared_temporal`). Values equal the per-window computation on the same
+    windows up to float32 rounding.
 
     Parameters
     ----------

@@ -113,7 +113,8 @@ def _subwindow_psd(x, fs, n_sub, segments=None):
     return freqs[:hi], psd
 
 
-def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segments=None):
+def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segments=None,
+                       psd=None):
     """Key measures on consecutive sub-windows, per group of channels.
 
     Each sub-window (``n_samples // n_sub`` samples; trailing samples dropped) gets its Welch
@@ -141,6 +142,9 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segme
         ``(freqs, spectra (n, c, n_seg, f))``, the Welch segment spectra of the whole window
         (:attr:`~hms_features.features.base.FeatureContext.segments`); the sub-window PSDs are
         averaged from them when the sub-windows start on their 1 s grid.
+    psd : tuple, optional
+        ``(freqs, psd (n, c, n_sub, f))``, the sub-windows' Welch PSDs when already known
+        (a scan shares them between overlapping windows); ``segments`` is then not used.
 
     Returns
     -------
@@ -155,7 +159,7 @@ def subwindow_measures(x, fs, n_sub=N_SUBWINDOWS, groups=EVOLUTION_GROUPS, segme
             f"subwindow_measures: {n_samples} samples at {fs} Hz give {n_sub} sub-windows of "
             f"{length / fs:g} s; need >= 2 s each"
         )
-    freqs, psd = _subwindow_psd(x, fs, n_sub, segments)  # (n, c, n_sub, f)
+    freqs, psd = _subwindow_psd(x, fs, n_sub, segments) if psd is None else psd  # (n,c,n_sub,f)
     # the steps inside each sub-window, straight from a (n, c, n_sub, length) view of x
     sub = x[..., : n_sub * length].reshape(n, c, n_sub, length)
     step = np.subtract(sub[..., 1:], sub[..., :-1])

@@ -130,7 +130,7 @@ BLOCK = 32
 def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                      spectrogram: np.ndarray | None = None, quality: dict | None = None,
                      psd: dict | None = None, block: int = BLOCK,
-                     present=None) -> dict[str, np.ndarray]:
+                     present=None, bipolar: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Compute every family of a feature set on one chunk of preprocessed windows.
 
     Parameters
@@ -162,6 +162,9 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
         and synchrony measures need every member), and so are ``spectrogram`` chain columns
         of an incomplete chain (a spectrogram row is already the mean of the chain's four
         derivations, see the registry's ``_absent``).
+    bipolar : array, shape (n_windows, 18, n_samples), optional
+        :func:`hms_features.signal.bipolar` of ``eeg``, when the caller has it (a scan: views
+        into the derivations of the stretch its overlapping windows cover, computed once).
 
     Returns
     -------
@@ -183,12 +186,16 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
                 spectrogram=None if spectrogram is None else spectrogram[sl],
                 quality={k: np.asarray(v)[sl] for k, v in (quality or {}).items()},
                 psd={k: (f, p[sl]) for k, (f, p) in (psd or {}).items()}, block=block,
-                present=present))
+                present=present, bipolar=None if bipolar is None else bipolar[sl]))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     families = [FAMILIES[f] for f in resolve_families(feature_set)]
     slices = span_slices(eeg.shape[-1], fs)
     psd = psd or {}
     contexts = {}
+    if bipolar is not None:
+        contexts["50s"] = FeatureContext(eeg, fs=fs, span="50s", spectrogram=spectrogram,
+                                         quality=quality or {}, psd_override=psd.get("50s"))
+        contexts["50s"].__dict__["bipolar"] = bipolar
     out: dict[str, np.ndarray] = {}
     with present_derivations(present), warnings.catch_warnings():
         if present is not None:  # means over empty groups: NaN, set below, no warning
