@@ -450,3 +450,22 @@ def test_centre_span_slices_the_whole_windows_spectra_bit_for_bit():
     shifted = FeatureContext(eeg[..., off], span="10s", parent=whole, within=off)
     assert not np.shares_memory(shifted.segments[1], whole.segments[1])
     np.testing.assert_array_equal(shifted.psd[1], FeatureContext(eeg[..., off]).psd[1])
+
+
+def test_given_bipolar_derivations_are_used_and_checked():
+    rng = np.random.default_rng(5)
+    clean, _ = preprocess((rng.standard_normal((2, 20, 2000)) * 20).astype(np.float32), FS)
+    from hms_features.signal import bipolar
+
+    ref = registry.compute_features(clean, FS, feature_set=["temporal"])
+    given = registry.compute_features(clean, FS, feature_set=["temporal"],
+                                      bipolar=bipolar(clean))
+    assert all(np.array_equal(ref[k], given[k]) for k in ref)
+    # derivations that are not those of eeg are what the families see
+    doubled = registry.compute_features(clean, FS, feature_set=["temporal"],
+                                        bipolar=2 * bipolar(clean))
+    for k in ("temporal_maxabs_LL_50s", "temporal_maxabs_R_10s"):
+        np.testing.assert_allclose(doubled[k], 2 * ref[k], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"bipolar must have shape \(2, 18, 2000\)"):
+        registry.compute_features(clean, FS, feature_set=["temporal"],
+                                  bipolar=bipolar(clean)[:, :17])

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..signal import EEG_COLUMNS, FS
+from ..signal import BIPOLAR_NAMES, EEG_COLUMNS, FS
 from ..validation import check_eeg, check_spectrogram
 from .base import FAMILIES, FeatureContext, chain_groups, present_derivations, register
 
@@ -193,9 +193,12 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     psd = psd or {}
     contexts = {}
     if bipolar is not None:
-        contexts["50s"] = FeatureContext(eeg, fs=fs, span="50s", spectrogram=spectrogram,
-                                         quality=quality or {}, psd_override=psd.get("50s"))
-        contexts["50s"].__dict__["bipolar"] = bipolar
+        expected = (eeg.shape[0], len(BIPOLAR_NAMES), eeg.shape[-1])
+        if np.shape(bipolar) != expected:
+            raise ValueError(f"compute_features: bipolar must have shape {expected} (the "
+                             f"derivations of eeg), got {np.shape(bipolar)}")
+        whole = span_context("50s", contexts, eeg, fs, slices, spectrogram, quality, psd)
+        whole.__dict__["bipolar"] = bipolar  # the cached property, given
     out: dict[str, np.ndarray] = {}
     with present_derivations(present), warnings.catch_warnings():
         if present is not None:  # means over empty groups: NaN, set below, no warning
