@@ -38,7 +38,7 @@ from .montage import (  # noqa: F401 - channel matching is montage's; re-exporte
     normalize_channel_name,
 )
 from .signal import BIPOLAR_NAMES, EEG_COLUMNS, FS, PREPROCESS_DEFAULTS
-from .validation import check_eeg
+from .validation import check_eeg, values_checked
 from .windows import cut_windows
 
 __all__ = [
@@ -441,17 +441,19 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                 if predict_windows is not None:
                     out[rows] = _checked_proba(predict_windows(w), len(w), starts[rows[0]])
                 elif eeg_fams:
-                    feats = (compute_features(w, fs, feature_set=per_window, quality=q, psd=psd,
-                                              bipolar=bip, **partial) if per_window else {})
-                    cut = {}  # pieces cut once when both families use the same ones
-                    if shared_temporal:
-                        cut[n_pieces] = _pieces(bip, starts_n, n_pieces)
-                        feats.update(_shared_temporal(w, starts_n, fs, cut[n_pieces]))
-                    if shared_evolution:
-                        n_sub = evolution.N_SUBWINDOWS
-                        pieces = cut.get(n_sub) or _pieces(bip, starts_n, n_sub)
-                        feats.update(_shared_evolution(w, starts_n, fs, pieces,
-                                                       psd.get("10s")))
+                    # w and bip are views of the block recording_windows checked
+                    with values_checked():
+                        feats = (compute_features(w, fs, feature_set=per_window, quality=q, psd=psd,
+                                                  bipolar=bip, **partial) if per_window else {})
+                        cut = {}  # pieces cut once when both families use the same ones
+                        if shared_temporal:
+                            cut[n_pieces] = _pieces(bip, starts_n, n_pieces)
+                            feats.update(_shared_temporal(w, starts_n, fs, cut[n_pieces]))
+                        if shared_evolution:
+                            n_sub = evolution.N_SUBWINDOWS
+                            pieces = cut.get(n_sub) or _pieces(bip, starts_n, n_sub)
+                            feats.update(_shared_evolution(w, starts_n, fs, pieces,
+                                                           psd.get("10s")))
                     out[rows] = table(feats, names, pd.RangeIndex(len(w))).to_numpy()
                 bar.update(len(w))
             if spectrogram:  # Kaggle-style rows every 2 s, centred on odd seconds

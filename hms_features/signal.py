@@ -20,7 +20,7 @@ import numpy as np
 from scipy import fft as sp_fft
 from scipy import signal as sps
 
-from .validation import check_eeg
+from .validation import check_eeg, values_checked
 
 __all__ = [
     "FS",
@@ -342,8 +342,9 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
         ``clipped_fraction`` (fraction of scalp samples clipped).
     """
     raw = check_eeg(eeg, caller="preprocess", dtype=None, order=None, add_window_axis=True)
-    clean = _clean(raw, fs, l_freq=l_freq, h_freq=h_freq, notch=notch, order=order,
-                   clip_uv=clip_uv, max_gap_s=max_gap_s, flat_uv=flat_uv)
+    with values_checked():  # repair_nan need not scan the same samples again
+        clean = _clean(raw, fs, l_freq=l_freq, h_freq=h_freq, notch=notch, order=order,
+                       clip_uv=clip_uv, max_gap_s=max_gap_s, flat_uv=flat_uv)
     return clean, window_quality(raw, clean, clip_uv)
 
 

@@ -99,3 +99,24 @@ def test_cut_windows_pads_with_nan_or_names_the_window():
     assert np.isnan(w[3]).all()
     empty = cut_windows(np.zeros((2, 0), np.float32), [0.0], 1.0, 100.0, pad=True)
     assert empty.shape == (1, 2, 100) and np.isnan(empty).all()
+
+
+def test_values_checked_skips_only_the_value_scan_and_only_inside():
+    from hms_features.features.registry import compute_features
+    from hms_features.validation import values_checked
+
+    bad = np.zeros((1, 20, 400), np.float32)
+    bad[0, 3, 7] = np.inf
+    with pytest.raises(ValueError, match="infinite"):
+        check_eeg(bad, caller="t")
+    with values_checked():
+        assert check_eeg(bad, caller="t") is not None  # the caller vouches for the values
+        with pytest.raises(ValueError, match="channels"):  # shapes are still checked
+            check_eeg(bad[:, :19], caller="t")
+    with pytest.raises(RuntimeError), values_checked():
+        raise RuntimeError("left by an exception")
+    with pytest.raises(ValueError, match="infinite"):  # reset on every exit
+        check_eeg(bad, caller="t")
+    # a public entry point still checks its own input, whatever it does inside
+    with pytest.raises(ValueError, match="compute_features: eeg holds 1 infinite"):
+        compute_features(bad, 200.0, feature_set=["temporal"])

@@ -27,7 +27,7 @@ from ..signal import (
     quality_counts,
     welch_grid,
 )
-from ..validation import check_eeg
+from ..validation import check_eeg, values_checked
 from ..windows import cut_windows, window_samples
 
 __all__ = ["CONTEXTS", "array_chunk", "dataset_chunk", "recording_windows", "standalone_windows"]
@@ -109,18 +109,20 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     length = max(rec.shape[-1], need)
     raw = cut_windows(rec, [0.0], length / fs, fs, pad=True)  # (1, 20, length)
     # the whole recording's own indicators would be discarded: its windows' come from counts
-    clean = _clean(check_eeg(raw, caller="recording_windows", dtype=None, order=None),
-                   fs, **{**PREPROCESS_DEFAULTS, **prep})
-    clean, raw = clean[0], raw[0]
     # the segment grid stays anchored at sample 0: the spectra start at the grid segment
     # holding the first window's start
     _, k_lo, _, hop = welch_grid(int(starts.min()), n_win, fs)
     lo = k_lo * hop
-    freqs, spectra = segment_spectra(bipolar(clean[:, lo:need]), fs, WELCH_SEGMENT_S)
+    with values_checked():  # made of rec's checked samples
+        clean = _clean(check_eeg(raw, caller="recording_windows", dtype=None, order=None),
+                       fs, **{**PREPROCESS_DEFAULTS, **prep})
+        clean, raw = clean[0], raw[0]
+        freqs, spectra = segment_spectra(bipolar(clean[:, lo:need]), fs, WELCH_SEGMENT_S)
     cs = np.zeros((spectra.shape[0], spectra.shape[1] + 1, spectra.shape[2]))
     np.cumsum(spectra, axis=1, out=cs[:, 1:])
     del spectra
-    quality_of = _shared_quality(raw, clean, n_win, prep.get("clip_uv", PREPROCESS_DEFAULTS["clip_uv"]))
+    clip_uv = prep.get("clip_uv", PREPROCESS_DEFAULTS["clip_uv"])
+    quality_of = _shared_quality(raw, clean, n_win, clip_uv)
     del raw
     spans = span_slices(n_win, fs)
     for a in range(0, len(starts), batch):

@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..signal import BIPOLAR_NAMES, EEG_COLUMNS, FS
-from ..validation import check_eeg, check_spectrogram
+from ..validation import check_eeg, check_spectrogram, values_checked
 from .base import FAMILIES, FeatureContext, chain_groups, present_derivations, register
 
 __all__ = [
@@ -177,6 +177,14 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     n = eeg.shape[0]
     if spectrogram is not None:
         spectrogram = check_spectrogram(spectrogram, n, "compute_features")
+    with values_checked():  # the blocks, spans and derivations below are made of these samples
+        return _compute_checked(eeg, fs, feature_set, spectrogram, quality, psd, block, present,
+                                bipolar)
+
+
+def _compute_checked(eeg, fs, feature_set, spectrogram, quality, psd, block, present, bipolar):
+    """:func:`compute_features` on checked input."""
+    n = eeg.shape[0]
     if n > block:
         parts = []
         for a in range(0, n, block):
