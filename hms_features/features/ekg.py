@@ -219,7 +219,7 @@ def qrs_leakage(eeg, ekg, peaks, fs):
     half = int(round(QRS_HALF_WIDTH_S * fs))
     near = maximum_filter1d(np.asarray(peaks, dtype=np.uint8), size=2 * half + 1, axis=-1)
     near = near.astype(np.float32)
-    amp = np.abs(x)
+    amp = np.abs(x, out=x)  # x is not needed any more: no second (n, c, n_samples) temporary
     n_near = near.sum(axis=-1)[:, None]
     near_mean = np.matmul(amp, near[..., None])[..., 0].astype(np.float64) / np.maximum(n_near, 1)
     overall = amp.mean(axis=-1, dtype=np.float64)
