@@ -178,9 +178,14 @@ def band_log_power(values, freqs=_FREQS, bands=SPEC_BANDS, n_chains=4):
     >>> out.shape, round(float(out[0, 0, 0, 0]), 3)
     ((1, 1, 4, 4), 0.693)
     """
-    v = np.asarray(values, dtype=np.float32)
+    v = np.clip(np.asarray(values, dtype=np.float32), 0.0, _MAX)
+    return _band_log_power(v, freqs, bands, n_chains)
+
+
+def _band_log_power(v, freqs, bands, n_chains):
+    """:func:`band_log_power` of power already clipped to [0, 3.4e38], float32 (not modified)."""
     n, rows, _ = v.shape
-    v = np.clip(v.reshape(n * rows * n_chains, len(freqs)), 0.0, _MAX)
+    v = v.reshape(n * rows * n_chains, len(freqs))
     freqs = np.asarray(freqs)
     member = [np.flatnonzero((freqs >= lo) & (freqs < hi)) for lo, hi in bands.values()]
     # float64 sums (100 bins of up to 3.4e38 would overflow float32), of a slice when the band's
@@ -231,8 +236,11 @@ def spectrogram_features(spec, step_s=SPEC_STEP_S, windows=SPEC_WINDOWS):
     n, rows, _ = spec.shape
     out = {}
     n_bins = len(SPEC_FREQS)
-    logp = log_power(spec)
-    band_logp = band_log_power(spec).reshape(n, rows, -1)
+    # one clipped copy: the band powers read it, then it becomes the log power in place
+    # (log_power and band_log_power would each clip their own copy; same values)
+    logp = np.clip(np.asarray(spec, dtype=np.float32), 0.0, _MAX)
+    band_logp = _band_log_power(logp, _FREQS, SPEC_BANDS, 4).reshape(n, rows, -1)
+    _log(logp, eps=1.0, base=np.e, out=logp)
     for wname, seconds in windows.items():
         rs = central_rows(rows, seconds, step_s)
         mean, lowest, nanfrac = window_stats(logp[:, rs])
