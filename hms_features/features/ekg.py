@@ -44,6 +44,8 @@ REFINE_S = 0.05
 SMOOTH_S = 0.1
 #: Detection threshold, as a fraction of the 99th percentile of the energy.
 THRESHOLD = 0.3
+#: Windows per block of :func:`qrs_leakage`.
+LEAK_WINDOWS = 2
 #: Half-width of the window around each R peak used by the leakage ratio, s.
 QRS_HALF_WIDTH_S = 0.05
 
@@ -206,23 +208,31 @@ def qrs_leakage(eeg, ekg, peaks, fs):
     corr, ratio : ndarray, float64, shape (n, c)
         Flat channels give correlation 0 and ratio 1.
     """
-    x = np.empty(np.shape(eeg), np.float32)
-    np.subtract(eeg, np.mean(eeg, axis=-1, keepdims=True), out=x)  # C order for the matmul
+    eeg = np.asarray(eeg)
     e = np.asarray(ekg, dtype=np.float32)
     e = e - e.mean(axis=-1, keepdims=True)
-    cov = np.matmul(x, e[..., None])[..., 0].astype(np.float64)
-    sx = np.sqrt(np.einsum("nct,nct->nc", x, x, dtype=np.float64))
+    half = int(round(QRS_HALF_WIDTH_S * fs))
+    near = maximum_filter1d(np.asarray(peaks, dtype=np.uint8), size=2 * half + 1, axis=-1)
+    near = near.astype(np.float32)
+    cov, sumsq, near_sum, overall = (np.empty(eeg.shape[:2]) for _ in range(4))
+    # LEAK_WINDOWS windows at a time: the centred copy of a block stays in cache (a chunk's is
+    # ~23 MB); every product and sum below is per window, so the values are the same
+    for a in range(0, eeg.shape[0], LEAK_WINDOWS):
+        w = slice(a, a + LEAK_WINDOWS)
+        x = np.empty(eeg[w].shape, np.float32)  # C order for the matmul
+        np.subtract(eeg[w], np.mean(eeg[w], axis=-1, keepdims=True), out=x)
+        cov[w] = np.matmul(x, e[w, :, None])[..., 0]
+        sumsq[w] = np.einsum("nct,nct->nc", x, x, dtype=np.float64)
+        amp = np.abs(x, out=x)  # x is not needed any more
+        near_sum[w] = np.matmul(amp, near[w, :, None])[..., 0]
+        overall[w] = amp.mean(axis=-1, dtype=np.float64)
+    sx = np.sqrt(sumsq)
     se = np.sqrt(np.einsum("nt,nt->n", e, e, dtype=np.float64))[:, None]
     den = sx * se
     ok = den > 1e-12 * (1.0 + den.max(initial=0.0))
     corr = np.where(ok, np.abs(cov) / np.where(ok, den, 1.0), 0.0)
-    half = int(round(QRS_HALF_WIDTH_S * fs))
-    near = maximum_filter1d(np.asarray(peaks, dtype=np.uint8), size=2 * half + 1, axis=-1)
-    near = near.astype(np.float32)
-    amp = np.abs(x)
     n_near = near.sum(axis=-1)[:, None]
-    near_mean = np.matmul(amp, near[..., None])[..., 0].astype(np.float64) / np.maximum(n_near, 1)
-    overall = amp.mean(axis=-1, dtype=np.float64)
+    near_mean = near_sum / np.maximum(n_near, 1)
     good = (n_near > 0) & (overall > 1e-12 * (1.0 + overall.max(initial=0.0)))
     ratio = np.where(good, near_mean / np.where(good, overall, 1.0), 1.0)
     return np.clip(corr, 0.0, 1.0), ratio

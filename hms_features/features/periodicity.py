@@ -41,6 +41,8 @@ ENVELOPE_BAND = (1.0, 20.0)
 ENVELOPE_FS = 20.0
 #: Lags searched for an autocorrelation peak, s (discharges every 0.25–4 s, i.e. 0.25–4 Hz).
 LAG_RANGE_S = (0.25, 4.0)
+#: Signals per block of :func:`band_envelope` (a multiple of the FFT's SIMD width, 16).
+ENVELOPE_ROWS = 64
 #: Band searched for a rhythmic delta peak, Hz.
 DELTA_BAND = (0.5, 4.0)
 #: Band over which the aperiodic (1/f) background is fitted, Hz.
@@ -82,18 +84,22 @@ def band_envelope(x, fs, band=ENVELOPE_BAND, env_fs=ENVELOPE_FS):
         )
     x = np.asarray(x, dtype=np.float32)
     n = x.shape[-1]
-    spec = sfft.rfft(x, axis=-1)
     df = fs / n
     k_lo, k_hi = int(np.ceil(lo / df)), int(np.floor(hi / df))
     m_raw = int(n * 2 * env_fs / fs)
-    z = sfft.ifft(spec[..., k_lo:k_hi + 1], n=m_raw, axis=-1)
-    env = np.abs(z)
     m = m_raw // 2
-    # pair average (strided adds: a mean over a length-2 axis is several times slower), with the
-    # scale: analytic signal = 2 * positive half, and ifft divided by m_raw instead of n
-    out = env[..., 0:2 * m:2] + env[..., 1:2 * m:2]
+    flat = x.reshape(-1, n)
+    out = np.empty((flat.shape[0], m), np.float32)
+    # ENVELOPE_ROWS signals at a time: the spectra and analytic signals of a block stay in
+    # cache (a whole chunk's are ~30 MB); the FFTs are per signal, so the values are the same
+    for a in range(0, flat.shape[0], ENVELOPE_ROWS):
+        spec = sfft.rfft(flat[a:a + ENVELOPE_ROWS], axis=-1)
+        env = np.abs(sfft.ifft(spec[:, k_lo:k_hi + 1], n=m_raw, axis=-1))
+        # pair average (strided adds: a mean over a length-2 axis is several times slower)
+        np.add(env[:, 0:2 * m:2], env[:, 1:2 * m:2], out=out[a:a + ENVELOPE_ROWS])
+    # the scale: analytic signal = 2 * positive half, and ifft divided by m_raw instead of n
     out *= np.float32(m_raw / n)
-    return out.astype(np.float32, copy=False)
+    return out.reshape(x.shape[:-1] + (m,))
 
 
 def autocorrelation(x, max_lag):

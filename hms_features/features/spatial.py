@@ -55,6 +55,9 @@ __all__ = [
 #: Frequency bands, Hz, half-open ``lo <= f < hi``: delta to beta of :data:`~.base.BANDS`.
 BANDS = select_bands(["delta", "theta", "alpha", "beta"])
 
+#: Windows per block of :func:`correlation_matrix`.
+CORR_WINDOWS = 2
+
 #: Sampling rate the delta-band cross-spectra are computed at, Hz (see :func:`boxcar_decimate`).
 DELTA_FS = 40.0
 
@@ -327,9 +330,14 @@ def correlation_matrix(x):
             [-1.,  1.]]])
     """
     x = np.asarray(x, dtype=np.float32)
-    xc = np.empty(x.shape, np.float32)  # C order whatever the input layout: fast matmul
-    np.subtract(x, x.mean(axis=-1, keepdims=True), out=xc)
-    cov = np.matmul(xc, xc.transpose(0, 2, 1)).astype(np.float64)
+    cov = np.empty((x.shape[0], x.shape[1], x.shape[1]))
+    # CORR_WINDOWS windows at a time: the centred copy of a block stays in cache (a whole
+    # chunk's is ~23 MB); means and products are per window, so the values are the same
+    for a in range(0, x.shape[0], CORR_WINDOWS):
+        xb = x[a:a + CORR_WINDOWS]
+        xc = np.empty(xb.shape, np.float32)  # C order whatever the input layout: fast matmul
+        np.subtract(xb, xb.mean(axis=-1, keepdims=True), out=xc)
+        cov[a:a + CORR_WINDOWS] = np.matmul(xc, xc.transpose(0, 2, 1))
     var = np.diagonal(cov, axis1=1, axis2=2)
     scale = np.sqrt(var)
     ok = scale > 1e-6 * (1.0 + scale.max(axis=-1, keepdims=True))
@@ -365,11 +373,15 @@ def synchrony(corr):
     (0.5, 0.75)
     """
     corr = np.asarray(corr, dtype=np.float64)
-    c = corr.shape[-1]
-    off = ~np.eye(c, dtype=bool)
-    mean_abs = np.abs(corr[:, off]).mean(axis=-1)
-    eig = np.linalg.eigvalsh(corr)[:, -1] / c
-    return mean_abs, eig
+    eig = np.linalg.eigvalsh(corr)[:, -1] / corr.shape[-1]
+    return _mean_abs_offdiag(corr), eig
+
+
+def _mean_abs_offdiag(corr):
+    """``synchrony(corr)[0]`` without the eigenvalues."""
+    corr = np.asarray(corr, dtype=np.float64)
+    off = ~np.eye(corr.shape[-1], dtype=bool)
+    return np.abs(corr[:, off]).mean(axis=-1)
 
 
 def correlation_from_csd(csd):
@@ -449,9 +461,9 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
     out[f"spatial_sync_all_{s}"] = mean_abs
     for h in ("L", "R"):
         g = _GROUPS[h]
-        out[f"spatial_sync_{h}_{s}"] = synchrony(corr[:, g][:, :, g])[0]
+        out[f"spatial_sync_{h}_{s}"] = _mean_abs_offdiag(corr[:, g][:, :, g])
     out[f"spatial_synceig_all_{s}"] = eig
-    out[f"spatial_deltasync_all_{s}"] = synchrony(delta_corr)[0]
+    out[f"spatial_deltasync_all_{s}"] = _mean_abs_offdiag(delta_corr)
     for b, p in power.items():
         for h in ("L", "R", "all"):
             ant = p[:, ANTERIOR[h]].sum(axis=1)

@@ -178,9 +178,14 @@ def band_log_power(values, freqs=_FREQS, bands=SPEC_BANDS, n_chains=4):
     >>> out.shape, round(float(out[0, 0, 0, 0]), 3)
     ((1, 1, 4, 4), 0.693)
     """
-    v = np.asarray(values, dtype=np.float32)
+    v = np.clip(np.asarray(values, dtype=np.float32), 0.0, _MAX)
+    return _band_log_power(v, freqs, bands, n_chains)
+
+
+def _band_log_power(v, freqs, bands, n_chains):
+    """:func:`band_log_power` of power already clipped to [0, 3.4e38], float32 (not modified)."""
     n, rows, _ = v.shape
-    v = np.clip(v.reshape(n * rows * n_chains, len(freqs)), 0.0, _MAX)
+    v = v.reshape(n * rows * n_chains, len(freqs))
     freqs = np.asarray(freqs)
     member = [np.flatnonzero((freqs >= lo) & (freqs < hi)) for lo, hi in bands.values()]
     # float64 sums (100 bins of up to 3.4e38 would overflow float32), of a slice when the band's
@@ -231,12 +236,13 @@ def spectrogram_features(spec, step_s=SPEC_STEP_S, windows=SPEC_WINDOWS):
     n, rows, _ = spec.shape
     out = {}
     n_bins = len(SPEC_FREQS)
-    logp = log_power(spec)
-    band_logp = band_log_power(spec).reshape(n, rows, -1)
-    for wname, seconds in windows.items():
-        rs = central_rows(rows, seconds, step_s)
-        mean, lowest, nanfrac = window_stats(logp[:, rs])
-        bmean, bmin, _ = window_stats(band_logp[:, rs])
+    # SPEC_WINDOWS_BLOCK windows at a time: a block's copies stay in cache (a chunk's are
+    # ~15 MB each); every statistic is per window, so the values are the same
+    parts = [_block_stats(spec[a:a + SPEC_WINDOWS_BLOCK], step_s, windows)
+             for a in range(0, n, SPEC_WINDOWS_BLOCK)]
+    for wname in windows:
+        mean, lowest, nanfrac, bmean, bmin = (
+            np.concatenate([p[wname][i] for p in parts]) for i in range(5))
         for ci, chain in enumerate(SPEC_CHAINS):
             for stat, arr in (("mean", mean), ("min", lowest)):
                 for k, b in enumerate(_BIN_NAMES):
@@ -248,6 +254,27 @@ def spectrogram_features(spec, step_s=SPEC_STEP_S, windows=SPEC_WINDOWS):
                     out[f"spectrogram_{stat}_{band}_{chain}_{wname}"] = arr[:, col]
         out[f"spectrogram_nanfrac_all_{wname}"] = nanfrac
     return out
+
+
+def _block_stats(spec, step_s, windows):
+    """Per time window: bin mean, minimum, NaN fraction, band mean and minimum of ``spec``."""
+    n, rows, _ = spec.shape
+    # one clipped copy: the band powers read it, then it becomes the log power in place
+    # (log_power and band_log_power would each clip their own copy; same values)
+    logp = np.clip(np.asarray(spec, dtype=np.float32), 0.0, _MAX)
+    band_logp = _band_log_power(logp, _FREQS, SPEC_BANDS, 4).reshape(n, rows, -1)
+    _log(logp, eps=1.0, base=np.e, out=logp)
+    out = {}
+    for wname, seconds in windows.items():
+        rs = central_rows(rows, seconds, step_s)
+        mean, lowest, nanfrac = window_stats(logp[:, rs])
+        bmean, bmin, _ = window_stats(band_logp[:, rs])
+        out[wname] = (mean, lowest, nanfrac, bmean, bmin)
+    return out
+
+
+#: Windows per block of :func:`spectrogram_features`.
+SPEC_WINDOWS_BLOCK = 4
 
 
 @register("spectrogram", spans=(), needs_spectrogram=True, fast=False)
