@@ -160,6 +160,21 @@ def test_asymmetry_index_by_hand():
     np.testing.assert_allclose(ai, [0.5, 0.0, 0.0])
 
 
+def test_band_coherence_matches_scipy_at_odd_segment_length():
+    # 173.61 Hz: 2 s segments of 347 samples, scipy's noverlap = 173, so a step of 174
+    fs = 173.61
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3000))
+    y = 0.7 * x + rng.standard_normal((2, 3000))
+    kw = dict(fs=fs, window="hann", nperseg=347, detrend=False)
+    f, sxy = sps.csd(x, y, **kw)
+    _, sxx = sps.welch(x, **kw)
+    _, syy = sps.welch(y, **kw)
+    sel = (f >= 0.5) & (f < 4.0)
+    ref = (np.abs(sxy[:, sel]) ** 2).sum(axis=1) / (sxx[:, sel] * syy[:, sel]).sum(axis=1)
+    np.testing.assert_allclose(spatial.band_coherence(x, y, fs), ref, rtol=1e-5)
+
+
 def test_band_coherence_matches_scipy():
     rng = np.random.default_rng(4)
     x = rng.standard_normal((3, 4000))

@@ -184,8 +184,8 @@ def segment_ffts(x, fs, segment_s=WELCH_SEGMENT_S, fmax=None):
 
     Uses the same segments as :func:`~hms_features.features.base.welch_psd` and
     ``scipy.signal.welch(..., window="hann", nperseg, noverlap=nperseg // 2, detrend=False)``:
-    segment ``j`` starts at sample ``j * (nperseg // 2)``; trailing samples that do not fill a
-    segment are dropped.
+    segment ``j`` starts at sample ``j * (nperseg - nperseg // 2)``; trailing samples that do
+    not fill a segment are dropped.
 
     Parameters
     ----------
