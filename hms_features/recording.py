@@ -414,7 +414,10 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
     # so are temporal's 10 s pieces (when the window is made of them: 50 s, 30 s, ...)
     n_pieces = _temporal_pieces(_samples(window_s, fs, "window_s"), fs)
     shared_temporal = "temporal" in eeg_fams and not partial and n_pieces is not None
-    shared = {"evolution": shared_evolution, "temporal": shared_temporal}
+    # and spatial's broadband correlation moments and delta decimation of the same pieces
+    shared_spatial = "spatial" in eeg_fams and not partial and n_pieces is not None
+    shared = {"evolution": shared_evolution, "temporal": shared_temporal,
+              "spatial": shared_spatial}
     per_window = [f for f in eeg_fams if not shared.get(f)]
     n = len(starts)
     out = (np.empty((n, len(names)), np.float32) if predict_windows is None
@@ -446,9 +449,13 @@ def _stream(source, *, feature_set="fast", predict_windows=None, window_s=50.0, 
                         feats = (compute_features(w, fs, feature_set=per_window, quality=q, psd=psd,
                                                   bipolar=bip, **partial) if per_window else {})
                         cut = {}  # pieces cut once when both families use the same ones
-                        if shared_temporal:
+                        if shared_temporal or shared_spatial:
                             cut[n_pieces] = _pieces(bip, starts_n, n_pieces)
+                        if shared_temporal:
                             feats.update(_shared_temporal(w, starts_n, fs, cut[n_pieces]))
+                        if shared_spatial:
+                            feats.update(_shared_spatial(w, starts_n, fs, bip, cut[n_pieces],
+                                                         quality=q, psd=psd))
                         if shared_evolution:
                             n_sub = evolution.N_SUBWINDOWS
                             pieces = cut.get(n_sub) or _pieces(bip, starts_n, n_sub)
@@ -687,6 +694,85 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
     measures = subwindow_measures(chunks, fs, n_sub=1, psd=psd)  # (m, 1) each
     out = summarise({key: v[:, 0][which] for key, v in measures.items()},
                     chunks.shape[-1] / fs, "50s")
+    return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+            for name, v in out.items()}
+
+
+def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.ndarray,
+                    pieces=None, quality=None, psd=None) -> dict:
+    """The ``spatial`` family's columns for windows of one recording, sharing 10 s pieces.
+
+    Cut as for :func:`_shared_temporal` (consecutive pieces the length of the ``10s`` span, the
+    middle one being that span), every distinct piece's raw moments are summed once
+    (:func:`~hms_features.features.spatial.piece_moments`, float64) and each span's broadband
+    covariance pooled from its pieces'
+    (:func:`~hms_features.features.spatial.covariance_from_moments`; the ``10s`` span is the
+    middle piece), normalised as the family does
+    (:func:`~hms_features.features.spatial.correlation_from_covariance`). When a piece's length
+    is a multiple of the delta decimation factor, every piece is decimated once
+    (:func:`~hms_features.features.spatial.boxcar_decimate`: the same values as decimating the
+    window, whose blocks of ``q`` samples are the pieces'). The rest (band-power asymmetries from
+    the shared PSDs, the delta cross-spectra) is the family's own
+    (:func:`~hms_features.features.spatial.columns`). The correlation columns (``spatial_corr_*``,
+    ``spatial_sync_*``, ``spatial_synceig_*``) equal the family's up to its float32 accumulation
+    (the pooled sums are float64), the others exactly.
+
+    Parameters
+    ----------
+    windows : array, shape (k, 20, n_samples)
+        Preprocessed windows, µV.
+    starts : array of int, shape (k,)
+        Their first samples in the recording (any common origin).
+    fs : float
+        Sampling rate, Hz.
+    bip : array, shape (k, 18, n_samples)
+        The windows' bipolar derivations (:func:`_bipolar_windows`).
+    pieces : tuple, optional
+        :func:`_pieces` of ``bip`` with :func:`_temporal_pieces` parts, when already cut.
+    quality, psd : dict, optional
+        As :func:`~hms_features.features.registry.compute_features` takes them (``psd``: span ->
+        ``(freqs, (k, 18, f))`` Welch PSDs).
+
+    Returns
+    -------
+    dict
+        ``spatial_*_{50s|10s}`` -> float32 (k,), finite.
+
+    Raises
+    ------
+    ValueError
+        If the windows are not made of such pieces.
+    """
+    from .features import spatial
+    from .features.registry import span_context, span_slices
+
+    k, _, n_samples = windows.shape
+    p = _temporal_pieces(n_samples, fs)
+    if p is None:
+        raise ValueError(f"_shared_spatial: windows of {n_samples} samples are not a whole odd "
+                         "number of 10 s pieces around their 10 s centre")
+    chunks, which = pieces if pieces is not None else _pieces(bip, starts, p)
+    length = chunks.shape[-1]
+    sums, cross = spatial.piece_moments(chunks)
+    mid = which[:, p // 2]
+    corr = {"50s": spatial.correlation_from_covariance(spatial.covariance_from_moments(
+                sums[which].sum(axis=1), cross[which].sum(axis=1), n_samples)),
+            "10s": spatial.correlation_from_covariance(spatial.covariance_from_moments(
+                sums[mid], cross[mid], length))}
+    q = spatial.delta_factor(fs)
+    decimated = {"50s": None, "10s": None}
+    if length % q == 0:
+        dec = spatial.boxcar_decimate(chunks, q)  # (m, 18, length // q)
+        decimated["10s"] = dec[mid]
+        decimated["50s"] = dec[which].transpose(0, 2, 1, 3).reshape(k, dec.shape[1], -1)
+    contexts = {}
+    slices = span_slices(n_samples, fs)
+    whole = span_context("50s", contexts, windows, fs, slices, None, quality, psd)
+    whole.__dict__["bipolar"] = bip  # the cached property, given (as compute_features does)
+    out = {}
+    for span in ("50s", "10s"):
+        ctx = span_context(span, contexts, windows, fs, slices, None, quality, psd)
+        out.update(spatial.columns(ctx, corr=corr[span], decimated=decimated[span]))
     return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
             for name, v in out.items()}
 

@@ -4,7 +4,10 @@ The scan (and build_features' recording context) cuts overlapping windows out of
 preprocessed once; what the windows have in common is computed once: the quality indicators
 from running counts (:func:`hms_features._build.chunks._shared_quality`), the ``evolution``
 family's sub-window measures once per distinct sub-window
-(:func:`hms_features.recording._shared_evolution`). Each is checked against the unshared
+(:func:`hms_features.recording._shared_evolution`), the ``temporal`` family's sums and the
+``spatial`` family's correlation moments and delta decimation once per distinct 10 s piece
+(:func:`~hms_features.recording._shared_temporal`,
+:func:`~hms_features.recording._shared_spatial`). Each is checked against the unshared
 computation on the same windows (:func:`hms_features.signal.window_quality`, the family through
 :func:`~hms_features.features.registry.compute_features`).
 """
@@ -15,13 +18,14 @@ import pytest
 import scipy.stats
 
 from hms_features._build.chunks import recording_windows
-from hms_features.features import evolution, temporal
+from hms_features.features import evolution, spatial, temporal
 from hms_features.features.base import GROUPS
 from hms_features.features.registry import compute_features
 from hms_features.recording import (
     _bipolar_windows,
     _pieces,
     _shared_evolution,
+    _shared_spatial,
     _shared_temporal,
     _temporal_pieces,
     recording_features,
@@ -242,3 +246,73 @@ def test_recording_features_use_the_shared_families(tmp_path):
     assert np.median(rel) < 1e-4 and np.quantile(rel, 0.99) < 0.02
     one_block = recording_features(rec["edf"], fams, block_s=1000.0)
     np.testing.assert_allclose(one_block.to_numpy(), ref, rtol=1e-4, atol=1e-5)
+
+
+CORRELATION = ("_corr_", "_sync_", "_synceig_")  # the broadband correlation's columns
+
+
+@pytest.mark.parametrize("step_s,window_s,fs", [(10.0, 50.0, FS), (5.0, 50.0, FS),
+                                                (7.0, 50.0, FS), (10.0, 30.0, FS),
+                                                (10.0, 50.0, 201.0)])  # 2010-sample pieces
+def test_shared_spatial_equals_the_family_on_the_same_windows(step_s, window_s, fs):
+    rec = _hostile(300, seed=9)
+    offsets = np.arange(0, 290 - window_s, step_s)
+    (_, windows, quality, psd), = recording_windows(rec, offsets, fs, {}, len(offsets),
+                                                    window_s)
+    starts = np.rint(offsets * fs).astype(np.int64)
+    got = _shared_spatial(windows, starts, fs, _bipolar_windows(windows, starts),
+                          quality=quality, psd=psd)
+    ref = compute_features(windows, fs, feature_set=["spatial"], quality=quality, psd=psd)
+    assert sorted(got) == sorted(ref) and len(got) == 2 * 58  # spans x columns
+    deltacorr = 0
+    for k in ref:
+        assert got[k].dtype == np.float32
+        if any(m in k for m in CORRELATION):
+            # pooled float64 moments against the family's float32 centred products: float32
+            # rounding of values in [0, 1] (measured: at most 4.5e-8)
+            np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-7, err_msg=k)
+        else:  # asymmetries from the same PSDs; delta spectra of the same decimated values
+            np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
+            deltacorr += "_deltacorr_" in k
+    assert deltacorr == 2 * 3
+    # the silent derivation (Fp1-F7, in LL) correlates 0: the family's flat-channel rule
+    assert (ref["spatial_sync_L_50s"] < ref["spatial_sync_R_50s"]).all()
+
+
+def test_pooled_correlation_is_numpy_corrcoef_of_the_joined_pieces():
+    rng = np.random.default_rng(10)
+    # 6 pieces of 4 signals with offsets differing between pieces (the pooled mean must move),
+    # the third signal a mix of the first two, the last one flat (a constant, not zero)
+    x = rng.normal(0, 10, (6, 4, 300)) + rng.normal(0, 50, (6, 4, 1))
+    x[:, 2] = x[:, 0] - 0.5 * x[:, 1]
+    x[:, 3] = 7.0
+    x = x.astype(np.float32)
+    which = np.array([[0, 1, 2], [1, 2, 3], [3, 4, 5], [2, 3, 4]])
+    sums, cross = spatial.piece_moments(x)
+    cov = spatial.covariance_from_moments(sums[which].sum(axis=1), cross[which].sum(axis=1),
+                                          900)
+    corr = spatial.correlation_from_covariance(cov)
+    for i, pieces in enumerate(which):
+        joined = np.concatenate(list(x[pieces].astype(np.float64)), axis=-1)  # (4, 900)
+        np.testing.assert_allclose(cov[i, :3, :3], np.cov(joined[:3]) * 899, rtol=1e-9)
+        np.testing.assert_allclose(corr[i, :3, :3], np.corrcoef(joined[:3]), atol=1e-12)
+        # the flat signal: 0 with the others, 1 with itself (correlation_matrix's rule)
+        np.testing.assert_array_equal(corr[i, 3], [0.0, 0.0, 0.0, 1.0])
+        np.testing.assert_allclose(corr[i], spatial.correlation_matrix(joined[None])[0],
+                                   atol=1e-6)
+
+
+def test_spatial_pieces_are_summed_and_decimated_once(monkeypatch):
+    calls = {"moments": [], "decimate": []}
+    moments, decimate = spatial.piece_moments, spatial.boxcar_decimate
+    monkeypatch.setattr(spatial, "piece_moments",
+                        lambda x: calls["moments"].append(x.shape[0]) or moments(x))
+    monkeypatch.setattr(spatial, "boxcar_decimate",
+                        lambda x, q: calls["decimate"].append(x.shape[:2]) or decimate(x, q))
+    rec = _recording(seconds=300, seed=11)
+    offsets = np.arange(0, 250, 10.0)  # 25 windows of 5 pieces: 29 distinct ones
+    (_, windows, quality, psd), = recording_windows(rec, offsets, FS, {}, 25)
+    starts = np.rint(offsets * FS).astype(np.int64)
+    _shared_spatial(windows, starts, FS, _bipolar_windows(windows, starts), quality=quality,
+                    psd=psd)
+    assert calls == {"moments": [29], "decimate": [(29, 18)]}

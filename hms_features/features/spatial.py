@@ -40,12 +40,17 @@ __all__ = [
     "band_power",
     "asymmetry_index",
     "boxcar_decimate",
+    "delta_factor",
+    "columns",
     "segment_ffts",
     "cross_spectral_matrix",
     "coherence_from_csd",
     "band_coherence",
     "correlation_from_csd",
     "correlation_matrix",
+    "correlation_from_covariance",
+    "piece_moments",
+    "covariance_from_moments",
     "synchrony",
     "HOMOLOGOUS",
     "ANTERIOR",
@@ -144,6 +149,12 @@ def boxcar_decimate(x, q):
             o += flat[a:a + 16, i:m * q:q]
     out *= np.float32(1.0 / q)
     return out.reshape(x.shape[:-1] + (m,))
+
+
+def delta_factor(fs):
+    """The decimation factor of the delta-band cross-spectra at ``fs`` Hz: ``fs // DELTA_FS``
+    (at least 1; 5 at 200 Hz)."""
+    return max(1, int(fs // DELTA_FS))
 
 
 def asymmetry_index(left, right):
@@ -338,14 +349,83 @@ def correlation_matrix(x):
         xc = np.empty(xb.shape, np.float32)  # C order whatever the input layout: fast matmul
         np.subtract(xb, xb.mean(axis=-1, keepdims=True), out=xc)
         cov[a:a + CORR_WINDOWS] = np.matmul(xc, xc.transpose(0, 2, 1))
+    return correlation_from_covariance(cov)
+
+
+def correlation_from_covariance(cov):
+    """Pearson correlation from centred sums of products, as :func:`correlation_matrix` has it.
+
+    ``cov[i, j] = sum_t (x_i(t) - mean x_i) (x_j(t) - mean x_j)`` (not divided by the sample
+    count: the flat-channel rule compares absolute scales). A channel whose
+    ``sqrt(cov[i, i])`` is at most ``1e-6 (1 + the largest)`` is flat: it correlates 0 with
+    everything and 1 with itself; values are clipped to [-1, 1].
+
+    Parameters
+    ----------
+    cov : array, float64, shape (n, c, c)
+        µV².
+
+    Returns
+    -------
+    ndarray, float64, shape (n, c, c)
+        Correlations.
+    """
     var = np.diagonal(cov, axis1=1, axis2=2)
-    scale = np.sqrt(var)
+    # a sum of squares is >= 0; one pooled from moments (covariance_from_moments) may round
+    # below 0 for a flat channel
+    scale = np.sqrt(np.maximum(var, 0.0))
     ok = scale > 1e-6 * (1.0 + scale.max(axis=-1, keepdims=True))
     inv = np.where(ok, 1.0 / np.where(ok, scale, 1.0), 0.0)
     corr = np.clip(cov * inv[:, :, None] * inv[:, None, :], -1.0, 1.0)
-    idx = np.arange(x.shape[1])
+    idx = np.arange(cov.shape[1])
     corr[:, idx, idx] = 1.0
     return corr
+
+
+def piece_moments(x):
+    """Raw first and second moments of signals, summed in float64: what consecutive pieces of a
+    longer signal pool into its covariance (:func:`covariance_from_moments`).
+
+    Parameters
+    ----------
+    x : array, shape (m, c, n_samples)
+        µV (each product of two float32 samples is exact in float64).
+
+    Returns
+    -------
+    sums : ndarray, float64, shape (m, c)
+        ``sum_t x_i(t)``, µV.
+    cross : ndarray, float64, shape (m, c, c)
+        ``sum_t x_i(t) x_j(t)``, µV².
+    """
+    x = np.asarray(x, dtype=np.float64)
+    return x.sum(axis=-1), np.matmul(x, x.transpose(0, 2, 1))
+
+
+def covariance_from_moments(sums, cross, n_samples):
+    """Centred sums of products from raw moments: ``cross - sums sums^T / n_samples``.
+
+    With ``sums`` and ``cross`` the totals of :func:`piece_moments` over the pieces a signal is
+    cut into, this is the signal's ``cov`` of :func:`correlation_from_covariance` in float64
+    (exact up to float64 rounding while the mean is not many orders of magnitude above the
+    spread, as for high-passed EEG).
+
+    Parameters
+    ----------
+    sums : array, shape (n, c)
+        µV.
+    cross : array, shape (n, c, c)
+        µV².
+    n_samples : int
+        Samples summed.
+
+    Returns
+    -------
+    ndarray, float64, shape (n, c, c)
+        µV².
+    """
+    sums = np.asarray(sums, dtype=np.float64)
+    return np.asarray(cross, dtype=np.float64) - sums[:, :, None] * sums[:, None, :] / n_samples
 
 
 def synchrony(corr):
@@ -429,6 +509,28 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
       mean absolute delta-band correlation.
     - ``spatial_apgrad_{band}_{L|R|all}``: ``log10`` of frontopolar over occipital band power.
     """
+    return columns(ctx)
+
+
+def columns(ctx: FeatureContext, corr=None, decimated=None) -> dict[str, np.ndarray]:
+    """The spatial family's columns of one span (:func:`compute`), given what is already known.
+
+    Parameters
+    ----------
+    ctx : FeatureContext
+        The span's windows (its derivations and Welch PSDs).
+    corr : array, shape (n, 18, 18), optional
+        :func:`correlation_matrix` of ``ctx.bipolar`` (or equal to it up to rounding, e.g. from
+        pooled moments: :func:`covariance_from_moments`); computed when None.
+    decimated : array, shape (n, 18, n_samples // q), optional
+        :func:`boxcar_decimate` of ``ctx.bipolar`` by ``q = fs // DELTA_FS``; computed when
+        None.
+
+    Returns
+    -------
+    dict
+        Name -> (n,) values, as :func:`compute`.
+    """
     s = ctx.span
     x = ctx.bipolar
     freqs, psd = ctx.psd
@@ -444,15 +546,18 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
         j = np.argmax(np.abs(ai), axis=1)[:, None]
         out[f"spatial_asym_{b}_maxpair_{s}"] = np.take_along_axis(ai, j, axis=1)[:, 0]
         out[f"spatial_absasym_{b}_maxpair_{s}"] = np.abs(out[f"spatial_asym_{b}_maxpair_{s}"])
-    q = max(1, int(ctx.fs // DELTA_FS))
-    fd, spectra = segment_ffts(boxcar_decimate(x, q), ctx.fs / q, fmax=BANDS["delta"][1])
+    q = delta_factor(ctx.fs)
+    if decimated is None:
+        decimated = boxcar_decimate(x, q)
+    fd, spectra = segment_ffts(decimated, ctx.fs / q, fmax=BANDS["delta"][1])
     sel = (fd >= BANDS["delta"][0]) & (fd < BANDS["delta"][1])
     csd = cross_spectral_matrix(spectra[..., sel])  # (n, 18, 18, f)
     auto = np.real(np.diagonal(csd, axis1=1, axis2=2))  # (n, f, 18)
     auto = auto.transpose(0, 2, 1)  # (n, 18, f)
     coh = coherence_from_csd(csd, auto[:, :, None, :], auto[:, None, :, :])
     delta_corr = correlation_from_csd(csd.sum(axis=-1))
-    corr = correlation_matrix(x)
+    if corr is None:
+        corr = correlation_matrix(x)
     for pair, idx in HOMOLOGOUS.items():
         out[f"spatial_deltacoh_{pair}_{s}"] = coh[:, idx[:, 0], idx[:, 1]].mean(axis=1)
         out[f"spatial_deltacorr_{pair}_{s}"] = delta_corr[:, idx[:, 0], idx[:, 1]].mean(axis=1)
