@@ -760,11 +760,9 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
             "10s": spatial.correlation_from_covariance(spatial.covariance_from_moments(
                 sums[mid], cross[mid], length))}
     q = spatial.delta_factor(fs)
-    decimated = {"50s": None, "10s": None}
+    delta = {"50s": None, "10s": None}
     if length % q == 0:
-        dec = spatial.boxcar_decimate(chunks, q)  # (m, 18, length // q)
-        decimated["10s"] = dec[mid]
-        decimated["50s"] = dec[which].transpose(0, 2, 1, 3).reshape(k, dec.shape[1], -1)
+        delta = _shared_delta_spectra(chunks, which, starts, fs, q)
     contexts = {}
     slices = span_slices(n_samples, fs)
     whole = span_context("50s", contexts, windows, fs, slices, None, quality, psd)
@@ -772,9 +770,46 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
     out = {}
     for span in ("50s", "10s"):
         ctx = span_context(span, contexts, windows, fs, slices, None, quality, psd)
-        out.update(spatial.columns(ctx, corr=corr[span], decimated=decimated[span]))
+        out.update(spatial.columns(ctx, corr=corr[span], delta_spectra=delta[span]))
     return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
             for name, v in out.items()}
+
+
+def _shared_delta_spectra(chunks, which, starts, fs, q) -> dict:
+    """The spatial family's delta segment spectra of both spans, each distinct segment once.
+
+    ``chunks, which`` are the :func:`_pieces` of the windows' derivations (a piece's length a
+    multiple of ``q``): each piece is decimated once (:func:`~hms_features.features.spatial.
+    boxcar_decimate`, whose blocks of ``q`` samples are the window's), and a window's Hann
+    segments (:func:`~hms_features.features.spatial.segment_ffts` of its decimated span) are
+    named by the recording sample they start at, so a segment shared by overlapping windows or
+    by both spans is transformed once. Returns span -> ``(freqs, (k, 18, n_segments, f))``.
+    """
+    from .features import spatial
+    from .features.base import WELCH_SEGMENT_S
+
+    p = which.shape[1]
+    dec = spatial.boxcar_decimate(chunks, q)  # (m, 18, length // q)
+    k, (_, c, n_piece) = len(which), dec.shape
+    # the decimated windows, and where each span's segments start in them (decimated samples)
+    windows = dec[which].transpose(0, 2, 1, 3).reshape(k, c, p * n_piece)
+    fs_d = fs / q
+    nper = min(int(round(WELCH_SEGMENT_S * fs_d)), n_piece)
+    hop = nper - nper // 2  # as segment_ffts (scipy's noverlap = nperseg // 2)
+    at = {"50s": np.arange((p * n_piece - nper) // hop + 1) * hop,
+          "10s": (p // 2) * n_piece + np.arange((n_piece - nper) // hop + 1) * hop}
+    pos = np.concatenate([np.broadcast_to(a, (k, len(a))) for a in at.values()], axis=1)
+    win = np.broadcast_to(np.arange(k)[:, None], pos.shape)
+    key = np.asarray(starts, np.int64)[:, None] + q * pos  # the recording sample it starts at
+    _, first, inv = np.unique(key.ravel(), return_index=True, return_inverse=True)
+    u_win, u_pos = win.ravel()[first], pos.ravel()[first]
+    segs = windows[u_win[:, None], :, u_pos[:, None] + np.arange(nper)]  # (u, nper, c)
+    freqs, spec = spatial.segment_ffts(np.ascontiguousarray(segs.transpose(0, 2, 1)), fs_d,
+                                       fmax=spatial.BANDS["delta"][1])  # (u, c, 1, f)
+    inv = inv.reshape(pos.shape)
+    n50 = len(at["50s"])
+    return {span: (freqs, spec[:, :, 0][cols].transpose(0, 2, 1, 3))
+            for span, cols in (("50s", inv[:, :n50]), ("10s", inv[:, n50:]))}
 
 
 def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, batch,

@@ -271,7 +271,7 @@ def test_shared_spatial_equals_the_family_on_the_same_windows(step_s, window_s, 
             # pooled float64 moments against the family's float32 centred products: float32
             # rounding of values in [0, 1] (measured: at most 4.5e-8)
             np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-7, err_msg=k)
-        else:  # asymmetries from the same PSDs; delta spectra of the same decimated values
+        else:  # asymmetries from the same PSDs; delta spectra of the same segments
             np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
             deltacorr += "_deltacorr_" in k
     assert deltacorr == 2 * 3
@@ -303,16 +303,20 @@ def test_pooled_correlation_is_numpy_corrcoef_of_the_joined_pieces():
 
 
 def test_spatial_pieces_are_summed_and_decimated_once(monkeypatch):
-    calls = {"moments": [], "decimate": []}
-    moments, decimate = spatial.piece_moments, spatial.boxcar_decimate
+    calls = {"moments": [], "decimate": [], "ffts": []}
+    moments, decimate, ffts = spatial.piece_moments, spatial.boxcar_decimate, spatial.segment_ffts
     monkeypatch.setattr(spatial, "piece_moments",
                         lambda x: calls["moments"].append(x.shape[0]) or moments(x))
     monkeypatch.setattr(spatial, "boxcar_decimate",
                         lambda x, q: calls["decimate"].append(x.shape[:2]) or decimate(x, q))
+    monkeypatch.setattr(spatial, "segment_ffts",
+                        lambda x, *a, **kw: calls["ffts"].append(x.shape) or ffts(x, *a, **kw))
     rec = _recording(seconds=300, seed=11)
     offsets = np.arange(0, 250, 10.0)  # 25 windows of 5 pieces: 29 distinct ones
     (_, windows, quality, psd), = recording_windows(rec, offsets, FS, {}, 25)
     starts = np.rint(offsets * FS).astype(np.int64)
     _shared_spatial(windows, starts, FS, _bipolar_windows(windows, starts), quality=quality,
                     psd=psd)
-    assert calls == {"moments": [29], "decimate": [(29, 18)]}
+    # 2 s segments every 1 s from 0 to 288 s: each transformed once (the 10 s spans' are
+    # among the 50 s windows'), 80 samples at 40 Hz
+    assert calls == {"moments": [29], "decimate": [(29, 18)], "ffts": [(289, 18, 80)]}
