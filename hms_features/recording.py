@@ -857,9 +857,11 @@ def recording_features(source, feature_set="fast", *, window_s: float = 50.0,
     indicators (:func:`hms_features._build.chunks.recording_windows`, the dataset path of
     :func:`~hms_features.build.build_features`), the ``evolution`` family's sub-window
     measures (each distinct 10 s sub-window is measured once, not once per window holding it;
-    :func:`_shared_evolution`) and the ``temporal`` family's sums (each distinct 10 s piece
-    summed once; :func:`_shared_temporal`). Values equal the per-window computation on the same
-    windows up to float32 rounding.
+    :func:`_shared_evolution`), the ``temporal`` family's sums (each distinct 10 s piece
+    summed once; :func:`_shared_temporal`) and the ``spatial`` family's broadband correlation
+    moments and delta cross-spectra (each distinct piece summed and decimated once, each
+    distinct 2 s segment transformed once; :func:`_shared_spatial`). Values equal the
+    per-window computation on the same windows up to float32 rounding.
 
     Parameters
     ----------
