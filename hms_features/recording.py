@@ -771,8 +771,11 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
     for span in ("50s", "10s"):
         ctx = span_context(span, contexts, windows, fs, slices, None, quality, psd)
         out.update(spatial.columns(ctx, corr=corr[span], delta_spectra=delta[span]))
-    return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-            for name, v in out.items()}
+    # one finiteness guard over the (columns, windows) table, as compute_features does
+    table = np.stack([np.asarray(v, np.float32).reshape(-1) for v in out.values()])
+    if not np.isfinite(table).all():
+        np.nan_to_num(table, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    return dict(zip(out, table))
 
 
 def _shared_delta_spectra(chunks, which, starts, fs, q) -> dict:
