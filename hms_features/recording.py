@@ -759,10 +759,8 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
                 sums[which].sum(axis=1), cross[which].sum(axis=1), n_samples)),
             "10s": spatial.correlation_from_covariance(spatial.covariance_from_moments(
                 sums[mid], cross[mid], length))}
-    q = spatial.delta_factor(fs)
-    delta = {"50s": None, "10s": None}
-    if length % q == 0:
-        delta = _shared_delta_spectra(chunks, which, starts, fs, q)
+    delta = (_shared_delta_csd(chunks, which, fs, spatial.delta_factor(fs))
+             or {"50s": None, "10s": None})
     contexts = {}
     slices = span_slices(n_samples, fs)
     whole = span_context("50s", contexts, windows, fs, slices, None, quality, psd)
@@ -770,7 +768,7 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
     out = {}
     for span in ("50s", "10s"):
         ctx = span_context(span, contexts, windows, fs, slices, None, quality, psd)
-        out.update(spatial.columns(ctx, corr=corr[span], delta_spectra=delta[span]))
+        out.update(spatial.columns(ctx, corr=corr[span], delta_csd=delta[span]))
     # one finiteness guard over the (columns, windows) table, as compute_features does
     table = np.stack([np.asarray(v, np.float32).reshape(-1) for v in out.values()])
     if not np.isfinite(table).all():
@@ -778,41 +776,57 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
     return dict(zip(out, table))
 
 
-def _shared_delta_spectra(chunks, which, starts, fs, q) -> dict:
-    """The spatial family's delta segment spectra of both spans, each distinct segment once.
+def _shared_delta_csd(chunks, which, fs, q) -> dict | None:
+    """The spatial family's delta cross-spectral matrices of both spans, pooled from pieces.
 
-    ``chunks, which`` are the :func:`_pieces` of the windows' derivations (a piece's length a
-    multiple of ``q``): each piece is decimated once (:func:`~hms_features.features.spatial.
-    boxcar_decimate`, whose blocks of ``q`` samples are the window's), and a window's Hann
-    segments (:func:`~hms_features.features.spatial.segment_ffts` of its decimated span) are
-    named by the recording sample they start at, so a segment shared by overlapping windows or
-    by both spans is transformed once. Returns span -> ``(freqs, (k, 18, n_segments, f))``.
+    ``chunks, which`` are the :func:`_pieces` of the windows' derivations. Each piece is
+    decimated once (:func:`~hms_features.features.spatial.boxcar_decimate`; the piece's length
+    a multiple of ``q``, its blocks of ``q`` samples are the window's). A window's Hann segments
+    (:func:`~hms_features.features.spatial.segment_ffts` of its decimated span) start every
+    ``hop`` samples; when a piece holds a whole number of hops, they are grouped by the piece
+    they start in, and every piece's sum of segment cross-products (complex128) is made once:
+    in full (its last segments running into the piece that follows it in the recording) and
+    without the segments that run past its end. A window's matrix sums its pieces' full sums
+    and its last piece's partial one, the ``10s`` span's is its middle piece's partial one, each
+    divided by its segment count (the mean of :func:`~hms_features.features.spatial.
+    cross_spectral_matrix`, whose complex64 products it equals up to float32 rounding).
+
+    Returns span -> complex128 (k, 18, 18, f) over the delta bins, or None when the segments do
+    not fall on whole hops of a piece.
     """
     from .features import spatial
-    from .features.base import WELCH_SEGMENT_S
+    from .features.base import WELCH_SEGMENT_S, segment_spectra
 
     p = which.shape[1]
-    dec = spatial.boxcar_decimate(chunks, q)  # (m, 18, length // q)
-    k, (_, c, n_piece) = len(which), dec.shape
-    # the decimated windows, and where each span's segments start in them (decimated samples)
-    windows = dec[which].transpose(0, 2, 1, 3).reshape(k, c, p * n_piece)
+    n_piece = chunks.shape[-1] // q
     fs_d = fs / q
     nper = min(int(round(WELCH_SEGMENT_S * fs_d)), n_piece)
     hop = nper - nper // 2  # as segment_ffts (scipy's noverlap = nperseg // 2)
-    at = {"50s": np.arange((p * n_piece - nper) // hop + 1) * hop,
-          "10s": (p // 2) * n_piece + np.arange((n_piece - nper) // hop + 1) * hop}
-    pos = np.concatenate([np.broadcast_to(a, (k, len(a))) for a in at.values()], axis=1)
-    win = np.broadcast_to(np.arange(k)[:, None], pos.shape)
-    key = np.asarray(starts, np.int64)[:, None] + q * pos  # the recording sample it starts at
-    _, first, inv = np.unique(key.ravel(), return_index=True, return_inverse=True)
-    u_win, u_pos = win.ravel()[first], pos.ravel()[first]
-    segs = windows[u_win[:, None], :, u_pos[:, None] + np.arange(nper)]  # (u, nper, c)
-    freqs, spec = spatial.segment_ffts(np.ascontiguousarray(segs.transpose(0, 2, 1)), fs_d,
-                                       fmax=spatial.BANDS["delta"][1])  # (u, c, 1, f)
-    inv = inv.reshape(pos.shape)
-    n50 = len(at["50s"])
-    return {span: (freqs, spec[:, :, 0][cols].transpose(0, 2, 1, 3))
-            for span, cols in (("50s", inv[:, :n50]), ("10s", inv[:, n50:]))}
+    if chunks.shape[-1] % q or n_piece % hop:
+        return None
+    dec = spatial.boxcar_decimate(chunks, q)  # (m, 18, n_piece)
+    # each piece followed by the one after it in the recording (zeros if no window has it)
+    succ = np.full(len(dec), -1)
+    succ[which[:, :-1]] = which[:, 1:]
+    ext = np.concatenate([dec, np.where(succ[:, None, None] >= 0, dec[succ], 0.0)
+                          .astype(np.float32)], axis=-1)
+    n_in = n_piece // hop  # segments starting in a piece
+    n_last = (n_piece - nper) // hop + 1  # of them, those inside it
+    band = spatial.BANDS["delta"]
+    freqs, spec = segment_spectra(ext, fs_d, WELCH_SEGMENT_S, starts=np.arange(n_in) * hop,
+                                  fmax=band[1], scaling=None)  # (m, 18, n_in, f)
+    spec = spec[..., (freqs >= band[0]) & (freqs < band[1])].astype(np.complex128)
+    a = np.moveaxis(spec, -1, 1)  # (m, f, 18, n_in)
+
+    def products(seg):
+        return np.matmul(a[..., seg], a[..., seg].conj().transpose(0, 1, 3, 2))
+
+    part = products(slice(0, n_last))  # (m, f, 18, 18)
+    full = part + products(slice(n_last, n_in))
+    n50 = (p - 1) * n_in + n_last
+    csd50 = (full[which[:, :-1]].sum(axis=1) + part[which[:, -1]]) / n50
+    csd10 = part[which[:, p // 2]] / n_last
+    return {"50s": np.moveaxis(csd50, 1, -1), "10s": np.moveaxis(csd10, 1, -1)}
 
 
 def _spectrogram_features(tab, families, spec_fams, spectrogram, centres, fs, batch,

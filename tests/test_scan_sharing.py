@@ -249,6 +249,7 @@ def test_recording_features_use_the_shared_families(tmp_path):
 
 
 CORRELATION = ("_corr_", "_sync_", "_synceig_")  # the broadband correlation's columns
+DELTA = ("spatial_deltacoh_", "spatial_deltacorr_", "spatial_deltasync_")  # delta CSD's
 
 
 @pytest.mark.parametrize("step_s,window_s,fs", [(10.0, 50.0, FS), (5.0, 50.0, FS),
@@ -264,17 +265,19 @@ def test_shared_spatial_equals_the_family_on_the_same_windows(step_s, window_s, 
                           quality=quality, psd=psd)
     ref = compute_features(windows, fs, feature_set=["spatial"], quality=quality, psd=psd)
     assert sorted(got) == sorted(ref) and len(got) == 2 * 58  # spans x columns
-    deltacorr = 0
+    exact = 0
     for k in ref:
         assert got[k].dtype == np.float32
-        if any(m in k for m in CORRELATION):
-            # pooled float64 moments against the family's float32 centred products: float32
-            # rounding of values in [0, 1] (measured: at most 4.5e-8)
+        # pooled float64 moments against the family's float32 centred products, pooled
+        # complex128 segment cross-products against its complex64 ones (not at 201 Hz, whose
+        # 402-sample decimated pieces are no whole number of 40-sample hops: the family's own
+        # delta path): float32 rounding of values in [0, 1] (measured: at most 4.5e-8)
+        if any(m in k for m in CORRELATION) or (k.startswith(DELTA) and fs == FS):
             np.testing.assert_allclose(got[k], ref[k], rtol=0, atol=1e-7, err_msg=k)
-        else:  # asymmetries from the same PSDs; delta spectra of the same segments
+        else:  # asymmetries and gradients from the same PSDs
             np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
-            deltacorr += "_deltacorr_" in k
-    assert deltacorr == 2 * 3
+            exact += 1
+    assert exact == 2 * (32 + 12 + 7 * (fs != FS))
     # the silent derivation (Fp1-F7, in LL) correlates 0: the family's flat-channel rule
     assert (ref["spatial_sync_L_50s"] < ref["spatial_sync_R_50s"]).all()
 
@@ -303,20 +306,24 @@ def test_pooled_correlation_is_numpy_corrcoef_of_the_joined_pieces():
 
 
 def test_spatial_pieces_are_summed_and_decimated_once(monkeypatch):
+    from hms_features.features import base
+
     calls = {"moments": [], "decimate": [], "ffts": []}
-    moments, decimate, ffts = spatial.piece_moments, spatial.boxcar_decimate, spatial.segment_ffts
+    moments, decimate, ffts = spatial.piece_moments, spatial.boxcar_decimate, base.segment_spectra
     monkeypatch.setattr(spatial, "piece_moments",
                         lambda x: calls["moments"].append(x.shape[0]) or moments(x))
     monkeypatch.setattr(spatial, "boxcar_decimate",
                         lambda x, q: calls["decimate"].append(x.shape[:2]) or decimate(x, q))
-    monkeypatch.setattr(spatial, "segment_ffts",
-                        lambda x, *a, **kw: calls["ffts"].append(x.shape) or ffts(x, *a, **kw))
+    monkeypatch.setattr(spatial, "segment_ffts", None)  # the family's path: not taken
+    monkeypatch.setattr(base, "segment_spectra",
+                        lambda x, *a, **kw: calls["ffts"].append(
+                            (x.shape, len(kw["starts"]))) or ffts(x, *a, **kw))
     rec = _recording(seconds=300, seed=11)
     offsets = np.arange(0, 250, 10.0)  # 25 windows of 5 pieces: 29 distinct ones
     (_, windows, quality, psd), = recording_windows(rec, offsets, FS, {}, 25)
     starts = np.rint(offsets * FS).astype(np.int64)
     _shared_spatial(windows, starts, FS, _bipolar_windows(windows, starts), quality=quality,
                     psd=psd)
-    # 2 s segments every 1 s from 0 to 288 s: each transformed once (the 10 s spans' are
-    # among the 50 s windows'), 80 samples at 40 Hz
-    assert calls == {"moments": [29], "decimate": [(29, 18)], "ffts": [(289, 18, 80)]}
+    # the 2 s segments every 1 s starting in each piece (10; 40 Hz), each piece with the
+    # one after it: each transformed once (the 10 s spans' are among the 50 s windows')
+    assert calls == {"moments": [29], "decimate": [(29, 18)], "ffts": [((29, 18, 800), 10)]}

@@ -512,7 +512,7 @@ def compute(ctx: FeatureContext) -> dict[str, np.ndarray]:
     return columns(ctx)
 
 
-def columns(ctx: FeatureContext, corr=None, delta_spectra=None) -> dict[str, np.ndarray]:
+def columns(ctx: FeatureContext, corr=None, delta_csd=None) -> dict[str, np.ndarray]:
     """The spatial family's columns of one span (:func:`compute`), given what is already known.
 
     Parameters
@@ -522,10 +522,10 @@ def columns(ctx: FeatureContext, corr=None, delta_spectra=None) -> dict[str, np.
     corr : array, shape (n, 18, 18), optional
         :func:`correlation_matrix` of ``ctx.bipolar`` (or equal to it up to rounding, e.g. from
         pooled moments: :func:`covariance_from_moments`); computed when None.
-    delta_spectra : (freqs, spectra), optional
-        :func:`segment_ffts` (``fmax`` the delta band's upper edge) of the derivations
-        decimated by :func:`delta_factor` (:func:`boxcar_decimate`), spectra of shape
-        (n, 18, n_segments, f); computed when None.
+    delta_csd : array, complex128, shape (n, 18, 18, f), optional
+        :func:`cross_spectral_matrix` of the delta-band bins (``0.5 <= f < 4`` Hz) of the
+        :func:`segment_ffts` of the derivations decimated by :func:`delta_factor`
+        (:func:`boxcar_decimate`), or equal to it up to rounding; computed when None.
 
     Returns
     -------
@@ -547,12 +547,12 @@ def columns(ctx: FeatureContext, corr=None, delta_spectra=None) -> dict[str, np.
         j = np.argmax(np.abs(ai), axis=1)[:, None]
         out[f"spatial_asym_{b}_maxpair_{s}"] = np.take_along_axis(ai, j, axis=1)[:, 0]
         out[f"spatial_absasym_{b}_maxpair_{s}"] = np.abs(out[f"spatial_asym_{b}_maxpair_{s}"])
-    if delta_spectra is None:
+    csd = delta_csd
+    if csd is None:
         q = delta_factor(ctx.fs)
-        delta_spectra = segment_ffts(boxcar_decimate(x, q), ctx.fs / q, fmax=BANDS["delta"][1])
-    fd, spectra = delta_spectra
-    sel = (fd >= BANDS["delta"][0]) & (fd < BANDS["delta"][1])
-    csd = cross_spectral_matrix(spectra[..., sel])  # (n, 18, 18, f)
+        fd, spectra = segment_ffts(boxcar_decimate(x, q), ctx.fs / q, fmax=BANDS["delta"][1])
+        sel = (fd >= BANDS["delta"][0]) & (fd < BANDS["delta"][1])
+        csd = cross_spectral_matrix(spectra[..., sel])  # (n, 18, 18, f)
     auto = np.real(np.diagonal(csd, axis1=1, axis2=2))  # (n, f, 18)
     auto = auto.transpose(0, 2, 1)  # (n, 18, f)
     coh = coherence_from_csd(csd, auto[:, :, None, :], auto[:, None, :, :])
