@@ -808,10 +808,11 @@ def _shared_delta_csd(chunks, which, fs, q) -> dict | None:
     # each piece followed by the one after it in the recording (zeros if no window has it)
     succ = np.full(len(dec), -1)
     succ[which[:, :-1]] = which[:, 1:]
-    ext = np.concatenate([dec, np.where(succ[:, None, None] >= 0, dec[succ], 0.0)
-                          .astype(np.float32)], axis=-1)
     n_in = n_piece // hop  # segments starting in a piece
     n_last = (n_piece - nper) // hop + 1  # of them, those inside it
+    tail = (n_in - 1) * hop + nper - n_piece  # samples the last one takes from the next piece
+    ext = np.concatenate([dec, dec[succ, :, :tail]], axis=-1)
+    ext[succ < 0, :, n_piece:] = 0.0
     band = spatial.BANDS["delta"]
     freqs, spec = segment_spectra(ext, fs_d, WELCH_SEGMENT_S, starts=np.arange(n_in) * hop,
                                   fmax=band[1], scaling=None)  # (m, 18, n_in, f)
@@ -824,7 +825,10 @@ def _shared_delta_csd(chunks, which, fs, q) -> dict | None:
     part = products(slice(0, n_last))  # (m, f, 18, 18)
     full = part + products(slice(n_last, n_in))
     n50 = (p - 1) * n_in + n_last
-    csd50 = (full[which[:, :-1]].sum(axis=1) + part[which[:, -1]]) / n50
+    csd50 = part[which[:, -1]]
+    for j in range(p - 1):
+        csd50 += full[which[:, j]]
+    csd50 /= n50
     csd10 = part[which[:, p // 2]] / n_last
     return {"50s": np.moveaxis(csd50, 1, -1), "10s": np.moveaxis(csd10, 1, -1)}
 

@@ -325,5 +325,6 @@ def test_spatial_pieces_are_summed_and_decimated_once(monkeypatch):
     _shared_spatial(windows, starts, FS, _bipolar_windows(windows, starts), quality=quality,
                     psd=psd)
     # the 2 s segments every 1 s starting in each piece (10; 40 Hz), each piece with the
-    # one after it: each transformed once (the 10 s spans' are among the 50 s windows')
-    assert calls == {"moments": [29], "decimate": [(29, 18)], "ffts": [((29, 18, 800), 10)]}
+    # second the last one takes from the piece after it: each transformed once (the 10 s
+    # spans' are among the 50 s windows')
+    assert calls == {"moments": [29], "decimate": [(29, 18)], "ffts": [((29, 18, 440), 10)]}
