@@ -708,14 +708,15 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
     covariance pooled from its pieces'
     (:func:`~hms_features.features.spatial.covariance_from_moments`; the ``10s`` span is the
     middle piece), normalised as the family does
-    (:func:`~hms_features.features.spatial.correlation_from_covariance`). When a piece's length
-    is a multiple of the delta decimation factor, every piece is decimated once
-    (:func:`~hms_features.features.spatial.boxcar_decimate`: the same values as decimating the
-    window, whose blocks of ``q`` samples are the pieces'). The rest (band-power asymmetries from
-    the shared PSDs, the delta cross-spectra) is the family's own
+    (:func:`~hms_features.features.spatial.correlation_from_covariance`). The delta
+    cross-spectral matrices are pooled from per-piece sums of segment cross-products
+    (:func:`_shared_delta_csd`: each piece decimated and its segments transformed once; the
+    family's own path when the pieces are no whole number of segment hops). The rest
+    (band-power asymmetries and gradients from the shared PSDs) is the family's own
     (:func:`~hms_features.features.spatial.columns`). The correlation columns (``spatial_corr_*``,
-    ``spatial_sync_*``, ``spatial_synceig_*``) equal the family's up to its float32 accumulation
-    (the pooled sums are float64), the others exactly.
+    ``spatial_sync_*``, ``spatial_synceig_*``) and the delta ones (``spatial_deltacoh_*``,
+    ``spatial_deltacorr_*``, ``spatial_deltasync_*``) equal the family's up to its float32 /
+    complex64 accumulation (the pooled sums are float64 / complex128), the others exactly.
 
     Parameters
     ----------
@@ -880,8 +881,8 @@ def recording_features(source, feature_set="fast", *, window_s: float = 50.0,
     measures (each distinct 10 s sub-window is measured once, not once per window holding it;
     :func:`_shared_evolution`), the ``temporal`` family's sums (each distinct 10 s piece
     summed once; :func:`_shared_temporal`) and the ``spatial`` family's broadband correlation
-    moments and delta cross-spectra (each distinct piece summed and decimated once, each
-    distinct 2 s segment transformed once; :func:`_shared_spatial`). Values equal the
+    moments and delta cross-spectra (each distinct piece summed, decimated and its segments
+    transformed once; :func:`_shared_spatial`). Values equal the
     per-window computation on the same windows up to float32 rounding.
 
     Parameters
