@@ -624,8 +624,7 @@ def _shared_temporal(windows: np.ndarray, starts: np.ndarray, fs: float,
         count[a:a + step] = _transients(joined, fs, SPIKE_THRESHOLD, SPIKE_REFRACTORY_S)
     out.update(columns(finish(pool(parts, which, length), n_samples, fs, count),
                        n_samples / fs, "50s"))
-    return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-            for name, v in out.items()}
+    return _finite32(out)
 
 
 def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
@@ -694,8 +693,7 @@ def _shared_evolution(windows: np.ndarray, starts: np.ndarray, fs: float,
     measures = subwindow_measures(chunks, fs, n_sub=1, psd=psd)  # (m, 1) each
     out = summarise({key: v[:, 0][which] for key, v in measures.items()},
                     chunks.shape[-1] / fs, "50s")
-    return {name: np.nan_to_num(np.asarray(v, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-            for name, v in out.items()}
+    return _finite32(out)
 
 
 def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.ndarray,
@@ -770,7 +768,12 @@ def _shared_spatial(windows: np.ndarray, starts: np.ndarray, fs: float, bip: np.
     for span in ("50s", "10s"):
         ctx = span_context(span, contexts, windows, fs, slices, None, quality, psd)
         out.update(spatial.columns(ctx, corr=corr[span], delta_csd=delta[span]))
-    # one finiteness guard over the (columns, windows) table, as compute_features does
+    return _finite32(out)
+
+
+def _finite32(out: dict) -> dict:
+    """Shared columns as :func:`~hms_features.features.registry.compute_features` returns
+    them: float32 (k,), non-finite values 0 (one guard over the (columns, windows) table)."""
     table = np.stack([np.asarray(v, np.float32).reshape(-1) for v in out.values()])
     if not np.isfinite(table).all():
         np.nan_to_num(table, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
