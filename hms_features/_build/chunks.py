@@ -108,12 +108,13 @@ def recording_windows(rec: np.ndarray, offsets: np.ndarray, fs: float, prep: dic
     # flags the padding
     length = max(rec.shape[-1], need)
     raw = cut_windows(rec, [0.0], length / fs, fs, pad=True)  # (1, 20, length)
-    # the whole recording's own indicators would be discarded: its windows' come from counts
     # the segment grid stays anchored at sample 0: the spectra start at the grid segment
     # holding the first window's start
     _, k_lo, _, hop = welch_grid(int(starts.min()), n_win, fs)
     lo = k_lo * hop
     with values_checked():  # made of rec's checked samples
+        # _clean: preprocess without the whole recording's own quality indicators, which would
+        # be discarded (the windows' come from running counts, _shared_quality)
         clean = _clean(check_eeg(raw, caller="recording_windows", dtype=None, order=None),
                        fs, **{**PREPROCESS_DEFAULTS, **prep})
         clean, raw = clean[0], raw[0]
