@@ -469,3 +469,7 @@ def test_given_bipolar_derivations_are_used_and_checked():
     with pytest.raises(ValueError, match=r"bipolar must have shape \(2, 18, 2000\)"):
         registry.compute_features(clean, FS, feature_set=["temporal"],
                                   bipolar=bipolar(clean)[:, :17])
+    # checked whole, not only block by block (a block of 1 window would not see the extra one)
+    extra = np.concatenate([bipolar(clean), bipolar(clean)[:1]])
+    with pytest.raises(ValueError, match=r"bipolar must have shape \(2, 18, 2000\)"):
+        registry.compute_features(clean, FS, feature_set=["temporal"], bipolar=extra, block=1)

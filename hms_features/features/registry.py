@@ -177,6 +177,11 @@ def compute_features(eeg: np.ndarray, fs: float = FS, *, feature_set="default",
     n = eeg.shape[0]
     if spectrogram is not None:
         spectrogram = check_spectrogram(spectrogram, n, "compute_features")
+    if bipolar is not None:
+        expected = (eeg.shape[0], len(BIPOLAR_NAMES), eeg.shape[-1])
+        if np.shape(bipolar) != expected:
+            raise ValueError(f"compute_features: bipolar must have shape {expected} (the "
+                             f"derivations of eeg), got {np.shape(bipolar)}")
     with values_checked():  # the blocks, spans and derivations below are made of these samples
         return _compute_checked(eeg, fs, feature_set, spectrogram, quality, psd, block, present,
                                 bipolar)
@@ -189,22 +194,17 @@ def _compute_checked(eeg, fs, feature_set, spectrogram, quality, psd, block, pre
         parts = []
         for a in range(0, n, block):
             sl = slice(a, min(a + block, n))
-            parts.append(compute_features(
-                eeg[sl], fs, feature_set=feature_set,
-                spectrogram=None if spectrogram is None else spectrogram[sl],
-                quality={k: np.asarray(v)[sl] for k, v in (quality or {}).items()},
-                psd={k: (f, p[sl]) for k, (f, p) in (psd or {}).items()}, block=block,
-                present=present, bipolar=None if bipolar is None else bipolar[sl]))
+            parts.append(_compute_checked(
+                eeg[sl], fs, feature_set, None if spectrogram is None else spectrogram[sl],
+                {k: np.asarray(v)[sl] for k, v in (quality or {}).items()},
+                {k: (f, p[sl]) for k, (f, p) in (psd or {}).items()}, block, present,
+                None if bipolar is None else bipolar[sl]))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     families = [FAMILIES[f] for f in resolve_families(feature_set)]
     slices = span_slices(eeg.shape[-1], fs)
     psd = psd or {}
     contexts = {}
     if bipolar is not None:
-        expected = (eeg.shape[0], len(BIPOLAR_NAMES), eeg.shape[-1])
-        if np.shape(bipolar) != expected:
-            raise ValueError(f"compute_features: bipolar must have shape {expected} (the "
-                             f"derivations of eeg), got {np.shape(bipolar)}")
         whole = span_context("50s", contexts, eeg, fs, slices, spectrogram, quality, psd)
         whole.__dict__["bipolar"] = bipolar  # the cached property, given
     out: dict[str, np.ndarray] = {}
