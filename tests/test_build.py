@@ -52,6 +52,23 @@ def test_progress_bar_is_quiet_when_disabled(capsys):
     assert "win/s" in capsys.readouterr().err
 
 
+def test_progress_bar_counts_cached_windows_apart(tmp_path, capsys):
+    # a table read from the cache must not print a rate (it printed "2/2 in 0 s" at millions of
+    # windows/s); a partly cached one rates only the computed windows and says how many were cached
+    x = _eeg(4)
+    kw = dict(feature_set=["spectral"], n_jobs=1, chunk_size=2, cache_dir=tmp_path)
+    build_features(x, progress=False, **kw)
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".parquet")
+    assert len(files) == 2  # one per chunk
+    files[0].unlink()  # the other chunk stays cached
+    build_features(x, progress=True, **kw)
+    err = capsys.readouterr().err
+    assert "4/4" in err and "2 from cache" in err
+    build_features(x, progress=True, **kw)
+    final = capsys.readouterr().err.split("\r")[-1]
+    assert "4/4" in final and "4 from cache" in final and "?win/s" in final
+
+
 def test_parallel_equals_sequential():
     x = _eeg(4)
     a = build_features(x, feature_set=["spectral"], n_jobs=1, chunk_size=1, progress=False)
