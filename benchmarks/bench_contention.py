@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _host import PROBE_TEXT, host_line, host_probe
+
 OUT = Path(__file__).resolve().parent / "results" / "contention.md"
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -202,7 +204,8 @@ def main(argv=None):
     emit("# Contention benchmark")
     emit()
     emit(f"Machine: {platform.machine()}, {cpus} CPUs available to this process "
-         f"(`os.sched_getaffinity`), Python {platform.python_version()}. "
+         f"(`os.sched_getaffinity`), Python {platform.python_version()}; idle at the start, "
+         f"{host_line(host_probe())} ({PROBE_TEXT}; a reading at the end of this file). "
          f"Busy = one `python -c \"while True: pass\"` per CPU, started and stopped by the "
          f"benchmark. Each figure is the median of {reps} interleaved runs (A, B, C, then C, B, "
          "A, ...), each a fresh interpreter; the load average (1, 5, 15 min) is printed at the "
@@ -313,6 +316,7 @@ def main(argv=None):
                  "`_build.run.MIN_WORKER_CHUNKS` chunks every setting runs in one process.")
             emit()
 
+    emit(f"At the end (no competing process), {host_line(host_probe())}.")
     if not args.quick:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

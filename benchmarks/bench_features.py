@@ -56,6 +56,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from _host import PROBE_TEXT, host_line, host_probe
 
 from hms_features.build import build_features
 from hms_features.data import HMSDataset
@@ -278,11 +279,12 @@ def main(argv=None):
     emit("# Feature engine benchmark")
     emit()
     emit(f"Machine: {platform.machine()}, 2 cores shared with other jobs (load average at start "
-         f"{_load()}); Python "
+         f"{_load()}; at the start {host_line(host_probe())}, at the end of this file another "
+         f"reading); Python "
          f"{platform.python_version()}, numpy {np.__version__}. Windows: synthetic HMS "
          f"recordings (`make_synthetic_hms`), 20 channels x 10,000 samples (50 s, 200 Hz), "
          f"18 bipolar derivations. Every figure is a median of interleaved runs, with the load "
-         f"average printed beside it.")
+         f"average printed beside it; {PROBE_TEXT}.")
     emit()
     emit("Feature counts: " + ", ".join(
         f"`{s}` {len(feature_names(s))}" for s in ("default", "fast")) + " (with the "
@@ -704,7 +706,8 @@ def main(argv=None):
     for r in rows_out:
         emit(f"| {r[0]} | {r[1]} | {r[2]:.1e} | {r[3]} |")
     emit()
-    emit(f"Peak resident memory of this whole run: {_maxrss_mb():.0f} MB (main process).")
+    emit(f"Peak resident memory of this whole run: {_maxrss_mb():.0f} MB (main process). At the "
+         f"end {host_line(host_probe())}.")
     emit()
     emit("## Targets")
     emit()
