@@ -215,12 +215,12 @@ def main(argv=None):
          f"{' --n-estimators ' + str(args.n_estimators) if args.n_estimators else ''}"
          f"{' --rounds ' + str(args.rounds) if args.rounds != 50 else ''}`.")
     emit()
-    emit("Thread rule (`hms_features.parallel.lightgbm_threads`, `n_jobs=-1`): with passive "
-         "OpenMP waiting (`import hms_features` sets `OMP_WAIT_POLICY=PASSIVE` unless the user "
-         "set it), all CPUs; when OpenMP spins, 1 thread below "
-         f"{SMALL_TABLE_CELLS:,} table cells, otherwise as many threads as CPUs idle over 0.1 s "
-         "(`/proc/stat`). Section 1's \"default\" is whatever the command line does with no "
-         "`--n-jobs`.")
+    emit("Thread rule (`hms_features.parallel.lightgbm_threads`, `n_jobs=-1`): 1 thread below "
+         f"{SMALL_TABLE_CELLS:,} table cells (rows x features of the table trained on; `cv` "
+         "trains on 4/5 of the rows); above, with passive OpenMP waiting (`import hms_features` "
+         "sets `OMP_WAIT_POLICY=PASSIVE` unless the user set it), all CPUs, and when OpenMP "
+         "spins as many threads as CPUs idle over 0.1 s (`/proc/stat`). Section 1's "
+         "\"default\" is whatever the command line does with no `--n-jobs`.")
     emit()
     conditions = ("idle", "busy")
 

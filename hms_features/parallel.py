@@ -10,14 +10,15 @@ programs share the cores:
   or LightGBM load libgomp, unless the user already chose a policy. libgomp reads the variable
   once, when it is loaded: importing LightGBM *before* ``hms_features`` keeps its default.
   LightGBM has no parameter for it.
-* **Thread count.** Passive threads waste no CPU while they wait, and the kernel shares a busy
-  core per thread, so with passive waiting all threads stayed as fast as or faster than one
-  thread in ``benchmarks/bench_contention.py`` (``cv`` on the demo's 600 x 3,274 table and on an
-  8-patient 175 x 3,274 table), idle or with a competing process per core.
-  :func:`lightgbm_threads` therefore gives LightGBM all the CPUs asked for when waiting is
-  passive. When it is not (libgomp was loaded before ``hms_features`` and spins, or the user
-  chose ``ACTIVE``), small tables get one thread and larger ones no more threads than CPUs are
-  idle right now (``/proc/stat``, over 0.1 s).
+* **Thread count.** Passive threads waste no CPU while they wait, but each parallel region
+  then pays for waking them. On tables below :data:`SMALL_TABLE_CELLS` a boosting round has
+  too little work per region to repay that: on 2 idle cores, 50 rounds on an 8-patient
+  175 x 3,274 table took 1.2 s on one thread and 1.6-2.4 s on two passive ones
+  (``benchmarks/bench_contention.py``). :func:`lightgbm_threads` therefore gives small tables
+  one thread whatever the waiting policy. Larger tables get all the CPUs asked for when
+  waiting is passive (the kernel shares a busy core per thread, so they degrade gracefully);
+  when it is not (libgomp was loaded before ``hms_features`` and spins, or the user chose
+  ``ACTIVE``), no more threads than CPUs are idle right now (``/proc/stat``, over 0.1 s).
 
 Feature workers are separate processes (joblib loky) that never spin, so :func:`feature_workers`
 only resolves negative counts against the CPUs this process may use (``os.sched_getaffinity``,
@@ -38,9 +39,10 @@ __all__ = [
     "openmp_passive",
 ]
 
-#: When OpenMP spins, tables with fewer cells (rows x features) than this train LightGBM on one
-#: thread whatever the load (an 8-patient table of the default set, 175 x 3,274 = 0.6 M cells,
-#: gains nothing from a second thread, and a spinning one stalls it on a busy core).
+#: Tables with fewer cells (rows x features) than this train LightGBM on one thread whatever the
+#: load and waiting policy: an 8-patient table of the default set (175 x 3,274 = 0.6 M cells)
+#: ran 1.3-2x slower on two passive threads than on one on an idle machine, and a spinning
+#: second thread stalls it on a busy core.
 SMALL_TABLE_CELLS = 1_000_000
 
 #: How long :func:`idle_cpus` watches the CPUs, seconds.
@@ -169,12 +171,13 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
 
     * ``None`` (scikit-learn's convention): 1.
     * A positive count: that many threads, at most :func:`available_cpus` (the user asked).
-    * A negative count (-1: "all cores", the command line's default), when OpenMP waits
-      passively (:func:`openmp_passive`): the count it asks for (-1: all CPUs).
-    * A negative count when OpenMP spins: one thread when the table has fewer than
-      :data:`SMALL_TABLE_CELLS` cells; otherwise as many threads as CPUs are idle right now
-      (:func:`idle_cpus`, rounded to the nearest whole CPU), at least 1 and at most that count,
-      and 1 where the idle CPUs cannot be measured.
+    * A negative count (-1: "all cores", the command line's default) for a table with fewer
+      than :data:`SMALL_TABLE_CELLS` cells: 1 (waking a second thread costs more than it does).
+    * A negative count for a larger table, when OpenMP waits passively
+      (:func:`openmp_passive`): the count it asks for (-1: all CPUs).
+    * A negative count for a larger table when OpenMP spins: as many threads as CPUs are idle
+      right now (:func:`idle_cpus`, rounded to the nearest whole CPU), at least 1 and at most
+      that count, and 1 where the idle CPUs cannot be measured.
 
     Parameters
     ----------
@@ -201,10 +204,10 @@ def lightgbm_threads(n_jobs: int | None, n_rows: int, n_features: int, *,
         return 1
     if int(n_jobs) > 0:
         return min(wanted, cpus)
-    if openmp_passive() if passive is None else passive:
-        return wanted
     if int(n_rows) * int(n_features) < SMALL_TABLE_CELLS or wanted == 1:
         return 1
+    if openmp_passive() if passive is None else passive:
+        return wanted
     if idle is None:
         idle = idle_cpus()
     if idle is None:

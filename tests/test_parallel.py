@@ -63,7 +63,8 @@ def test_lightgbm_threads_when_openmp_spins(n_jobs, shape, idle, cpus, expected,
         (-1, BIG, 2, 2),  # passive threads cost nothing while they wait: all CPUs
         (-1, BIG, 8, 8),
         (-2, BIG, 8, 7),
-        (-1, SMALL, 8, 8),  # small tables too: measured no slower than one thread
+        (-1, SMALL, 8, 1),  # small tables: one thread (waking a second costs more)
+        (2, SMALL, 8, 2),  # ... unless the user asks for more
     ],
 )
 def test_lightgbm_threads_when_openmp_waits_passively(n_jobs, shape, cpus, expected,
@@ -84,6 +85,10 @@ def test_lightgbm_threads_small_table_does_not_sample_the_cpus(monkeypatch):
     monkeypatch.setattr(P, "idle_cpus", boom)
     assert P.lightgbm_threads(-1, 100, 100, cpus=8, passive=False) == 1
     assert P.lightgbm_threads(-1, P.SMALL_TABLE_CELLS - 1, 1, cpus=8, passive=False) == 1
+    # whatever the waiting policy; from SMALL_TABLE_CELLS on, passive waiting gets all CPUs
+    for passive in (True, False):
+        assert P.lightgbm_threads(-1, P.SMALL_TABLE_CELLS - 1, 1, cpus=8, passive=passive) == 1
+    assert P.lightgbm_threads(-1, P.SMALL_TABLE_CELLS, 1, cpus=8, passive=True) == 8
 
 
 def test_zero_jobs_is_an_error():
