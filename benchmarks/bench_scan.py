@@ -44,6 +44,19 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def source_hash() -> str:
+    """Hash of the library's source (every ``hms_features/**/*.py``): part of the settings
+    under which a cached dataset, model or recording is reused, so that a run of changed code
+    never scores a model or recording made by older code."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for f in sorted((ROOT / "hms_features").rglob("*.py")):
+        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
 # The child's peak memory is VmHWM, the high-water mark of its own address space: ru_maxrss
 # survives exec, so a child started by a large parent (the one that just wrote a 24 h
 # recording, 2.9 GB) reported the parent's size.
@@ -90,15 +103,19 @@ def train_model(out: Path, patients: int, seed: int) -> tuple[Path, float]:
     from hms_features.models import make_hms_pipeline
 
     model_dir, done = out / "model", out / "model.json"
-    params = {"patients": patients, "seed": seed}
+    params = {"patients": patients, "seed": seed, "source": source_hash()}
     if (model_dir / "manifest.json").is_file() and done.is_file():
         info = json.loads(done.read_text())
         if info["params"] == params:
             return model_dir, info["train_s"]
     t0 = time.perf_counter()
     data = out / "synth"
-    if not (data / "train.csv").is_file():
-        make_synthetic_hms(data, n_patients=patients, seed=seed, progress=False)
+    made = data / "made_with.json"
+    if not ((data / "train.csv").is_file() and made.is_file()
+            and json.loads(made.read_text()) == params):
+        make_synthetic_hms(data, n_patients=patients, seed=seed, progress=False,
+                           overwrite=True)
+        made.write_text(json.dumps(params))
     ds = HMSDataset(data)
     X = build_features(ds, "fast", n_jobs=2, progress=False, cache_dir=out / "cache")
     model = make_hms_pipeline(n_estimators=200, random_state=seed, n_jobs=2)
@@ -120,11 +137,11 @@ def recording(rec_dir: Path, name: str, hours: float, seizures_per_hour: float,
               "patterns": max(1, round(hours)), "min_gap_s": 240.0}
     if done.is_file():
         info = json.loads(done.read_text())
-        if info["params"] == params:
+        if info["params"] == params and info.get("source") == source_hash():
             return {"edf": Path(info["edf"]), "szcore_tsv": Path(info["szcore_tsv"]),
                     "duration_s": info["duration_s"]}
     rec = make_long_recording(rec_dir, **params)
-    done.write_text(json.dumps({"params": params, "edf": str(rec["edf"]),
+    done.write_text(json.dumps({"params": params, "source": source_hash(), "edf": str(rec["edf"]),
                                 "szcore_tsv": str(rec["szcore_tsv"]),
                                 "duration_s": rec["duration_s"]}))
     return rec
@@ -220,7 +237,7 @@ is the scanning process's own). At the start {probe_start}, at the end {probe_en
 {PROBE_TEXT}.
 
 Model: `fast` feature set, {args.patients} synthetic patients (Kaggle layout), LightGBM 200
-rounds (trained in {train_s:.0f} s, cached across runs). Recordings: {args.recordings} x
+rounds (trained in {train_s:.0f} s, reused by later runs of the same library source only). Recordings: {args.recordings} x
 {args.hours:g} h synthetic 19-channel EDF at 200 Hz (+ ECG), {max(1, round(args.seizures_per_hour
 * args.hours))} seizures (40-120 s) and {max(1, round(args.hours))} other IIIC stretches each,
 at known times{long_text}. Scan: 50 s windows every {args.step:g} s, streamed in 600 s
