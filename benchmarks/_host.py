@@ -1,12 +1,16 @@
 """How fast this host is right now: a fixed workload, timed the same way in every benchmark.
 
-The machine is shared and the same code has measured up to 1.45x slower from one session to the
-next, so an absolute figure (windows/s, hours of EEG per CPU-minute) is only comparable with
-another day's when both say how fast the host was. :func:`host_probe` times a workload that does
+The machine is shared and is not always the same machine: the same code has measured up to
+1.45x slower from one session to the next, and up to 2x faster on another day's host, so an
+absolute figure (windows/s, hours of EEG per CPU-minute) means little without saying how fast
+the host was. :func:`host_probe` times a workload that does
 not depend on this library's code (so a faster library does not move it): scipy's zero-phase
 Butterworth filter and numpy's real FFT and matrix product on one fixed 50 s, 20-channel,
-200 Hz float64 array (seed 0). Each benchmark prints it at its start and end; a reader scales a
-figure by the ratio of two runs' probes before comparing them.
+200 Hz float64 array (seed 0). Each benchmark prints it at its start and end. It tells a fast
+host from a slow one, but does not convert one host's figures into another's: from 2026-12-01
+to 2026-12-02 the probe fell 1.4-1.5x and the library's CPU per window 1.8-2.0x (hosts differ
+in more than speed, e.g. AVX-512). Compare absolute figures only between runs with close probes;
+ratios of interleaved runs are what carry across hosts.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ def host_probe(repeats: int = 31) -> float:
 PROBE_TEXT = ("the host probe (`benchmarks/_host.py`) is the median CPU time of a fixed workload "
               "that does not use this library (scipy `sosfiltfilt`, numpy `rfft` and a matrix "
               "product on one 20 x 10,000 float64 array, one thread): lower is a faster host, "
-              "and two runs' figures compare in proportion to their probes")
+              "which tells a fast host from a slow one but does not convert one host's figures "
+              "into another's (hosts differ in more than speed): compare absolute figures only "
+              "between runs with close probes")
 
 
 def host_line(probe_ms: float) -> str:
