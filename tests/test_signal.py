@@ -276,3 +276,42 @@ def test_segment_spectra_average_is_the_mean_of_runs_of_segments():
     np.testing.assert_allclose(mean, each.reshape(2, 2, 4, -1).mean(axis=-2), rtol=1e-5)
     with pytest.raises(ValueError, match="average=3"):
         segment_spectra(x, FS, 2.0, starts=starts, average=3)
+
+
+def _repair_reference(x, fs, max_gap_s):
+    """repair_nan's gap rule, one row and one gap at a time: np.interp between the valid
+    neighbours, held at the nearest valid value at the ends, 0 beyond max_gap_s; 0 with no
+    valid sample."""
+    out = np.array(x, np.float64)
+    for row in out.reshape(-1, out.shape[-1]):
+        nan = np.isnan(row)
+        valid = np.flatnonzero(~nan)
+        if not len(valid):
+            row[:] = 0.0
+            continue
+        filled = np.interp(np.arange(len(row)), valid, row[valid])  # holds at both ends
+        edges = np.diff(np.r_[0, nan.astype(np.int8), 0])
+        for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+            row[a:b] = filled[a:b] if b - a <= max_gap_s * fs else 0.0
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), max_gap_s=st.sampled_from([0.05, 0.5, 1.0, 100.0]))
+def test_repair_nan_matches_a_gap_by_gap_reference(seed, max_gap_s):
+    # random gaps of every kind: interior, touching either end, whole rows, runs of one sample
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((3, 6, 400)) * 50).astype(np.float32)
+    for _ in range(rng.integers(0, 25)):
+        w, c = rng.integers(3), rng.integers(6)
+        a = rng.integers(0, 400)
+        x[w, c, a:a + rng.integers(1, 150)] = np.nan
+    x[0, 5] = np.nan if seed % 3 == 0 else x[0, 5]
+    longest = int(max_gap_s * 100)  # interior gaps of exactly the limit and one sample more
+    x[1, 2, 50:50 + longest] = np.nan
+    x[2, 3, 150:151 + longest] = np.nan
+    clean, frac, bad = repair_nan(x, 100.0, max_gap_s=max_gap_s, flat_uv=0.0)
+    ref = _repair_reference(x, 100.0, max_gap_s)
+    np.testing.assert_allclose(clean, ref, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(frac, np.isnan(x).mean(axis=-1))
+    np.testing.assert_array_equal(bad, np.isnan(x).all(axis=-1))
