@@ -13,10 +13,11 @@ programs share the cores:
 * **Thread count.** Passive threads waste no CPU while they wait, but each parallel region
   then pays for waking them. On tables below :data:`SMALL_TABLE_CELLS` a boosting round has
   too little work per region to repay that: on 2 idle cores, 50 rounds on an 8-patient
-  175 x 3,274 table took 1.2 s on one thread and 1.6-2.4 s on two passive ones
-  (``benchmarks/bench_contention.py``). :func:`lightgbm_threads` therefore gives small tables
-  one thread whatever the waiting policy. Larger tables get all the CPUs asked for when
-  waiting is passive (the kernel shares a busy core per thread, so they degrade gracefully);
+  175 x 3,274 table took 0.9-1.2 s on one thread and 1.4-2.4 s on two passive ones in repeated
+  runs, and 1.04-1.13x as long on two in ``benchmarks/bench_contention.py`` (two hosts).
+  :func:`lightgbm_threads` therefore gives small tables one thread whatever the waiting
+  policy. Larger tables get all the CPUs asked for when waiting is passive (the kernel shares
+  a busy core per thread, so they degrade gracefully);
   when it is not (libgomp was loaded before ``hms_features`` and spins, or the user chose
   ``ACTIVE``), no more threads than CPUs are idle right now (``/proc/stat``, over 0.1 s).
 
@@ -41,7 +42,7 @@ __all__ = [
 
 #: Tables with fewer cells (rows x features) than this train LightGBM on one thread whatever the
 #: load and waiting policy: an 8-patient table of the default set (175 x 3,274 = 0.6 M cells)
-#: ran 1.3-2x slower on two passive threads than on one on an idle machine, and a spinning
+#: ran 1.04-2x as long on two passive threads as on one on an idle machine, and a spinning
 #: second thread stalls it on a busy core.
 SMALL_TABLE_CELLS = 1_000_000
 
