@@ -203,14 +203,14 @@ def _fill_gaps(flat: np.ndarray, nan: np.ndarray, rows: np.ndarray, max_gap: flo
     run, start = np.nonzero(edges == 1)  # row-major: the runs of each row in order
     end = np.nonzero(edges == -1)[1]
     row, length = rows[run], end - start
-    prev, nxt = start - 1, end  # the valid neighbours (-1 / n: none)
+    prev, nxt = start - 1, end  # the valid neighbours (-1 / n: none), length + 1 apart
     left = flat[row, np.maximum(prev, 0)]
     right = flat[row, np.minimum(nxt, n - 1)]
     v_prev = np.where(prev >= 0, left, right)
     v_next = np.where(nxt < n, right, v_prev)
     k = np.repeat(np.arange(len(start)), length)  # the run of each missing sample
     i = np.arange(len(k)) - np.repeat(np.cumsum(length) - length, length) + start[k]
-    w = (i - prev[k]) / np.maximum(nxt[k] - prev[k], 1)
+    w = (i - prev[k]) / (nxt[k] - prev[k])
     fill = v_prev[k] + w * (v_next[k] - v_prev[k])
     fill = np.where(length[k] <= max_gap, fill, 0.0)
     flat[row[k], i] = np.nan_to_num(fill, nan=0.0)  # NaN: a row with no valid sample
