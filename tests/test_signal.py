@@ -306,7 +306,8 @@ def test_repair_nan_matches_a_gap_by_gap_reference(seed, max_gap_s):
         w, c = rng.integers(3), rng.integers(6)
         a = rng.integers(0, 400)
         x[w, c, a:a + rng.integers(1, 150)] = np.nan
-    x[0, 5] = np.nan if seed % 3 == 0 else x[0, 5]
+    if seed % 3 == 0:
+        x[0, 5] = np.nan  # a row with no valid sample
     longest = int(max_gap_s * 100)  # interior gaps of exactly the limit and one sample more
     x[1, 2, 50:50 + longest] = np.nan
     x[2, 3, 150:151 + longest] = np.nan
