@@ -36,6 +36,7 @@ preprocessing's job) and can be counted with :func:`count_nan`.
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from collections import Counter
@@ -458,6 +459,15 @@ class HMSDataset:
             f"{self.labels['eeg_id'].nunique()} EEGs, {self.labels['patient_id'].nunique()} "
             "patients)"
         )
+
+    def _with_labels(self, labels: pd.DataFrame) -> HMSDataset:
+        """A shallow copy of this handle whose label table is ``labels`` (same folder, split
+        and rate; nothing read or checked again). A build chunk carries one holding only its
+        own rows: pickled to a worker with the whole table, every chunk of the real train.csv
+        (106,800 rows, 14 MB) cost about 30 ms of pickling, some 50 s of CPU per build."""
+        out = copy.copy(self)
+        out.labels = labels
+        return out
 
     # ---------------------------------------------------------------- files
     def eeg_path(self, eeg_id) -> Path:

@@ -254,8 +254,14 @@ def filter_eeg(eeg: np.ndarray, fs: float = FS, l_freq: float | None = 0.5,
 
     Equals ``mne.filter.filter_data(x, fs, l_freq, h_freq, method="iir",
     iir_params=dict(order=order, ftype="butter", output="sos"))`` followed by
-    ``mne.filter.notch_filter(x, fs, notch, method="iir", iir_params=...)`` (same SOS, same odd
-    padding, computed in float64).
+    ``mne.filter.notch_filter(x, fs, notch, method="iir", iir_params=...)``, i.e.
+    ``scipy.signal.sosfiltfilt`` of each stage with odd padding (same SOS, same padding, same
+    initial states). Up to :data:`FFT_FILTER_MAX` samples (a 50 s window, not a 10 min
+    block) each stage is computed in the frequency domain (:func:`_zero_phase`), 1.2-1.5x
+    faster than scipy's two passes and equal to them to float64 rounding (1e-13 of the input's
+    largest magnitude with the default design; the float32 output of :func:`preprocess` moves
+    by one unit in the last place in about one sample in 50,000); longer signals take scipy's
+    passes, to the bit.
 
     Parameters
     ----------
@@ -281,16 +287,83 @@ def filter_eeg(eeg: np.ndarray, fs: float = FS, l_freq: float | None = 0.5,
         return x.copy() if x is eeg else x
     flat = x.reshape(-1, n)
     out = np.empty(flat.shape)
-    # blocks of ~2**17 samples (1 MB): the padded copies of a whole chunk (64 windows x 20
-    # channels x 50 s) peaked at 530 MB, and blocks that stay in the CPU's cache filter ~20 %
-    # faster than 16 MB ones (same values: rows are filtered independently)
-    rows = max(1, 2**17 // n)
+    # blocks of rows of ~1 MB that stay in the CPU's cache (for the FFTs, blocks of 12 windows'
+    # rows were 2x slower than blocks of 8, for scipy's passes 16 MB blocks 20 % slower than
+    # 1 MB ones; the padded copies of a whole 64-window chunk peaked at 530 MB); the same
+    # values, rows are filtered independently
+    longest = max(_fft_length(n, min(p, n - 1), sos) for sos, _, p in stages)
+    rows = max(1, 2**17 // longest)
     for a in range(0, flat.shape[0], rows):
         y = flat[a:a + rows]
-        for sos, zi, padlen in stages:
-            y = _sosfiltfilt(sos, zi, y, min(padlen, n - 1))
-        out[a:a + rows] = y
+        dest = out[a:a + rows]
+        for i, (sos, zi, padlen) in enumerate(stages):
+            padlen = min(padlen, n - 1)
+            if _fft_length(n, padlen, sos) <= FFT_FILTER_MAX:
+                y = _zero_phase(sos, y, padlen, out=dest if i == len(stages) - 1 else None)
+            else:
+                y = _sosfiltfilt(sos, zi, y, padlen)
+        if y is not dest:
+            dest[...] = y
     return out.reshape(x.shape)
+
+
+#: Impulse-response samples below this fraction of the largest are dropped by :func:`_zero_phase`
+#: (their effect is below float64 rounding of the output).
+_IMPULSE_TOL = 1e-16
+
+#: Longest FFT (samples) with which :func:`filter_eeg` filters in the frequency domain; longer
+#: signals take scipy's two passes per stage. On 20 rows, 0.5-40 Hz + 60 Hz notch at 200 Hz, the
+#: frequency domain took 0.58-0.81x the CPU time of the passes up to 55,000 samples (FFTs of
+#: up to 61,440) and 0.99-1.16x from 60,000 samples (FFTs of 67,500 and more, 2026-12-02).
+FFT_FILTER_MAX = 2**16
+
+
+def _fft_length(n: int, padlen: int, sos) -> int:
+    """The FFT length :func:`_zero_phase` uses for ``n`` samples: nothing wraps around."""
+    return sp_fft.next_fast_len(n + padlen + _impulse(_sos_key(sos))[0], real=True)
+
+
+def _zero_phase(sos: np.ndarray, x: np.ndarray, padlen: int, out=None) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=padlen)`` of a 2-D
+    float64 block, in the frequency domain, to float64 rounding (written to ``out`` if given).
+
+    sosfiltfilt odd-extends ``x`` to ``ext`` (length ``N``), runs the cascade forwards from the
+    steady state of ``c = ext[0]``, then backwards over that output from the steady state of its
+    last value, and keeps the middle. With ``h`` the impulse response, ``G`` the DC gain and
+    ``e = ext - c`` (zero before the start), linearity gives exactly
+
+        y[t] = (h2 * e)[t] + c G**2 + d' tail(N - t) - W(N - t) . s_N
+
+    where ``h2 * e`` is ``e`` filtered with the squared magnitude response (one FFT pair, long
+    enough that nothing wraps around into the kept samples), and the last two terms correct the
+    end, where the backward pass starts from the constant ``y_f[N - 1] = c G + d'`` instead of
+    the forward pass's free decay: ``d' = sum_k h[k] e[N-1-k]``, ``tail(m) = sum_{k>=m} h[k]``,
+    ``s_N`` the forward state after the last sample and ``W(m) = C A^(m-1) Q`` that state's
+    effect on the backward pass (``A, B, C`` the cascade's state space,
+    ``Q = sum_j A^j B C A^j``). Both corrections vanish beyond the impulse response's length
+    from the end.
+    """
+    n = x.shape[-1]
+    N = n + 2 * padlen
+    key = _sos_key(sos)
+    size, into, outof, G = _impulse(key)
+    L = min(size, N)
+    # h2 * e is exact on the kept samples [padlen, padlen + n) when nothing from e wraps onto
+    # them: m >= n + padlen + len(h)
+    m = _fft_length(n, padlen, sos)
+    c = 2 * x[:, :1] - x[:, padlen:padlen + 1]  # ext[0]
+    e = np.zeros((x.shape[0], max(m, N)))
+    np.subtract(x, c, out=e[:, padlen:padlen + n])
+    np.subtract(2 * x[:, :1] - c, x[:, padlen:0:-1], out=e[:, :padlen])
+    np.subtract(2 * x[:, -1:] - c, x[:, -2:-(padlen + 2):-1], out=e[:, padlen + n:N])
+    # [d', s_N] from the last L samples, then the end correction at t = N - L .. N - 1
+    end = (e[:, N - L:N] @ into[size - L:]) @ outof[:, size - L:]
+    spec = sp_fft.rfft(e[:, :m], axis=-1)
+    spec *= _squared_gain(key, m)
+    y = sp_fft.irfft(spec, n=m, axis=-1)
+    lo = max(N - L, padlen)  # the corrected samples that are kept
+    y[:, lo:N - padlen] += end[:, lo - (N - L):L - padlen]
+    return np.add(y[:, padlen:padlen + n], c * (G * G), out=out)
 
 
 @lru_cache(maxsize=32)
@@ -314,6 +387,78 @@ def _sosfiltfilt(sos, zi, x, padlen):
     y, _ = sps.sosfilt(sos, ext, axis=-1, zi=zi * ext[:, :1])
     y, _ = sps.sosfilt(sos, y[:, ::-1], axis=-1, zi=zi * y[:, -1:])
     return y[:, ::-1][:, padlen:padlen + n]
+
+
+def _state_space(sos):
+    """``(A, B, C, D)`` of the cascade as scipy's ``sosfilt`` runs it (direct form II
+    transposed, two state variables per section), read off one step of the recurrence."""
+    d = 2 * len(sos)
+
+    def step(state, u):
+        state = state.copy()
+        for k, (b0, b1, b2, _, a1, a2) in enumerate(sos):
+            y = b0 * u + state[2 * k]
+            state[2 * k] = b1 * u - a1 * y + state[2 * k + 1]
+            state[2 * k + 1] = b2 * u - a2 * y
+            u = y
+        return state, u
+
+    A, C = np.empty((d, d)), np.empty(d)
+    for i in range(d):
+        A[:, i], C[i] = step(np.eye(d)[i], 0.0)
+    B, D = step(np.zeros(d), 1.0)
+    return A, B, C, D
+
+
+def _sos_key(sos) -> bytes:
+    """A design's cache key: its float64 coefficients' bytes."""
+    return np.ascontiguousarray(sos, np.float64).tobytes()
+
+
+@lru_cache(maxsize=16)
+def _impulse(sos_bytes: bytes):
+    """What :func:`_zero_phase` needs of a design, computed once: the length of its impulse
+    response ``h`` (to :data:`_IMPULSE_TOL`), the matrices taking the last samples to
+    ``[d', s_N]`` and those to the end correction, and the DC gain ``G``."""
+    sos = np.frombuffer(sos_bytes).reshape(-1, 6).copy()
+    size = 2**14
+    while True:  # long enough that the response has died out (narrow bands ring for longer)
+        h = sps.sosfilt(sos, np.eye(1, size)[0])
+        keep = np.flatnonzero(np.abs(h) > _IMPULSE_TOL * np.abs(h).max())
+        if keep[-1] < size // 2 or size >= 2**24:
+            break
+        size *= 2
+    h = h[:keep[-1] + 1]
+    A, B, C, _ = _state_space(sos)
+    K = np.empty((h.size, B.size))  # K[j] = A^j B: the state after e[N - 1 - j]
+    P = np.empty((h.size, B.size))  # P[j] = C A^j: the free decay's output j samples on
+    v, w = B.copy(), C.copy()
+    Q, Aj = np.zeros((B.size, B.size)), np.eye(B.size)
+    BC = np.outer(B, C)
+    for j in range(h.size):
+        K[j], P[j] = v, w
+        Q += Aj @ BC @ Aj
+        v, w, Aj = A @ v, w @ A, A @ Aj
+    W = P @ Q  # W(m) = C A^(m-1) Q in row m - 1
+    tail = np.append(np.cumsum(h[::-1])[::-1][1:], 0.0)  # tail(m) = sum_{k>=m} h[k], m = 1..
+    gain = float(np.prod(sos[:, :3].sum(axis=1) / sos[:, 3:].sum(axis=1)))  # DC gain
+    # in the order of the samples: e[N-L:N] @ into[-L:] = [d', s_N] (row i weighs e[N-L+i],
+    # j = L-1-i samples before the end), and [d', s_N] @ outof[:, -L:] is the correction at
+    # t = N - L .. N - 1 (m = N - t = L .. 1)
+    into = np.column_stack([h, K])[::-1]
+    outof = np.vstack([tail, -W.T])[:, ::-1]
+    return h.size, np.ascontiguousarray(into), np.ascontiguousarray(outof), gain
+
+
+@lru_cache(maxsize=64)
+def _squared_gain(sos_bytes: bytes, m: int) -> np.ndarray:
+    """``|H|**2`` of the cascade at the ``m // 2 + 1`` frequencies of a length-``m`` rfft."""
+    sos = np.frombuffer(sos_bytes).reshape(-1, 6).copy()
+    z = np.exp(-2j * np.pi * np.arange(m // 2 + 1) / m)
+    H = np.ones_like(z)
+    for b0, b1, b2, a0, a1, a2 in sos:
+        H *= (b0 + z * (b1 + z * b2)) / (a0 + z * (a1 + z * a2))
+    return H.real**2 + H.imag**2
 
 
 def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,

@@ -51,20 +51,40 @@ def test_notch_equals_mne_notch_filter():
     np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-9 * np.abs(ref).max())
 
 
-@pytest.mark.parametrize("n", [2, 3, 460, 600, 2000, 10_000])
-def test_filter_equals_scipy_sosfiltfilt_bit_for_bit(n):
-    # filter_eeg runs its own odd padding and passes (initial states computed once per design,
-    # blocks of rows): it must give exactly scipy's sosfiltfilt of the same design, stage by
-    # stage, also when the signal is shorter than the padding and across block boundaries
+@pytest.mark.parametrize("n", [2, 3, 460, 600, 2000, 10_000, 130_000])
+@pytest.mark.parametrize("l_freq, fft_max", [(0.5, None), (0.05, None), (0.05, 2**30)])
+def test_filter_equals_scipy_sosfiltfilt(n, l_freq, fft_max, monkeypatch):
+    # filter_eeg computes each stage's sosfiltfilt in the frequency domain with end corrections
+    # (signal._zero_phase) up to FFT_FILTER_MAX samples, with scipy's passes beyond: it must give
+    # scipy's sosfiltfilt of the same design, stage by stage, to float64 rounding, also when the
+    # signal is shorter than the padding or the impulse response, across row blocks, on a long
+    # scan block, and for a narrow band whose impulse response rings for minutes (0.05 Hz
+    # high-pass: 51,604 samples; on a scan block forced through the frequency domain)
     from scipy import signal as sps
 
-    from hms_features.signal import filter_design
+    from hms_features import signal as sig
 
-    x = np.random.default_rng(n).normal(0, 40, size=(3, 20, n))  # 60 rows: several blocks
-    ref = x.reshape(-1, n)
-    for sos, padlen in filter_design(FS, 0.5, 40.0, 60.0, 4):
+    if fft_max is not None:
+        monkeypatch.setattr(sig, "FFT_FILTER_MAX", fft_max)
+    rows = 60 if n <= 10_000 else 2  # 60 rows: several blocks
+    x = np.random.default_rng(n).normal(0, 40, size=(rows, n)).cumsum(axis=-1)  # drifting
+    ref = x
+    for sos, padlen in sig.filter_design(FS, l_freq, 40.0, 60.0, 4):
         ref = sps.sosfiltfilt(sos, ref, axis=-1, padtype="odd", padlen=min(padlen, n - 1))
-    np.testing.assert_array_equal(filter_eeg(x, FS), ref.reshape(x.shape))
+    ours = filter_eeg(x, FS, l_freq, 40.0, 60.0)
+    fft = all(sig._fft_length(n, min(p, n - 1), sos) <= sig.FFT_FILTER_MAX
+              for sos, p in sig.filter_design(FS, l_freq, 40.0, 60.0, 4))
+    if not fft:  # scipy's own passes: the same values to the bit
+        np.testing.assert_array_equal(ours, ref)
+    # rounding relative to the input's size: scipy's own error against an 80-bit reference was
+    # 2.6e-14 (0.5 Hz) and 1.2e-12 (0.05 Hz) of max |x| on 2,000 samples, the frequency domain's
+    # 1.2e-13 and 1.0e-10 (a high-pass that narrow puts the poles next to the unit circle)
+    tol = 1e-12 if l_freq == 0.5 else 1e-9
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=tol * np.abs(x).max())
+    # either way far below the float32 resolution of the output the library hands on
+    assert np.abs(ours - ref).max() < 2.0**-24 * np.abs(ref).max() / 10
+    # 50 s windows take the frequency domain, scan blocks scipy's passes
+    assert fft == (n <= 10_000 or fft_max is not None)
 
 
 def test_full_cascade_equals_mne_in_sequence_and_removes_line_noise():

@@ -239,9 +239,10 @@ def _plan_dataset(ds, labels, families, prep, chunk_size, pad, context) -> Plan:
                       for i in sub["spectrogram_id"].unique()]
         h = hashlib.sha1(key.to_numpy(np.float64).tobytes())
         h.update("|".join(files).encode())  # an edited recording changes its chunks' ident
-        chunks.append(Chunk(dataset_chunk, (ds, sub, families, names, prep, with_spec,
-                                            chunk_size, context), len(sub), h.hexdigest()[:16],
-                            sub.index))
+        # the chunk's handle holds its own rows only (the same object as ``sub``: pickled once)
+        args = (ds._with_labels(sub), sub, families, names, prep, with_spec, chunk_size,
+                context)
+        chunks.append(Chunk(dataset_chunk, args, len(sub), h.hexdigest()[:16], sub.index))
     # the context is part of the input's identity, hence of the cache key
     return Plan("dataset", families, names, fs, prep, chunks, index,
                 ("dataset", str(Path(ds.root).resolve()), ds.split, context),
