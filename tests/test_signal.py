@@ -87,6 +87,24 @@ def test_filter_equals_scipy_sosfiltfilt(n, l_freq, fft_max, monkeypatch):
     assert fft == (n <= 10_000 or fft_max is not None)
 
 
+def test_filter_with_a_very_long_impulse_response_takes_scipys_passes():
+    # a 0.001 Hz high-pass rings for hours: its FFT could never be short enough, so the window
+    # is filtered by scipy's passes (to the bit), and the frequency domain's matrices (a loop
+    # over the impulse response) are never built for it
+    from scipy import signal as sps
+
+    from hms_features import signal as sig
+
+    x = np.random.default_rng(1).normal(0, 40, size=(3, 10_000))
+    [(band, padlen)] = sig.filter_design(FS, 0.001, 40.0, None, 4)
+    ref = sps.sosfiltfilt(band, x, axis=-1, padtype="odd", padlen=padlen)
+    before = sig._impulse.cache_info()
+    np.testing.assert_array_equal(filter_eeg(x, FS, 0.001, 40.0, None), ref)
+    assert sig._impulse_length(sig._sos_key(band)) == 2 * sig.FFT_FILTER_MAX
+    after = sig._impulse.cache_info()
+    assert (after.hits, after.misses) == (before.hits, before.misses)
+
+
 def test_full_cascade_equals_mne_in_sequence_and_removes_line_noise():
     t = np.arange(int(20 * FS)) / FS
     x = (50 * np.sin(2 * np.pi * 10 * t) + 40 * np.sin(2 * np.pi * 60 * t)
