@@ -287,10 +287,10 @@ def filter_eeg(eeg: np.ndarray, fs: float = FS, l_freq: float | None = 0.5,
         return x.copy() if x is eeg else x
     flat = x.reshape(-1, n)
     out = np.empty(flat.shape)
-    # blocks of rows of ~1 MB that stay in the CPU's cache (for the FFTs, blocks of 12 windows'
-    # rows were 2x slower than blocks of 8, for scipy's passes 16 MB blocks 20 % slower than
-    # 1 MB ones; the padded copies of a whole 64-window chunk peaked at 530 MB); the same
-    # values, rows are filtered independently
+    # blocks of rows of ~1 MB that stay in the CPU's cache (for the FFTs, blocks of 12 rows of
+    # a 50 s window were 2x slower than blocks of 8, for scipy's passes 16 MB blocks 20 %
+    # slower than 1 MB ones; the padded copies of a whole 64-window chunk peaked at 530 MB);
+    # the same values, rows are filtered independently
     longest = max(_fft_length(n, min(p, n - 1), sos) for sos, _, p in stages)
     rows = max(1, 2**17 // longest)
     for a in range(0, flat.shape[0], rows):
