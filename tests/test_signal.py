@@ -88,9 +88,9 @@ def test_filter_equals_scipy_sosfiltfilt(n, l_freq, fft_max, monkeypatch):
 
 
 def test_filter_with_a_very_long_impulse_response_takes_scipys_passes():
-    # a 0.001 Hz high-pass rings for hours: its FFT could never be short enough, so the window
-    # is filtered by scipy's passes (to the bit), and the frequency domain's matrices (a loop
-    # over the impulse response) are never built for it
+    # a 0.001 Hz high-pass rings for over an hour: its FFT could never be short enough, so the
+    # window is filtered by scipy's passes (to the bit), and the frequency domain's matrices (a
+    # loop over the impulse response) are never built for it
     from scipy import signal as sps
 
     from hms_features import signal as sig
