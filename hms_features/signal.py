@@ -291,15 +291,16 @@ def filter_eeg(eeg: np.ndarray, fs: float = FS, l_freq: float | None = 0.5,
     # a 50 s window were 2x slower than blocks of 8, for scipy's passes 16 MB blocks 20 %
     # slower than 1 MB ones; the padded copies of a whole 64-window chunk peaked at 530 MB);
     # the same values, rows are filtered independently
-    longest = max(_fft_length(n, min(p, n - 1), sos) for sos, _, p in stages)
-    rows = max(1, 2**17 // longest)
+    stages = [(sos, zi, min(p, n - 1), _fft_length(n, min(p, n - 1), sos))
+              for sos, zi, p in stages]
+    rows = max(1, 2**17 // max(m for *_, m in stages))
     for a in range(0, flat.shape[0], rows):
         y = flat[a:a + rows]
         dest = out[a:a + rows]
-        for i, (sos, zi, padlen) in enumerate(stages):
-            padlen = min(padlen, n - 1)
-            if _fft_length(n, padlen, sos) <= FFT_FILTER_MAX:
-                y = _zero_phase(sos, y, padlen, out=dest if i == len(stages) - 1 else None)
+        for i, (sos, zi, padlen, m) in enumerate(stages):
+            if m <= FFT_FILTER_MAX:
+                last = i == len(stages) - 1
+                y = _zero_phase(sos, y, padlen, m, out=dest if last else None)
             else:
                 y = _sosfiltfilt(sos, zi, y, padlen)
         if y is not dest:
@@ -319,13 +320,17 @@ FFT_FILTER_MAX = 2**16
 
 
 def _fft_length(n: int, padlen: int, sos) -> int:
-    """The FFT length :func:`_zero_phase` uses for ``n`` samples: nothing wraps around."""
+    """The FFT length :func:`_zero_phase` uses for ``n`` samples: ``h2 * e`` is exact on the
+    kept samples ``[padlen, padlen + n)`` when nothing of ``e`` wraps onto them, i.e. with at
+    least ``n + padlen + len(h)`` samples."""
     return sp_fft.next_fast_len(n + padlen + _impulse_length(_sos_key(sos)), real=True)
 
 
-def _zero_phase(sos: np.ndarray, x: np.ndarray, padlen: int, out=None) -> np.ndarray:
+def _zero_phase(sos: np.ndarray, x: np.ndarray, padlen: int, m: int,
+                out=None) -> np.ndarray:
     """``scipy.signal.sosfiltfilt(sos, x, axis=-1, padtype="odd", padlen=padlen)`` of a 2-D
-    float64 block, in the frequency domain, to float64 rounding (written to ``out`` if given).
+    float64 block, in the frequency domain with FFTs of length ``m`` (:func:`_fft_length`), to
+    float64 rounding (written to ``out`` if given).
 
     sosfiltfilt odd-extends ``x`` to ``ext`` (length ``N``), runs the cascade forwards from the
     steady state of ``c = ext[0]``, then backwards over that output from the steady state of its
@@ -348,14 +353,8 @@ def _zero_phase(sos: np.ndarray, x: np.ndarray, padlen: int, out=None) -> np.nda
     key = _sos_key(sos)
     size, into, outof, G = _impulse(key)
     L = min(size, N)
-    # h2 * e is exact on the kept samples [padlen, padlen + n) when nothing from e wraps onto
-    # them: m >= n + padlen + len(h)
-    m = _fft_length(n, padlen, sos)
     c = 2 * x[:, :1] - x[:, padlen:padlen + 1]  # ext[0]
-    e = np.zeros((x.shape[0], max(m, N)))
-    np.subtract(x, c, out=e[:, padlen:padlen + n])
-    np.subtract(2 * x[:, :1] - c, x[:, padlen:0:-1], out=e[:, :padlen])
-    np.subtract(2 * x[:, -1:] - c, x[:, -2:-(padlen + 2):-1], out=e[:, padlen + n:N])
+    e = _odd_extension(x, padlen, np.zeros((x.shape[0], max(m, N))), shift=c)
     # [d', s_N] from the last L samples, then the end correction at t = N - L .. N - 1
     end = (e[:, N - L:N] @ into[size - L:]) @ outof[:, size - L:]
     spec = sp_fft.rfft(e[:, :m], axis=-1)
@@ -380,13 +379,22 @@ def _sosfiltfilt(sos, zi, x, padlen):
     same operations in the same order (odd extension, forward pass started from the steady
     state of the first sample, backward pass from that of the last), so the same values."""
     n = x.shape[-1]
-    ext = np.empty((x.shape[0], n + 2 * padlen))
-    ext[:, padlen:padlen + n] = x
-    ext[:, :padlen] = 2 * x[:, :1] - x[:, padlen:0:-1]
-    ext[:, padlen + n:] = 2 * x[:, -1:] - x[:, -2:-(padlen + 2):-1]
+    ext = _odd_extension(x, padlen, np.empty((x.shape[0], n + 2 * padlen)))
     y, _ = sps.sosfilt(sos, ext, axis=-1, zi=zi * ext[:, :1])
     y, _ = sps.sosfilt(sos, y[:, ::-1], axis=-1, zi=zi * y[:, -1:])
     return y[:, ::-1][:, padlen:padlen + n]
+
+
+def _odd_extension(x, padlen, out, shift=0.0):
+    """sosfiltfilt's odd extension of the rows of ``x`` by ``padlen`` samples at both ends,
+    minus ``shift`` (a scalar or a column), written to the first ``n + 2 * padlen`` columns of
+    ``out``; returns ``out``."""
+    n = x.shape[-1]
+    np.subtract(x, shift, out=out[:, padlen:padlen + n])
+    np.subtract(2 * x[:, :1] - shift, x[:, padlen:0:-1], out=out[:, :padlen])
+    np.subtract(2 * x[:, -1:] - shift, x[:, -2:-(padlen + 2):-1],
+                out=out[:, padlen + n:n + 2 * padlen])
+    return out
 
 
 def _state_space(sos):
@@ -466,10 +474,7 @@ def _impulse(sos_bytes: bytes):
 def _squared_gain(sos_bytes: bytes, m: int) -> np.ndarray:
     """``|H|**2`` of the cascade at the ``m // 2 + 1`` frequencies of a length-``m`` rfft."""
     sos = np.frombuffer(sos_bytes).reshape(-1, 6).copy()
-    z = np.exp(-2j * np.pi * np.arange(m // 2 + 1) / m)
-    H = np.ones_like(z)
-    for b0, b1, b2, a0, a1, a2 in sos:
-        H *= (b0 + z * (b1 + z * b2)) / (a0 + z * (a1 + z * a2))
+    H = sps.sosfreqz(sos, worN=2 * np.pi * np.arange(m // 2 + 1) / m)[1]
     return H.real**2 + H.imag**2
 
 
