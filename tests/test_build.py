@@ -350,23 +350,47 @@ def test_few_chunks_run_in_this_process_many_in_workers(monkeypatch):
     # a loky worker's start costs about one chunk of CPU: below MIN_WORKER_CHUNKS chunks the
     # chunks run here (no worker process), from that many on in joblib workers
     import os
+    from contextlib import contextmanager
 
     from hms_features._build import run as run_mod
     from hms_features._build.plan import make_plan
 
-    pids = []
+    pids, held = [], []
     real = run_mod.run_chunk
 
-    def spy(chunk, path):
-        pids.append(os.getpid())
-        return real(chunk, path)
+    def spy(chunk, path, worker=False):
+        pids.append((os.getpid(), worker))
+        return real(chunk, path, worker)
+
+    @contextmanager
+    def heap_spy():  # the caller's process holds its heap for the run, then releases it
+        held.append("hold")
+        yield True
+        held.append("release")
 
     monkeypatch.setattr(run_mod, "run_chunk", spy)
+    monkeypatch.setattr(run_mod, "heap_held", heap_spy)
     few = make_plan(_eeg(3), ["spectral"], chunk_size=1)  # 3 chunks
     run_mod.run_plan(few, n_jobs=2, backend="loky", progress=False)
-    assert pids == [os.getpid()] * 3
+    assert pids == [(os.getpid(), False)] * 3
+    assert held == ["hold", "release"]
     pids.clear()
+    held.clear()
     many = make_plan(_eeg(run_mod.MIN_WORKER_CHUNKS), ["spectral"], chunk_size=1)
     tables, n = run_mod.run_plan(many, n_jobs=2, backend="loky", progress=False)
-    # the workers import the module afresh (no spy there): no chunk ran in this process
-    assert n == run_mod.MIN_WORKER_CHUNKS and len(tables) == n and pids == []
+    # the workers import the module afresh (no spy there): no chunk ran in this process, which
+    # leaves its own heap alone (the workers hold theirs)
+    assert n == run_mod.MIN_WORKER_CHUNKS and len(tables) == n and pids == [] and held == []
+
+
+def test_a_worker_chunk_holds_its_processs_heap_and_an_in_process_chunk_does_not(monkeypatch):
+    from hms_features._build import run as run_mod
+    from hms_features._build.plan import make_plan
+
+    calls = []
+    monkeypatch.setattr(run_mod, "hold_heap", lambda: calls.append("hold") or True)
+    chunk = make_plan(_eeg(1), ["spectral"], chunk_size=1).chunks[0]
+    run_mod.run_chunk(chunk, None)
+    assert calls == []
+    df = run_mod.run_chunk(chunk, None, worker=True)
+    assert calls == ["hold"] and len(df) == 1

@@ -206,3 +206,61 @@ def test_cli_default_threads_follow_the_safe_rule(monkeypatch):
     monkeypatch.setattr(parallel, "openmp_passive", lambda: False)
     monkeypatch.setattr(parallel, "idle_cpus", lambda *a, **k: 0.0)
     assert set(_recorded_threads(monkeypatch, default)) == {1}
+
+
+# ------------------------------------------------------------------------------- freed memory
+
+_HEAP_SCRIPT = """
+import resource, sys
+import numpy as np
+from hms_features import parallel as P
+
+def rss_mib():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+
+def work():  # 4 x 24 MiB alive at once, then freed: 96 MiB, above glibc's 64 MiB trim ceiling
+    arrays = [np.ones(3 * 2**20) for _ in range(4)]
+    del arrays
+
+held = P.hold_heap() if sys.argv[1] == "hold" else None
+big = np.ones(5 * 2**20)  # 40 MiB: glibc's dynamic thresholds reach their ceilings
+del big
+work()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(10):
+    work()
+faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+rss_held = rss_mib()
+released = P.release_heap() if held else None
+print(held, faults, rss_held, released, rss_mib())
+"""
+
+
+def _heap_run(mode):
+    out = subprocess.run([sys.executable, "-c", _HEAP_SCRIPT, mode], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout.split()
+    held, faults, rss_held, released, rss_after = out
+    return held, int(faults), float(rss_held), released, float(rss_after)
+
+
+@pytest.mark.skipif(P._glibc() is None, reason="the heap policy applies to glibc only; the "
+                    "test of its absence below runs everywhere")
+def test_hold_heap_keeps_freed_memory_for_the_next_arrays_and_release_returns_it():
+    # fresh interpreters: glibc's thresholds are process state
+    _, faults_default, rss_default, _, _ = _heap_run("default")
+    held, faults_held, rss_held, released, rss_after = _heap_run("hold")
+    assert held == "True" and released == "True"
+    # glibc's default gives the 96 MiB back after every round and faults it in again (tens of
+    # thousands of page faults here); held, the same arrays come from the heap
+    assert faults_default > 2000
+    assert faults_held < faults_default / 20
+    assert rss_held > rss_default + 64  # the freed 96 MiB kept ...
+    assert rss_after < rss_held - 64  # ... until release_heap gives it back
+
+
+def test_heap_policy_changes_nothing_without_glibc(monkeypatch):
+    monkeypatch.setattr(P, "_glibc", lambda: None)
+    assert P.hold_heap() is False
+    assert P.release_heap() is False
+    with P.heap_held() as held:
+        assert held is False

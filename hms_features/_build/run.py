@@ -3,13 +3,18 @@
 Each chunk runs with one BLAS thread (threadpoolctl): the batched small products of the feature
 code gain nothing from BLAS threads, which would only spin on the cores the workers use. A worker
 writes its chunk's cache file itself (with Dask, on the worker's machine: the cache folder must
-be shared).
+be shared). The processes that compute chunks keep their freed memory in the heap
+(:func:`hms_features.parallel.hold_heap`): loky workers for their life, the caller's process
+for the duration of the run.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pandas as pd
 
+from ..parallel import feature_workers, heap_held, hold_heap
 from .cache import write_chunk
 
 __all__ = ["BACKENDS", "parallel", "run_plan"]
@@ -56,10 +61,13 @@ def parallel(n_jobs, backend):
                     return_as="generator_unordered", max_nbytes="1M")
 
 
-def run_chunk(chunk, cache_path):
-    """Compute one chunk (one BLAS thread) and write its cache file if ``cache_path``."""
+def run_chunk(chunk, cache_path, worker: bool = False):
+    """Compute one chunk (one BLAS thread) and write its cache file if ``cache_path``
+    (``worker``: this is one of the library's loky workers, which keeps its freed memory)."""
     from threadpoolctl import threadpool_limits
 
+    if worker:
+        hold_heap()
     # the BLAS calls are many small batched products: extra BLAS threads only spin and steal
     # the cores the chunk-level parallelism already uses
     with threadpool_limits(limits=1, user_api="blas"):
@@ -69,8 +77,8 @@ def run_chunk(chunk, cache_path):
     return df
 
 
-def _indexed(i, chunk, path):
-    return i, run_chunk(chunk, path)
+def _indexed(i, chunk, path, worker):
+    return i, run_chunk(chunk, path, worker)
 
 
 def run_plan(plan, cache=None, *, n_jobs: int = -1, backend: str = "loky",
@@ -115,10 +123,17 @@ def run_plan(plan, cache=None, *, n_jobs: int = -1, backend: str = "loky",
             from joblib import delayed
 
             few = len(todo) < (MIN_WORKER_CHUNKS if backend == "loky" else 2)
-            par = parallel(1 if few else n_jobs, backend)
-            for i, df in par(delayed(_indexed)(i, chunks[i], paths[i]) for i in todo):
-                done[i] = df
-                bar.update(chunks[i].size)
+            workers = 1 if few or backend == "sequential" else feature_workers(n_jobs)
+            # chunks run in loky workers, on a Dask cluster (not our processes: left alone) or
+            # here (one process, or threads), which then holds its heap for the run only
+            in_workers = backend == "loky" and workers > 1
+            here = not in_workers and backend != "dask"
+            par = parallel(workers, backend)
+            with heap_held() if here else nullcontext():
+                for i, df in par(delayed(_indexed)(i, chunks[i], paths[i], in_workers)
+                                 for i in todo):
+                    done[i] = df
+                    bar.update(chunks[i].size)
     finally:
         bar.close()
     return done, len(todo)
