@@ -27,20 +27,21 @@ only resolves negative counts against the CPUs this process may use (``os.sched_
 which respects ``taskset`` and container CPU sets, unlike ``os.cpu_count``).
 
 **Freed memory.** Computing a chunk of features allocates and frees arrays of tens of MB many
-times. glibc's malloc gives the top of its heap back to the kernel whenever more than 64 MiB of
-it is free (its trim threshold, which it raises to at most twice its mmap threshold of at most
-32 MiB), so each chunk's next large arrays are faulted in and zeroed page by page again: for
-the demo's 600 windows in one process, 80,000-118,000 minor page faults and 1-3 ms of
-system time per window (fast and default set). While features are computed, :func:`hold_heap`
-fixes the mmap threshold at glibc's own ceiling of 32 MiB and raises the trim threshold to
+times. glibc's malloc gives the top of its heap back to the kernel whenever more than 64 MiB of it
+is free (its trim threshold, which it raises to at most twice its mmap threshold of at most 32
+MiB), so each chunk's next large arrays are faulted in and zeroed page by page again: for the
+demo's 600 windows in one process, 80,000-118,000 minor page faults and 1-3 ms of system time per
+window (fast and default set). While features are computed, :func:`hold_heap` fixes the mmap
+threshold at glibc's own ceiling of 32 MiB and raises the trim threshold to
 :data:`HEAP_TRIM_THRESHOLD`, so freed memory stays in the heap for the next arrays: 12,000-18,000
-faults and 0.4-0.6 ms, and 1.16x (fast) and 1.11x (default) less CPU per window (medians of 6
-and 4 interleaved pairs of builds in one process, 2026-12-02). Peak memory does not change
-(the same arrays are alive at the peak), but a process keeps up to that much freed memory
-between chunks. Feature workers keep the setting for their life (the library's own processes,
-ended by joblib when idle); the caller's process, when chunks run in it, gets glibc's ceiling
-back afterwards and its free memory returned (:func:`release_heap`). Other C libraries than
-glibc: nothing is changed.
+faults and 0.4-0.6 ms, and 1.16x (fast) and 1.11x (default) less CPU per window (medians of 6 and 4
+interleaved pairs of builds in one process, 2026-12-02). The price is memory: a process keeps up to
+that much freed memory between chunks, and freed blocks are not always reusable by a larger
+request, so the feature benchmark's largest worker peaked at 615-621 MB against 562-574 MB before
+(one process: 464 MB against 466). Feature workers keep the setting for their life (the library's
+own processes, ended by joblib when idle); the caller's process, when chunks run in it, gets
+glibc's ceiling back afterwards and its free memory returned (:func:`release_heap`). Other C
+libraries than glibc: nothing is changed.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ HEAP_MMAP_THRESHOLD = 32 * 2**20
 #: Free memory (bytes) at the top of the heap that a process computing features keeps instead of
 #: returning it to the kernel. With glibc's 64 MiB, the fast set's 600 demo windows (a second
 #: build in one process) took 108,000 minor page faults and 0.8 s of system time; with 256 MiB
-#: 7,200 and 0.14 s, with 1 GiB 5,700 and 0.08 s (2026-12-02), at the same peak memory.
+#: 7,200 and 0.14 s, with 1 GiB 5,700 and 0.08 s (2026-12-02), at the same peak of that process.
 HEAP_TRIM_THRESHOLD = 256 * 2**20
 
 #: glibc's trim threshold at its dynamic ceiling (twice :data:`HEAP_MMAP_THRESHOLD`): what a
