@@ -38,10 +38,11 @@ faults and 0.4-0.6 ms, and 1.16x (fast) and 1.11x (default) less CPU per window 
 interleaved pairs of builds in one process, 2026-12-02). The price is memory: a process keeps up to
 that much freed memory between chunks, and freed blocks are not always reusable by a larger
 request, so the feature benchmark's largest worker peaked at 615-621 MB against 562-574 MB before
-(one process: 464 MB against 466). Feature workers keep the setting for their life (the library's
-own processes, ended by joblib when idle); the caller's process, when chunks run in it, gets
-glibc's ceiling back afterwards and its free memory returned (:func:`release_heap`). Other C
-libraries than glibc: nothing is changed.
+(one process: 464 MB against 466). Feature workers keep the setting for their life: they are
+joblib's reusable loky workers, which other joblib work in the same session may reuse until they
+have been idle for 300 s and exit; the caller's process, when chunks run in it, gets glibc's
+ceiling back afterwards and its free memory returned (:func:`release_heap`). Other C libraries than
+glibc: nothing is changed.
 """
 
 from __future__ import annotations

@@ -123,7 +123,9 @@ def run_plan(plan, cache=None, *, n_jobs: int = -1, backend: str = "loky",
             from joblib import delayed
 
             few = len(todo) < (MIN_WORKER_CHUNKS if backend == "loky" else 2)
-            workers = 1 if few or backend == "sequential" else feature_workers(n_jobs)
+            # (Dask ignores the count: the cluster has its own)
+            workers = (1 if few or backend in ("sequential", "dask")
+                       else feature_workers(n_jobs))
             # chunks run in loky workers, on a Dask cluster (not our processes: left alone) or
             # here (one process, or threads), which then holds its heap for the run only
             in_workers = backend == "loky" and workers > 1
