@@ -104,6 +104,20 @@ def _cpu(fn, repeat=2):
     return min(times)
 
 
+def _workers_cpu() -> float:
+    """User + system CPU seconds of this process's child processes (the loky workers) so far."""
+    import psutil
+
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
 class _PeakMemory:
     """Sample the resident memory of this process and its workers (psutil) every 50 ms."""
 
@@ -306,12 +320,15 @@ def main(argv=None):
     emit(f"Every case runs with 2 loky workers (already started) and in one process "
          f"(`n_jobs=1`), interleaved (case A 2 workers, A 1 worker, B 2, B 1, ..., then the "
          f"reverse order), {reps} time(s); the table gives medians of the wall clock and of the "
-         f"single process's CPU time (`time.process_time`). Load average before: {_load()}. "
-         "The 106,800-window times scale the measured 2-worker rates.")
+         f"single process's CPU time (`time.process_time`) and of the two workers' CPU time "
+         f"summed (psutil; if the two workers do the same work as one process, the two CPU "
+         f"columns agree and what two workers lose is wall-clock time). Load average before: "
+         f"{_load()}. The 106,800-window times scale the measured 2-worker rates.")
     emit()
     emit("| input | feature set | windows | windows/s, 2 workers | windows/s, 1 process | "
-         "2 workers / 1 | CPU ms / window (1 process) | 106,800 windows, 2 workers |")
-    emit("|---|---|---|---|---|---|---|---|")
+         "2 workers / 1 | CPU ms / window (1 process) | CPU ms / window (2 workers, summed) | "
+         "106,800 windows, 2 workers |")
+    emit("|---|---|---|---|---|---|---|---|---|")
     arrays = {"eeg": eeg, "spectrogram": spec}
     build_features(arrays, "fast", n_jobs=2, chunk_size=8, progress=False)  # warm the workers
     mem = _PeakMemory().__enter__()
@@ -329,26 +346,34 @@ def main(argv=None):
               "raw arrays": "raw arrays (each window filtered alone, no spectrogram)"}
     wall = {k: {1: [], 2: []} for k in cases}
     cpu = {k: [] for k in cases}
+    cpu2 = {k: [] for k in cases}  # the workers' CPU time, summed
     keys = list(cases)
     for r in range(reps):
         for key in keys if r % 2 == 0 else keys[::-1]:
             src, n, kw = cases[key]
             for jobs in (2, 1) if r % 2 == 0 else (1, 2):
                 extra = {"backend": "sequential"} if jobs == 1 else {}
+                k0 = _workers_cpu()
                 t0, c0 = time.perf_counter(), time.process_time()
                 build_features(src, key[1], n_jobs=jobs, progress=False, **kw, **extra)
                 wall[key][jobs].append(time.perf_counter() - t0)
                 if jobs == 1:
                     cpu[key].append(time.process_time() - c0)
+                else:
+                    cpu2[key].append(_workers_cpu() - k0)
     mem.__exit__(None, None, None)
     summary = {}
     for key in sorted(keys, key=lambda k: (k[0] != "dataset-window", k[0], k[1])):
         n = cases[key][1]
         w2, w1 = (statistics.median(wall[key][j]) for j in (2, 1))
         per = statistics.median(cpu[key]) / n
+        per2 = statistics.median(cpu2[key]) / n
         summary[key] = (n / w2, n / w1, per)
         emit(f"| {labels[key[0]]} | {key[1]} | {n} | {n / w2:.1f} | {n / w1:.1f} | "
-             f"{w1 / w2:.2f} | {per * 1e3:.1f} | {REAL_TRAIN_ROWS * w2 / n / 60:.0f} min |")
+             f"{w1 / w2:.2f} | {per * 1e3:.1f} | "
+             # too few chunks start no worker (MIN_WORKER_CHUNKS): the build ran in this process
+             f"{f'{per2 * 1e3:.1f}' if per2 > 0.1 * per else 'no workers started'} | "
+             f"{REAL_TRAIN_ROWS * w2 / n / 60:.0f} min |")
     emit()
     emit(f"Load average after: {_load()}. Spread (max/min of the {reps} runs, 2 workers): " +
          ", ".join(f"{k[0]} {k[1]} {max(wall[k][2]) / min(wall[k][2]):.2f}" for k in keys) + ".")

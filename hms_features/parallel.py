@@ -37,7 +37,7 @@ threshold at glibc's own ceiling of 32 MiB and raises the trim threshold to
 faults and 0.4-0.6 ms, and 1.16x (fast) and 1.11x (default) less CPU per window (medians of 6 and 4
 interleaved pairs of builds in one process, 2026-12-02). The price is memory: a process keeps up to
 that much freed memory between chunks, and freed blocks are not always reusable by a larger
-request, so the feature benchmark's largest worker peaked at 615-621 MB against 562-574 MB before
+request, so the feature benchmark's largest worker peaked at 595-621 MB against 562-574 MB before
 (one process: 464 MB against 466). Feature workers keep the setting for their life: they are
 joblib's reusable loky workers, which other joblib work in the same session may reuse until they
 have been idle for 300 s and exit; the caller's process, when chunks run in it, gets glibc's
