@@ -250,10 +250,10 @@ def test_hold_heap_keeps_freed_memory_for_the_next_arrays_and_release_returns_it
     _, faults_default, rss_default, _, _ = _heap_run("default")
     held, faults_held, rss_held, released, rss_after = _heap_run("hold")
     assert held == "True" and released == "True"
-    # glibc's default gives the 96 MiB back after every round and faults it in again (tens of
-    # thousands of page faults here); held, the same arrays come from the heap
-    assert faults_default > 2000
-    assert faults_held < faults_default / 20
+    # glibc's default gives the 96 MiB back after every round and faults it in again (about
+    # 20,000 page faults here with 4 KiB pages, fewer where transparent huge pages back them);
+    # held, the same arrays come from the heap
+    assert faults_default >= 20 * max(faults_held, 1)
     assert rss_held > rss_default + 64  # the freed 96 MiB kept ...
     assert rss_after < rss_held - 64  # ... until release_heap gives it back
 
