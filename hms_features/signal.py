@@ -323,7 +323,8 @@ def _fft_length(n: int, padlen: int, sos) -> int:
     """The FFT length :func:`_zero_phase` uses for ``n`` samples: ``h2 * e`` is exact on the
     kept samples ``[padlen, padlen + n)`` when nothing of ``e`` wraps onto them, i.e. with at
     least ``n + padlen + len(h)`` samples."""
-    return sp_fft.next_fast_len(n + padlen + _impulse_length(_sos_key(sos)), real=True)
+    return sp_fft.next_fast_len(n + padlen + _impulse_response(_sos_key(sos)).size,
+                                real=True)
 
 
 def _zero_phase(sos: np.ndarray, x: np.ndarray, padlen: int, m: int,
@@ -423,10 +424,13 @@ def _sos_key(sos) -> bytes:
     return np.ascontiguousarray(sos, np.float64).tobytes()
 
 
-def _impulse_response(sos: np.ndarray) -> np.ndarray:
-    """The cascade's impulse response up to its last sample above :data:`_IMPULSE_TOL` of the
-    largest, at most ``2 * FFT_FILTER_MAX`` samples (longer ones are cut there: such designs,
-    e.g. a 0.001 Hz high-pass, never take the frequency domain)."""
+@lru_cache(maxsize=16)
+def _impulse_response(sos_bytes: bytes) -> np.ndarray:
+    """A design's impulse response (computed once per design and process; not to be modified)
+    up to its last sample above :data:`_IMPULSE_TOL` of the largest, at most
+    ``2 * FFT_FILTER_MAX`` samples (longer ones are cut there: such designs, e.g. a 0.001 Hz
+    high-pass, never take the frequency domain)."""
+    sos = np.frombuffer(sos_bytes).reshape(-1, 6).copy()
     size = 2**14
     while True:  # long enough that the response has died out (narrow bands ring for longer)
         h = sps.sosfilt(sos, np.eye(1, size)[0])
@@ -437,18 +441,12 @@ def _impulse_response(sos: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _impulse_length(sos_bytes: bytes) -> int:
-    """Length of :func:`_impulse_response` of a design, samples."""
-    return _impulse_response(np.frombuffer(sos_bytes).reshape(-1, 6).copy()).size
-
-
-@lru_cache(maxsize=16)
 def _impulse(sos_bytes: bytes):
     """What :func:`_zero_phase` needs of a design, computed once: the length of its impulse
     response ``h`` (:func:`_impulse_response`), the matrices taking the last samples to
     ``[d', s_N]`` and those to the end correction, and the DC gain ``G``."""
     sos = np.frombuffer(sos_bytes).reshape(-1, 6).copy()
-    h = _impulse_response(sos)
+    h = _impulse_response(sos_bytes)
     A, B, C, _ = _state_space(sos)
     K = np.empty((h.size, B.size))  # K[j] = A^j B: the state after e[N - 1 - j]
     P = np.empty((h.size, B.size))  # P[j] = C A^j: the free decay's output j samples on
