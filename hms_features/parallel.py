@@ -43,6 +43,18 @@ joblib's reusable loky workers, which other joblib work in the same session may 
 have been idle for 300 s and exit; the caller's process, when chunks run in it, gets glibc's
 ceiling back afterwards and its free memory returned (:func:`release_heap`). Other C libraries than
 glibc: nothing is changed.
+
+**Loky's leak check.** Loky restarts a worker whose resident memory, measured after a call, has
+grown more than 3e8 bytes beyond what it was after the worker's first call, taking that for a leak.
+A feature worker grows legitimately: it keeps its freed memory, and a chunk's memory grows with
+``chunk_size`` and with the recordings it reads. A restarted worker is replaced by a new
+interpreter that imports numpy, scipy, pandas and the library again (about 2 s of CPU here), and
+the pool runs one worker short meanwhile. It happened here: after a small first build (chunks of 8
+windows), a build of the 600 demo rows with ``chunk_size=128`` had one of its two workers replaced
+(2026-12-02); with chunks of 64 the workers held 230 MiB after the small build and 450-505 MiB
+after each later one, a growth of up to 275 MiB against loky's limit of 3e8 bytes (286 MiB).
+:func:`feature_worker` therefore switches that check off in the library's workers, for their life
+(the same reusable workers as above).
 """
 
 from __future__ import annotations
@@ -58,6 +70,7 @@ __all__ = [
     "HEAP_TRIM_THRESHOLD",
     "SMALL_TABLE_CELLS",
     "available_cpus",
+    "feature_worker",
     "feature_workers",
     "heap_held",
     "hold_heap",
@@ -327,3 +340,17 @@ def heap_held():
     finally:
         if held:
             release_heap()
+
+
+def feature_worker() -> None:
+    """Set up this process, one of joblib's loky workers, to compute feature chunks: keep its
+    freed memory (:func:`hold_heap`) and switch off loky's leak check, which would otherwise
+    restart it when that memory, or a larger chunk, makes it grow (see the module's notes).
+    Idempotent and cheap; outside a loky worker only the heap is held."""
+    import sys
+
+    hold_heap()
+    loky = sys.modules.get("joblib.externals.loky.process_executor")
+    if loky is not None and hasattr(loky, "_MAX_MEMORY_LEAK_SIZE"):
+        # a module global that the worker's loop reads after every call (joblib 1.4-1.6)
+        loky._MAX_MEMORY_LEAK_SIZE = sys.maxsize

@@ -388,7 +388,7 @@ def test_a_worker_chunk_holds_its_processs_heap_and_an_in_process_chunk_does_not
     from hms_features._build.plan import make_plan
 
     calls = []
-    monkeypatch.setattr(run_mod, "hold_heap", lambda: calls.append("hold") or True)
+    monkeypatch.setattr(run_mod, "feature_worker", lambda: calls.append("hold"))
     chunk = make_plan(_eeg(1), ["spectral"], chunk_size=1).chunks[0]
     run_mod.run_chunk(chunk, None)
     assert calls == []

@@ -4,8 +4,9 @@ Each chunk runs with one BLAS thread (threadpoolctl): the batched small products
 code gain nothing from BLAS threads, which would only spin on the cores the workers use. A worker
 writes its chunk's cache file itself (with Dask, on the worker's machine: the cache folder must
 be shared). The processes that compute chunks keep their freed memory in the heap
-(:func:`hms_features.parallel.hold_heap`): loky workers for their life, the caller's process
-for the duration of the run.
+(:func:`hms_features.parallel.hold_heap`): loky workers for their life, without loky's leak
+check restarting them for it (:func:`~hms_features.parallel.feature_worker`), the caller's
+process for the duration of the run.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import nullcontext
 
 import pandas as pd
 
-from ..parallel import feature_workers, heap_held, hold_heap
+from ..parallel import feature_worker, feature_workers, heap_held
 from .cache import write_chunk
 
 __all__ = ["BACKENDS", "parallel", "run_plan"]
@@ -63,11 +64,12 @@ def parallel(n_jobs, backend):
 
 def run_chunk(chunk, cache_path, worker: bool = False):
     """Compute one chunk (one BLAS thread) and write its cache file if ``cache_path``
-    (``worker``: this is one of the library's loky workers, which keeps its freed memory)."""
+    (``worker``: this is one of the library's loky workers, which keeps its freed memory and is
+    not restarted for it, :func:`hms_features.parallel.feature_worker`)."""
     from threadpoolctl import threadpool_limits
 
     if worker:
-        hold_heap()
+        feature_worker()
     # the BLAS calls are many small batched products: extra BLAS threads only spin and steal
     # the cores the chunk-level parallelism already uses
     with threadpool_limits(limits=1, user_api="blas"):
