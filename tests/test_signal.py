@@ -222,6 +222,25 @@ def test_preprocess_output_always_finite(scale, nan_channels, nan_run, seed):
     assert all(np.isfinite(v).all() for v in q.values())
 
 
+def test_preprocess_in_blocks_equals_each_window_alone(monkeypatch):
+    # preprocess cleans a batch in blocks of whole windows (PREPROCESS_BLOCK_VALUES): 3 windows a
+    # block here, so 8 windows make blocks of 3, 3 and 2; every window, and its quality
+    # indicators, must be exactly what it gives alone, whatever block it falls in
+    import hms_features.signal as S
+
+    x = _eeg(8, 10, 3) * np.float32(40)
+    x[1, 4, 300:700] = np.nan  # a repaired gap
+    x[4, 7] = np.nan  # a dead channel
+    x[6, 2, 1000:1100] = 5000.0  # clipped
+    monkeypatch.setattr(S, "PREPROCESS_BLOCK_VALUES", 3 * x[0].size)
+    clean, q = S.preprocess(x, FS)
+    alone = [S.preprocess(w, FS) for w in x]
+    np.testing.assert_array_equal(clean, np.concatenate([c for c, _ in alone]))
+    for k in q:
+        np.testing.assert_array_equal(q[k], np.concatenate([qa[k] for _, qa in alone]))
+    assert q["nan_fraction"][1] > 0 and q["bad_channels"][4] == 1 and q["clipped_fraction"][6] > 0
+
+
 def test_eeg_to_spectrogram_puts_a_rhythm_in_its_chain_and_bin():
     # a 10 Hz rhythm on T3 only shows in the LL chain (Fp1-F7-T3-T5-O1), at bin (10 / 0.195) - 3
     n = 4000
