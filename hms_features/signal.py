@@ -476,6 +476,14 @@ def _squared_gain(sos_bytes: bytes, m: int) -> np.ndarray:
     return H.real**2 + H.imag**2
 
 
+#: Samples (all channels) that :func:`preprocess` cleans at a time, in blocks of whole windows
+#: (at least one): 10 windows of 20 x 10,000 samples, whose float64 temporaries (16 MB each)
+#: glibc serves from the heap (below its 32 MiB mmap ceiling). On 64 windows of 50 s,
+#: one block of all 64 took 11.6 ms of CPU per window and blocks of 8 took 8.8 ms (8 interleaved
+#: runs, 2026-12-02; 12, 16 and 24 windows: 9.4-10.2 ms), with identical output.
+PREPROCESS_BLOCK_VALUES = 2**21
+
+
 def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
                h_freq: float | None = 40.0, notch: float | None = 60.0, order: int = 4,
                clip_uv: float | None = 1024.0, max_gap_s: float = 1.0, flat_uv: float = 1e-3):
@@ -485,7 +493,9 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     channels zeroed), per-channel mean removal, :func:`filter_eeg` (zero-phase Butterworth band-pass
     ``l_freq``–``h_freq`` Hz and ``notch`` Hz band-stop, MNE design), then clipping to
     ``±clip_uv`` µV (with ``clip_uv=None`` still to ±1e15 µV, so float32 sums of squares stay
-    finite). Mean removal and filtering run in float64. Bad channels stay exactly zero.
+    finite). Mean removal and filtering run in float64. Bad channels stay exactly zero. Each
+    window is cleaned on its own (in blocks of whole windows, :data:`PREPROCESS_BLOCK_VALUES`
+    samples, to bound the float64 temporaries): its output does not depend on the batch.
 
     Parameters
     ----------
@@ -516,7 +526,7 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     # windows are independent: blocks of them give the same values (bit for bit) with float64
     # temporaries small enough to be reused from the heap and to stay in cache (see
     # PREPROCESS_BLOCK_VALUES)
-    step = max(1, PREPROCESS_BLOCK_VALUES // max(raw[0].size if len(raw) else 1, 1))
+    step = max(1, PREPROCESS_BLOCK_VALUES // max(int(np.prod(raw.shape[1:])), 1))
     with values_checked():  # repair_nan need not scan the same samples again
         for a in range(0, max(len(raw), 1), step):
             sl = slice(a, a + step)
@@ -527,14 +537,6 @@ def preprocess(eeg: np.ndarray, fs: float = FS, *, l_freq: float | None = 0.5,
     quality = parts[0] if len(parts) == 1 else {
         k: np.concatenate([q[k] for q in parts]) for k in parts[0]}
     return clean, quality
-
-
-#: Samples (all channels) that :func:`preprocess` cleans at a time, in blocks of whole windows
-#: (at least one): 10 windows of 20 x 10,000 samples, whose float64 temporaries (16 MB each)
-#: glibc serves from the heap (below its 32 MiB mmap ceiling). On 64 windows of 50 s,
-#: one block of all 64 took 11.6 ms of CPU per window and blocks of 8 took 8.8 ms (8 interleaved
-#: runs, 2026-12-02; 12, 16 and 24 windows: 9.4-10.2 ms), with identical output.
-PREPROCESS_BLOCK_VALUES = 2**21
 
 
 def _clean(raw, fs, *, l_freq, h_freq, notch, order, clip_uv, max_gap_s, flat_uv):
